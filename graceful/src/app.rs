@@ -1,0 +1,733 @@
+//! The app: servers and callbacks assembled, and the lifecycle that runs them.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::callbacks::{Callback, Plan};
+use crate::config::{self, Config, Lookup};
+use crate::drain::ServerShared;
+use crate::error::{BoxError, Error};
+use crate::handle::{Lifecycle, Phase, ShutdownHandle, Trigger};
+use crate::report::{ForcedBy, PhaseReport, Report};
+use crate::serve::{self, Server};
+use crate::signals::{Signal, Signals};
+
+/// How long a forced exit waits for the connections it aborts to be counted.
+const FORCED_ABORT_WAIT: Duration = Duration::from_millis(200);
+
+type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// Named HTTP servers and shutdown callbacks, and the lifecycle that runs them.
+///
+/// Build it, then [`run`](App::run) it (or [`run_blocking`](App::run_blocking)
+/// from a plain `fn main`). The lifecycle:
+///
+/// 1. **Start.** Signal handlers are installed, the start-up hook runs, then
+///    every listener is bound before any is served. A bind failure releases
+///    what was bound and fails the start.
+/// 2. **Serve** until the first signal or [`ShutdownHandle::shutdown`].
+/// 3. **Not ready.** The health endpoint answers 503; HTTP/1 responses carry
+///    `Connection: close`; HTTP/2 connections get GOAWAY; during the
+///    [`pre_stop_delay`](App::pre_stop_delay) new connections are still
+///    accepted and served, so load balancers can deregister the instance.
+/// 4. **Refuse.** The listeners close: new connections are refused. A request
+///    on a connection that was asked to close gets `503` with `Retry-After`.
+/// 5. **Drain.** In-flight requests finish; the phase ends the moment none is
+///    left (counted, never slept) or at the [`drain_timeout`](App::drain_timeout),
+///    which cuts off the rest and names them.
+/// 6. **Callbacks**, phase by phase, each under its timeout.
+/// 7. **Report** and exit code (see [`exit_code`](crate::exit_code)).
+///
+/// A second signal, or the [`shutdown_timeout`](App::shutdown_timeout) from
+/// the first, ends the run at once with [`exit_code::FORCED`](crate::exit_code::FORCED).
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use graceful::{App, Callback, Request, Server};
+/// use graceful::hyper::{Response, service::service_fn};
+///
+/// async fn hello(_req: Request) -> Result<Response<String>, Infallible> {
+///     Ok(Response::new("hello world".into()))
+/// }
+///
+/// fn main() {
+///     App::new()
+///         .server(Server::new("service1", "127.0.0.1:8081", service_fn(hello)))
+///         .on_shutdown(Callback::new("flush-cache", |_ctx| async { /* save */ }))
+///         .health_path("/healthz")
+///         .run_blocking()
+/// }
+/// ```
+pub struct App {
+    config: Config,
+    servers: Vec<Server>,
+    callbacks: Vec<Callback>,
+    startup: Option<Startup>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("servers", &self.servers)
+            .field("callbacks", &self.callbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with no servers and the default settings (see [`config`](crate::config)).
+    ///
+    /// ```
+    /// let app = graceful::App::new();
+    /// # drop(app);
+    /// ```
+    pub fn new() -> Self {
+        App {
+            config: Config::default(),
+            servers: Vec::new(),
+            callbacks: Vec::new(),
+            startup: None,
+            lifecycle: Arc::new(Lifecycle::new()),
+        }
+    }
+
+    /// Adds a server. Names must be unique.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// let app = graceful::App::new().server(graceful::Server::new("api", "127.0.0.1:0", svc));
+    /// # drop(app);
+    /// ```
+    pub fn server(mut self, server: Server) -> Self {
+        self.servers.push(server);
+        self
+    }
+
+    /// Adds a shutdown callback. Unlike the seed's `WithShutDownCallBack`,
+    /// every call adds one: none overwrites another.
+    ///
+    /// ```
+    /// let app = graceful::App::new()
+    ///     .on_shutdown(graceful::Callback::new("flush", |_ctx| async {}))
+    ///     .on_shutdown(graceful::Callback::new("close-db", |_ctx| async {}).phase(1));
+    /// # drop(app);
+    /// ```
+    pub fn on_shutdown(mut self, callback: Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Runs `startup` after the signal handlers are installed and before any
+    /// listener is bound: open pools, warm caches. An error aborts the start;
+    /// a signal meanwhile ends the app without ever serving.
+    ///
+    /// ```
+    /// let app = graceful::App::new().on_startup(async {
+    ///     // connect to the database...
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// # drop(app);
+    /// ```
+    pub fn on_startup<F, E>(mut self, startup: F) -> Self
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.startup = Some(Box::pin(async move { startup.await.map_err(Into::into) }));
+        self
+    }
+
+    /// The global deadline, from the first signal to a forced exit with
+    /// code 1. Default 30 s; `GRACEFUL_SHUTDOWN_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().shutdown_timeout(Duration::from_secs(45));
+    /// # drop(app);
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long in-flight requests may take to finish once the listeners are
+    /// closed; then they are cut off. Default 10 s; `GRACEFUL_DRAIN_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().drain_timeout(Duration::from_secs(20));
+    /// # drop(app);
+    /// ```
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// The timeout of callbacks that set none. Default 3 s;
+    /// `GRACEFUL_CALLBACK_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().callback_timeout(Duration::from_secs(5));
+    /// # drop(app);
+    /// ```
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.config.callback_timeout = timeout;
+        self
+    }
+
+    /// How long to keep accepting and serving after the signal while the
+    /// health endpoint already answers 503, so load balancers stop sending
+    /// traffic first (the Kubernetes endpoint-removal race). Responses carry
+    /// `Connection: close` meanwhile. Default 0; `GRACEFUL_PRE_STOP_DELAY`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().pre_stop_delay(Duration::from_secs(5));
+    /// # drop(app);
+    /// ```
+    pub fn pre_stop_delay(mut self, delay: Duration) -> Self {
+        self.config.pre_stop_delay = delay;
+        self
+    }
+
+    /// How long an HTTP/1 keep-alive connection that was just active may
+    /// still deliver a request once the shutdown has begun. A request already
+    /// on its way is served (with `Connection: close`) instead of meeting a
+    /// closed socket. Default 100 ms; `GRACEFUL_READ_GRACE`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().read_grace(Duration::from_millis(250));
+    /// # drop(app);
+    /// ```
+    pub fn read_grace(mut self, grace: Duration) -> Self {
+        self.config.read_grace = grace;
+        self
+    }
+
+    /// How long a connection asked to close may take to send a complete
+    /// request before it is dropped: one that never sends anything, or sends
+    /// its headers a byte at a time, cannot hold the drain open. Default 1 s;
+    /// `GRACEFUL_HEADER_GRACE`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().header_grace(Duration::from_millis(500));
+    /// # drop(app);
+    /// ```
+    pub fn header_grace(mut self, grace: Duration) -> Self {
+        self.config.header_grace = grace;
+        self
+    }
+
+    /// How often the drain logs what is still in flight. Default 1 s;
+    /// `GRACEFUL_PROGRESS_INTERVAL`. Zero is treated as the default.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().progress_interval(Duration::from_millis(500));
+    /// # drop(app);
+    /// ```
+    pub fn progress_interval(mut self, interval: Duration) -> Self {
+        if !interval.is_zero() {
+            self.config.progress_interval = interval;
+        }
+        self
+    }
+
+    /// The signals that start the shutdown (a second one forces the exit).
+    /// Default `SIGTERM`, `SIGINT`, `SIGQUIT`, `SIGHUP`; `GRACEFUL_SIGNALS`.
+    ///
+    /// ```
+    /// use graceful::Signal;
+    /// let app = graceful::App::new().signals([Signal::Term, Signal::Int]);
+    /// # drop(app);
+    /// ```
+    pub fn signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
+        self.config.signals = signals.into_iter().collect();
+        self
+    }
+
+    /// Serves a health endpoint at `path` on every server: `200` while
+    /// running, `503` from the first signal on. Health requests are not
+    /// counted. `GRACEFUL_HEALTH_PATH`.
+    ///
+    /// ```
+    /// let app = graceful::App::new().health_path("/healthz");
+    /// # drop(app);
+    /// ```
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.config.health_path = Some(if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        });
+        self
+    }
+
+    /// A handle that starts the shutdown from code and lets handlers see it
+    /// coming. Take it before [`run`](App::run) and give it to your handlers.
+    ///
+    /// ```
+    /// let app = graceful::App::new();
+    /// let handle = app.handle();
+    /// assert!(!handle.is_shutting_down());
+    /// ```
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            lifecycle: Arc::clone(&self.lifecycle),
+        }
+    }
+
+    /// Starts the app: installs the signal handlers, runs the start-up hook,
+    /// binds every listener, then serves. Returns once every server accepts
+    /// connections; [`Running::wait`] runs the rest of the lifecycle.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// let running = graceful::App::new()
+    ///     .server(graceful::Server::new("api", "127.0.0.1:0", svc))
+    ///     .start()
+    ///     .await
+    ///     .expect("started");
+    /// let addr = running.local_addr("api").unwrap();
+    /// assert_ne!(addr.port(), 0);
+    /// running.handle().shutdown();
+    /// running.wait().await;
+    /// # }
+    /// ```
+    pub async fn start(self) -> Result<Running, Error> {
+        self.start_with_env(&config::process_env).await
+    }
+
+    pub(crate) async fn start_with_env(self, env: Lookup<'_>) -> Result<Running, Error> {
+        let App {
+            mut config,
+            servers,
+            callbacks,
+            startup,
+            lifecycle,
+        } = self;
+        config.apply_env(env)?;
+        let plan = Plan::new(callbacks, config.callback_timeout, env)?;
+        serve::validate(&servers)?;
+
+        // Handlers first: from here on, a signal goes through the lifecycle.
+        let mut signals = Signals::install(&config.signals)?;
+        if let Some(startup) = startup {
+            tokio::select! {
+                result = startup => result.map_err(Error::Startup)?,
+                signal = signals.recv() => { lifecycle.trigger(Trigger::Signal(signal)); }
+                () = lifecycle.begun() => {}
+            }
+        }
+        let mut bound = Vec::new();
+        if lifecycle.phase() == Phase::Running {
+            bound = serve::bind_all(servers, env).await?;
+            if let Some(signal) = signals.try_recv() {
+                lifecycle.trigger(Trigger::Signal(signal));
+            }
+        }
+        let during_startup = lifecycle.phase() != Phase::Running;
+        if during_startup {
+            // Never ready: release the listeners without serving.
+            drop(bound);
+            tracing::info!("shutdown requested during start-up; no server was started");
+            bound = Vec::new();
+        }
+
+        let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
+        let mut servers = Vec::with_capacity(bound.len());
+        let mut accept_loops = Vec::with_capacity(bound.len());
+        for b in bound {
+            let shared = Arc::new(ServerShared::new(
+                Arc::clone(&b.name),
+                b.addr,
+                Arc::clone(&lifecycle),
+                config.read_grace,
+                config.header_grace,
+                health_path.clone(),
+            ));
+            tracing::info!(name = %b.name, addr = %b.addr, "listening");
+            accept_loops.push(b.serve(Arc::clone(&shared)));
+            servers.push(shared);
+        }
+
+        let budget = config.pre_stop_delay + config.drain_timeout + plan.budget();
+        if budget > config.shutdown_timeout {
+            tracing::warn!(
+                pre_stop_delay = ?config.pre_stop_delay,
+                drain_timeout = ?config.drain_timeout,
+                callbacks = ?plan.budget(),
+                shutdown_timeout = ?config.shutdown_timeout,
+                "the shutdown budget exceeds shutdown_timeout: a slow shutdown would be forced mid-cleanup"
+            );
+        }
+        Ok(Running {
+            servers,
+            accept_loops,
+            lifecycle,
+            signals,
+            plan,
+            config,
+            during_startup,
+        })
+    }
+
+    /// Starts the app and runs its whole lifecycle; returns the report once
+    /// the shutdown is over. Errors only if the app could not start.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// let app = graceful::App::new().server(graceful::Server::new("api", "127.0.0.1:0", svc));
+    /// app.handle().shutdown(); // a shutdown requested before the start ends it at once
+    /// let report = app.run().await.expect("started");
+    /// assert!(report.during_startup);
+    /// # }
+    /// ```
+    pub async fn run(self) -> Result<Report, Error> {
+        Ok(self.start().await?.wait().await)
+    }
+
+    /// Builds a multi-threaded tokio runtime, runs the lifecycle, and exits
+    /// the process with its code (see [`exit_code`](crate::exit_code)).
+    ///
+    /// Installs a human-readable `tracing` subscriber on standard error
+    /// unless one is already set.
+    ///
+    /// ```no_run
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// fn main() {
+    ///     graceful::App::new()
+    ///         .server(graceful::Server::new("api", "127.0.0.1:8080", svc))
+    ///         .run_blocking()
+    /// }
+    /// ```
+    pub fn run_blocking(self) -> ! {
+        init_default_subscriber();
+        let code = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => match runtime.block_on(self.run()) {
+                Ok(report) => report.exit_code(),
+                Err(err) => {
+                    tracing::error!("{err}");
+                    err.exit_code()
+                }
+            },
+            Err(err) => {
+                let err = Error::Runtime(err);
+                tracing::error!("{err}");
+                err.exit_code()
+            }
+        };
+        // Exit without dropping the runtime: a task stuck in blocking code
+        // must not hold the process after a forced shutdown.
+        std::process::exit(code)
+    }
+}
+
+/// Installs the default subscriber: human-readable, on standard error,
+/// colored only on a terminal. Does nothing if one is set.
+pub(crate) fn init_default_subscriber() {
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// A started app: every listener is bound and serving.
+///
+/// ```
+/// # use graceful::hyper::{Response, service::service_fn};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+/// let running = graceful::App::new()
+///     .server(graceful::Server::new("api", "127.0.0.1:0", svc))
+///     .start()
+///     .await
+///     .unwrap();
+/// for (name, addr) in running.local_addrs() {
+///     println!("{name} listens on {addr}");
+/// }
+/// running.handle().shutdown();
+/// let report = running.wait().await;
+/// assert_eq!(report.exit_code(), 0);
+/// # }
+/// ```
+pub struct Running {
+    servers: Vec<Arc<ServerShared>>,
+    accept_loops: Vec<JoinHandle<()>>,
+    lifecycle: Arc<Lifecycle>,
+    signals: Signals,
+    plan: Plan,
+    config: Config,
+    during_startup: bool,
+}
+
+impl fmt::Debug for Running {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Running")
+            .field("servers", &self.local_addrs().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// The address the named server listens on, with the port it really got.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// let addr = running.local_addr("api").expect("a server named api");
+    /// # }
+    /// ```
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.servers
+            .iter()
+            .find(|s| &*s.name == name)
+            .map(|s| s.addr)
+    }
+
+    /// Every server's name and address, in declaration order.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// let addrs: Vec<_> = running.local_addrs().collect();
+    /// # }
+    /// ```
+    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> + '_ {
+        self.servers.iter().map(|s| (&*s.name, s.addr))
+    }
+
+    /// A handle on this app's shutdown.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// running.handle().shutdown();
+    /// # }
+    /// ```
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            lifecycle: Arc::clone(&self.lifecycle),
+        }
+    }
+
+    /// Serves until the first signal (or [`ShutdownHandle::shutdown`]), then
+    /// runs the shutdown and returns its report. A second signal, or the
+    /// global `shutdown_timeout`, ends it at once with a forced report.
+    ///
+    /// ```
+    /// # async fn f(running: graceful::Running) {
+    /// let report = running.wait().await;
+    /// std::process::exit(report.exit_code());
+    /// # }
+    /// ```
+    pub async fn wait(self) -> Report {
+        let Running {
+            servers,
+            accept_loops,
+            lifecycle,
+            mut signals,
+            plan,
+            config,
+            during_startup,
+        } = self;
+        if lifecycle.phase() == Phase::Running {
+            tokio::select! {
+                signal = signals.recv() => { lifecycle.trigger(Trigger::Signal(signal)); }
+                () = lifecycle.begun() => {}
+            }
+        }
+        let first = lifecycle
+            .triggers()
+            .first()
+            .map_or_else(|| (Trigger::Handle, Instant::now()), |t| *t);
+        tracing::info!(trigger = %first.0, "shutdown started");
+
+        let phases = Mutex::new(Vec::new());
+        let callback_names = plan.names();
+        let callback_results = plan.results();
+        let sequence = pin!(shutdown_sequence(
+            &servers,
+            accept_loops,
+            &lifecycle,
+            &config,
+            plan,
+            &phases
+        ));
+        let forced = async {
+            tokio::select! {
+                signal = signals.recv() => {
+                    lifecycle.trigger(Trigger::Signal(signal));
+                    ForcedBy::Trigger(Trigger::Signal(signal))
+                }
+                () = tokio::time::sleep_until((first.1 + config.shutdown_timeout).into()) => {
+                    ForcedBy::Deadline(config.shutdown_timeout)
+                }
+            }
+        };
+        let mut report = tokio::select! {
+            biased;
+            forced_by = forced => {
+                let phase = lifecycle.phase();
+                tracing::error!(forced_by = %forced_by, ?phase, "forced exit");
+                let in_flight: Vec<_> = servers.iter().map(|s| (s, s.stats.in_flight())).collect();
+                for (server, n) in &in_flight {
+                    if *n > 0 {
+                        tracing::error!(server = %server.name, in_flight = n, "requests still running at the forced exit");
+                    }
+                }
+                let callbacks = Plan::outcomes_so_far(&callback_names, &callback_results);
+                for cb in callbacks.iter().filter(|c| c.outcome == crate::CallbackOutcome::NotFinished) {
+                    tracing::error!(callback = %cb.name, phase = cb.phase, "callback not finished at the forced exit");
+                }
+                // Cut off whatever still runs, and count it; a task stuck in
+                // blocking code cannot hold the forced exit for long.
+                lifecycle.advance(Phase::Cancelled);
+                let aborted = async {
+                    for server in &servers {
+                        server.tasks.close();
+                        server.tasks.wait().await;
+                    }
+                };
+                let _ = tokio::time::timeout(FORCED_ABORT_WAIT, aborted).await;
+                Report {
+                    servers: servers.iter().map(|s| s.report()).collect(),
+                    cut_off: servers.iter().flat_map(|s| s.take_cut_off()).collect(),
+                    callbacks,
+                    forced: Some(forced_by),
+                    ..Report::default()
+                }
+            }
+            report = sequence => report,
+        };
+        report.during_startup = during_startup;
+        report.phases = std::mem::take(&mut *phases.lock().unwrap_or_else(PoisonError::into_inner));
+        report.triggers = lifecycle
+            .triggers()
+            .into_iter()
+            .map(|(trigger, at)| (trigger, at.saturating_duration_since(first.1)))
+            .collect();
+        report.total = first.1.elapsed();
+        report.log();
+        report
+    }
+}
+
+/// Phases 3 to 6 of the lifecycle, each logged with its duration.
+async fn shutdown_sequence(
+    servers: &[Arc<ServerShared>],
+    accept_loops: Vec<JoinHandle<()>>,
+    lifecycle: &Lifecycle,
+    config: &Config,
+    plan: Plan,
+    phases: &Mutex<Vec<PhaseReport>>,
+) -> Report {
+    let record = |name: &'static str, started: Instant| {
+        let duration = started.elapsed();
+        tracing::info!(phase = %name, ?duration, "phase ended");
+        phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(PhaseReport { name, duration });
+    };
+
+    // Not ready: health answers 503, clients are told to move on.
+    let started = Instant::now();
+    tracing::info!(pre_stop_delay = ?config.pre_stop_delay, "phase not-ready: health checks fail, responses close their connections");
+    if !config.pre_stop_delay.is_zero() {
+        tokio::time::sleep(config.pre_stop_delay).await;
+    }
+    record("not-ready", started);
+
+    // Refuse new work: close every listener.
+    let started = Instant::now();
+    lifecycle.advance(Phase::Refusing);
+    for accept_loop in accept_loops {
+        let _ = accept_loop.await;
+    }
+    record("refuse", started);
+
+    // Drain: wait until no connection is left, or the deadline.
+    let started = Instant::now();
+    for server in servers {
+        server.tasks.close();
+    }
+    let mut drained = pin!(async {
+        for server in servers {
+            server.tasks.wait().await;
+        }
+    });
+    let deadline = tokio::time::Instant::now() + config.drain_timeout;
+    let mut progress = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.progress_interval,
+        config.progress_interval,
+    );
+    loop {
+        tokio::select! {
+            () = &mut drained => break,
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(drain_timeout = ?config.drain_timeout, "drain deadline passed: cutting off what remains");
+                lifecycle.advance(Phase::Cancelled);
+                drained.await;
+                break;
+            }
+            _ = progress.tick() => {
+                for server in servers {
+                    tracing::info!(
+                        server = %server.name,
+                        in_flight = server.stats.in_flight(),
+                        connections = server.stats.open_connections.load(std::sync::atomic::Ordering::Relaxed),
+                        "draining"
+                    );
+                }
+            }
+        }
+    }
+    record("drain", started);
+
+    // Callbacks, phase by phase.
+    let callbacks = if plan.is_empty() {
+        Vec::new()
+    } else {
+        let started = Instant::now();
+        let callbacks = plan.run().await;
+        record("callbacks", started);
+        callbacks
+    };
+
+    Report {
+        servers: servers.iter().map(|s| s.report()).collect(),
+        cut_off: servers.iter().flat_map(|s| s.take_cut_off()).collect(),
+        callbacks,
+        ..Report::default()
+    }
+}

@@ -1,0 +1,292 @@
+//! In-flight accounting: what every server and connection is doing.
+//!
+//! This is the hot path. A request costs one counter increment when its
+//! handler starts and one when its response body ends or is dropped, on the
+//! server; one increment and one decrement on its connection (uncontended);
+//! one reference count; and two clock reads (the request's age and the
+//! connection's last activity). No lock, no allocation. The lists that name
+//! requests are only written once the drain deadline has passed.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::{Method, Uri};
+use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
+
+use crate::handle::{Lifecycle, Phase};
+use crate::report::{OpenRequest, ServerReport};
+
+/// What every connection of one server shares.
+#[derive(Debug)]
+pub(crate) struct ServerShared {
+    pub(crate) name: Arc<str>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) read_grace: Duration,
+    pub(crate) header_grace: Duration,
+    pub(crate) health_path: Option<Box<str>>,
+    /// Connection tasks and HTTP/2 stream tasks: the drain waits for it to empty.
+    pub(crate) tasks: TaskTracker,
+    pub(crate) stats: Stats,
+    cut_off: Mutex<Vec<OpenRequest>>,
+}
+
+/// A server's counters. `in_flight` is derived: started minus ended.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    started: AtomicU64,
+    pub(crate) served: AtomicU64,
+    pub(crate) drained: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) cut_off: AtomicU64,
+    pub(crate) disconnected: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    pub(crate) open_connections: AtomicU64,
+    pub(crate) idle_closed: AtomicU64,
+    pub(crate) connections_aborted: AtomicU64,
+}
+
+impl Stats {
+    /// Requests whose handler started and whose response has not ended.
+    pub(crate) fn in_flight(&self) -> u64 {
+        // Ends are read before starts: a request is started before it ends,
+        // so this never underflows in practice, and saturates if it could.
+        let ended = self.served.load(Relaxed)
+            + self.drained.load(Relaxed)
+            + self.cut_off.load(Relaxed)
+            + self.disconnected.load(Relaxed);
+        self.started.load(Relaxed).saturating_sub(ended)
+    }
+}
+
+impl ServerShared {
+    pub(crate) fn new(
+        name: Arc<str>,
+        addr: SocketAddr,
+        lifecycle: Arc<Lifecycle>,
+        read_grace: Duration,
+        header_grace: Duration,
+        health_path: Option<Box<str>>,
+    ) -> Self {
+        ServerShared {
+            name,
+            addr,
+            lifecycle,
+            read_grace,
+            header_grace,
+            health_path,
+            tasks: TaskTracker::new(),
+            stats: Stats::default(),
+            cut_off: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A snapshot of the counters, for the report.
+    pub(crate) fn report(&self) -> ServerReport {
+        let s = &self.stats;
+        ServerReport {
+            name: self.name.to_string(),
+            addr: self.addr,
+            served: s.served.load(Relaxed),
+            drained: s.drained.load(Relaxed),
+            refused: s.refused.load(Relaxed),
+            cut_off: s.cut_off.load(Relaxed),
+            disconnected: s.disconnected.load(Relaxed),
+            in_flight: s.in_flight(),
+            connections: s.connections.load(Relaxed),
+            idle_closed: s.idle_closed.load(Relaxed),
+            connections_aborted: s.connections_aborted.load(Relaxed),
+        }
+    }
+
+    /// The requests cut off at the drain deadline, oldest first.
+    pub(crate) fn take_cut_off(&self) -> Vec<OpenRequest> {
+        let mut list =
+            std::mem::take(&mut *self.cut_off.lock().unwrap_or_else(PoisonError::into_inner));
+        list.sort_by(|a, b| b.age.cmp(&a.age));
+        list
+    }
+}
+
+const H2: u8 = 1;
+const REFUSING: u8 = 2;
+const WRITE_PENDING: u8 = 4;
+
+/// One connection's state, shared by its task, its service and its requests.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub(crate) server: Arc<ServerShared>,
+    in_flight: AtomicU32,
+    /// When the last response ended (or the connection was accepted), in
+    /// [`Lifecycle::now_nanos`] units.
+    last_active: AtomicU64,
+    flags: AtomicU8,
+    /// Woken when a request ends during the shutdown.
+    pub(crate) notify: Notify,
+}
+
+impl ConnState {
+    pub(crate) fn new(server: Arc<ServerShared>) -> Self {
+        let now = server.lifecycle.now_nanos();
+        ConnState {
+            server,
+            in_flight: AtomicU32::new(0),
+            last_active: AtomicU64::new(now),
+            flags: AtomicU8::new(0),
+            notify: Notify::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.server.lifecycle
+    }
+
+    #[inline]
+    fn flag(&self, flag: u8) -> bool {
+        self.flags.load(Relaxed) & flag != 0
+    }
+
+    #[inline]
+    fn set_flag(&self, flag: u8, on: bool) {
+        if self.flag(flag) != on {
+            if on {
+                self.flags.fetch_or(flag, Relaxed);
+            } else {
+                self.flags.fetch_and(!flag, Relaxed);
+            }
+        }
+    }
+
+    /// Marks the connection as HTTP/2: it can be told to go away at once.
+    #[inline]
+    pub(crate) fn mark_h2(&self) {
+        self.set_flag(H2, true);
+    }
+
+    pub(crate) fn is_h2(&self) -> bool {
+        self.flag(H2)
+    }
+
+    /// The connection has been asked to close: a request that starts on it
+    /// now, once the listeners are closed, is refused with 503.
+    pub(crate) fn set_refusing(&self) {
+        self.set_flag(REFUSING, true);
+    }
+
+    #[inline]
+    pub(crate) fn is_refusing(&self) -> bool {
+        self.flag(REFUSING)
+    }
+
+    /// Records whether the socket is full: a client that stops reading keeps
+    /// its response alive until the drain deadline, not just the header grace.
+    #[inline]
+    pub(crate) fn set_write_pending(&self, pending: bool) {
+        self.set_flag(WRITE_PENDING, pending);
+    }
+
+    /// No request in flight and nothing left to write.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Relaxed) == 0 && !self.flag(WRITE_PENDING)
+    }
+
+    /// When this connection becomes quiet: `None` while a request is in
+    /// flight, else its last activity plus `grace`.
+    pub(crate) fn quiet_at(&self, grace: Duration) -> Option<Instant> {
+        if self.in_flight.load(Relaxed) > 0 {
+            return None;
+        }
+        let last = self.last_active.load(Relaxed);
+        Some(self.lifecycle().instant_of(last) + grace)
+    }
+}
+
+/// Accounts for one request, from its handler's start until its response body
+/// has ended or been dropped. Moves from the handler's future into the body.
+#[derive(Debug)]
+pub(crate) struct RequestGuard {
+    conn: Arc<ConnState>,
+    started: Instant,
+    method: Method,
+    uri: Uri,
+    finished: Cell<bool>,
+}
+
+impl RequestGuard {
+    #[inline]
+    pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>) -> Self {
+        conn.server.stats.started.fetch_add(1, Relaxed);
+        conn.in_flight.fetch_add(1, Relaxed);
+        RequestGuard {
+            conn: Arc::clone(conn),
+            started: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            finished: Cell::new(false),
+        }
+    }
+
+    /// The lifecycle's phase, as this request sees it.
+    #[inline]
+    pub(crate) fn phase(&self) -> Phase {
+        self.conn.lifecycle().phase()
+    }
+
+    /// The response was sent in full (or the handler failed: hyper closes
+    /// the connection then, which is the handler's own answer).
+    #[inline]
+    pub(crate) fn finish(&self) {
+        self.finished.set(true);
+    }
+}
+
+impl Drop for RequestGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let conn = &*self.conn;
+        let server = &*conn.server;
+        let lifecycle = &*server.lifecycle;
+        let phase = lifecycle.phase();
+        let now = Instant::now();
+        let counter = if self.finished.get() {
+            if phase == Phase::Running {
+                &server.stats.served
+            } else {
+                &server.stats.drained
+            }
+        } else if phase == Phase::Cancelled {
+            let request = OpenRequest {
+                server: server.name.to_string(),
+                method: self.method.to_string(),
+                path: self.uri.path().to_owned(),
+                age: now.saturating_duration_since(self.started),
+            };
+            tracing::warn!(
+                server = %request.server,
+                method = %request.method,
+                path = %request.path,
+                age = ?request.age,
+                "request cut off at the drain deadline"
+            );
+            server
+                .cut_off
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(request);
+            &server.stats.cut_off
+        } else {
+            &server.stats.disconnected
+        };
+        conn.last_active.store(lifecycle.nanos_of(now), Relaxed);
+        conn.in_flight.fetch_sub(1, Relaxed);
+        counter.fetch_add(1, Relaxed);
+        if phase != Phase::Running {
+            conn.notify.notify_one();
+        }
+    }
+}

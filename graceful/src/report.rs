@@ -1,0 +1,348 @@
+//! The shutdown report: what happened, how long each phase took, what was lost.
+//!
+//! [`App::run`](crate::App::run) returns it and logs it through `tracing`; its
+//! [`Display`](std::fmt::Display) form is the human-readable summary.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::handle::Trigger;
+
+/// The process exit codes, from [`Report::exit_code`] and [`Error::exit_code`](crate::Error::exit_code).
+///
+/// When several apply, the lowest non-zero code wins: a forced exit says more
+/// than a cut-off request, which says more than a failed callback.
+///
+/// ```
+/// assert_eq!(graceful::exit_code::SUCCESS, 0);
+/// assert_eq!(graceful::exit_code::FORCED, 1);
+/// ```
+pub mod exit_code {
+    /// Everything drained and every callback succeeded.
+    pub const SUCCESS: i32 = 0;
+    /// A second signal, or the global `shutdown_timeout`, forced the exit.
+    pub const FORCED: i32 = 1;
+    /// The app could not start: bad configuration, an address that cannot be bound.
+    pub const STARTUP_FAILED: i32 = 2;
+    /// Requests were still in flight at the drain deadline and were cut off.
+    pub const REQUESTS_CUT_OFF: i32 = 3;
+    /// A shutdown callback failed, panicked or timed out.
+    pub const CALLBACK_FAILED: i32 = 4;
+}
+
+/// A request that was still running when the drain deadline passed.
+///
+/// ```
+/// # let request = graceful::OpenRequest {
+/// #     server: "api".into(), method: "GET".into(), path: "/slow".into(),
+/// #     age: std::time::Duration::from_secs(10),
+/// # };
+/// println!("{} {} {} open for {:?}", request.server, request.method, request.path, request.age);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// The server's name.
+    pub server: String,
+    /// The request's method.
+    pub method: String,
+    /// The request's path, without the query.
+    pub path: String,
+    /// How long it had been running.
+    pub age: Duration,
+}
+
+/// One server's requests and connections over the app's life.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// for server in &report.servers {
+///     println!("{}: {} served, {} drained, {} cut off", server.name, server.served, server.drained, server.cut_off);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerReport {
+    /// The server's name.
+    pub name: String,
+    /// The address it listened on.
+    pub addr: SocketAddr,
+    /// Responses completed before the shutdown began.
+    pub served: u64,
+    /// Responses completed after the shutdown began.
+    pub drained: u64,
+    /// Requests answered `503 Service Unavailable` because the server was stopping.
+    pub refused: u64,
+    /// Requests aborted at the drain deadline.
+    pub cut_off: u64,
+    /// Requests whose client went away before the response ended.
+    pub disconnected: u64,
+    /// Requests still running when the report was taken (only in a forced report).
+    pub in_flight: u64,
+    /// Connections accepted.
+    pub connections: u64,
+    /// Connections that sent no complete request within the header grace during the drain.
+    pub idle_closed: u64,
+    /// Connections aborted at the drain deadline.
+    pub connections_aborted: u64,
+}
+
+/// How a shutdown callback ended.
+///
+/// ```
+/// use graceful::CallbackOutcome;
+/// assert!(CallbackOutcome::Succeeded.is_success());
+/// assert!(!CallbackOutcome::Failed("disk full".into()).is_success());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallbackOutcome {
+    /// It returned `()` or `Ok(())` within its timeout.
+    Succeeded,
+    /// It returned an error, shown here.
+    Failed(String),
+    /// It panicked; the panic's message.
+    Panicked(String),
+    /// It was still running at its timeout. If it returned once its context
+    /// fired, its error message is kept; if it did not return within the
+    /// wind-down it was aborted.
+    TimedOut {
+        /// The error it returned after its context fired, if any.
+        message: Option<String>,
+        /// Whether it had to be aborted.
+        aborted: bool,
+    },
+    /// It had not run, or not finished, when the exit was forced.
+    NotFinished,
+}
+
+impl CallbackOutcome {
+    /// Whether the callback succeeded.
+    ///
+    /// ```
+    /// assert!(graceful::CallbackOutcome::Succeeded.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        matches!(self, CallbackOutcome::Succeeded)
+    }
+}
+
+impl fmt::Display for CallbackOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackOutcome::Succeeded => f.write_str("ok"),
+            CallbackOutcome::Failed(msg) => write!(f, "failed: {msg}"),
+            CallbackOutcome::Panicked(msg) => write!(f, "panicked: {msg}"),
+            CallbackOutcome::TimedOut { message, aborted } => {
+                f.write_str("timed out")?;
+                if let Some(msg) = message {
+                    write!(f, ": {msg}")?;
+                }
+                if *aborted {
+                    f.write_str(" (aborted)")?;
+                }
+                Ok(())
+            }
+            CallbackOutcome::NotFinished => f.write_str("not finished"),
+        }
+    }
+}
+
+/// One shutdown callback's outcome.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// for cb in &report.callbacks {
+///     println!("{} (phase {}): {} in {:?}", cb.name, cb.phase, cb.outcome, cb.duration);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackReport {
+    /// The callback's name.
+    pub name: String,
+    /// Its phase.
+    pub phase: i32,
+    /// Its timeout.
+    pub timeout: Duration,
+    /// How it ended.
+    pub outcome: CallbackOutcome,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// How long one phase of the shutdown took.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// for phase in &report.phases {
+///     println!("{}: {:?}", phase.name, phase.duration);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PhaseReport {
+    /// `not-ready`, `refuse`, `drain`, `stop` or `callbacks`.
+    pub name: &'static str,
+    /// Its duration.
+    pub duration: Duration,
+}
+
+/// Why the exit was forced.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// if let Some(reason) = &report.forced {
+///     eprintln!("forced: {reason}");
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForcedBy {
+    /// A second signal.
+    Trigger(Trigger),
+    /// The global `shutdown_timeout` passed.
+    Deadline(Duration),
+}
+
+impl fmt::Display for ForcedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForcedBy::Trigger(trigger) => write!(f, "second {trigger}"),
+            ForcedBy::Deadline(limit) => write!(f, "shutdown timeout of {limit:?} passed"),
+        }
+    }
+}
+
+/// Everything the shutdown did, returned by [`App::run`](crate::App::run).
+///
+/// ```
+/// # async fn example(app: graceful::App) {
+/// let report = app.run().await.expect("started");
+/// println!("{report}");
+/// std::process::exit(report.exit_code());
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// What started the shutdown, then any later signals, with the time since the first.
+    pub triggers: Vec<(Trigger, Duration)>,
+    /// Whether the shutdown began before the servers were started.
+    pub during_startup: bool,
+    /// Each phase that ran, in order.
+    pub phases: Vec<PhaseReport>,
+    /// Per server, its counters.
+    pub servers: Vec<ServerReport>,
+    /// The requests cut off at the drain deadline, oldest first.
+    pub cut_off: Vec<OpenRequest>,
+    /// Per callback, its outcome, in phase then name order.
+    pub callbacks: Vec<CallbackReport>,
+    /// Set when the exit was forced.
+    pub forced: Option<ForcedBy>,
+    /// From the first trigger to the end of the report.
+    pub total: Duration,
+}
+
+impl Report {
+    /// The documented exit code; see [`exit_code`].
+    ///
+    /// ```
+    /// assert_eq!(graceful::Report::default().exit_code(), 0);
+    /// ```
+    pub fn exit_code(&self) -> i32 {
+        if self.forced.is_some() {
+            exit_code::FORCED
+        } else if self.servers.iter().any(|s| s.cut_off > 0) || !self.cut_off.is_empty() {
+            exit_code::REQUESTS_CUT_OFF
+        } else if self.callbacks.iter().any(|c| !c.outcome.is_success()) {
+            exit_code::CALLBACK_FAILED
+        } else {
+            exit_code::SUCCESS
+        }
+    }
+
+    /// Logs the report through `tracing`, one stable line per item.
+    pub(crate) fn log(&self) {
+        for server in &self.servers {
+            tracing::info!(
+                name = %server.name,
+                served = server.served,
+                drained = server.drained,
+                refused = server.refused,
+                cut_off = server.cut_off,
+                disconnected = server.disconnected,
+                connections = server.connections,
+                "server report"
+            );
+        }
+        for cb in &self.callbacks {
+            if cb.outcome.is_success() {
+                tracing::info!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+            } else {
+                tracing::warn!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+            }
+        }
+        let code = self.exit_code();
+        if code == exit_code::SUCCESS {
+            tracing::info!(exit_code = code, total = ?self.total, "shutdown complete");
+        } else {
+            tracing::warn!(exit_code = code, total = ?self.total, "shutdown complete");
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "shutdown report (exit code {})", self.exit_code())?;
+        for (i, (trigger, at)) in self.triggers.iter().enumerate() {
+            if i == 0 {
+                writeln!(f, "  trigger: {trigger}")?;
+            } else {
+                writeln!(f, "  then: {trigger} after {at:?}")?;
+            }
+        }
+        if self.during_startup {
+            writeln!(
+                f,
+                "  the shutdown began during start-up; no server was started"
+            )?;
+        }
+        if let Some(forced) = &self.forced {
+            writeln!(f, "  forced: {forced}")?;
+        }
+        for phase in &self.phases {
+            writeln!(f, "  phase {:<10} {:?}", phase.name, phase.duration)?;
+        }
+        for s in &self.servers {
+            write!(
+                f,
+                "  server {} ({}): {} served, {} drained, {} refused, {} cut off, {} disconnected",
+                s.name, s.addr, s.served, s.drained, s.refused, s.cut_off, s.disconnected
+            )?;
+            if s.in_flight > 0 {
+                write!(f, ", {} still in flight", s.in_flight)?;
+            }
+            writeln!(f)?;
+        }
+        for r in &self.cut_off {
+            writeln!(
+                f,
+                "  cut off: {} {} {} after {:?}",
+                r.server, r.method, r.path, r.age
+            )?;
+        }
+        for cb in &self.callbacks {
+            writeln!(
+                f,
+                "  callback {} (phase {}): {} in {:?}",
+                cb.name, cb.phase, cb.outcome, cb.duration
+            )?;
+        }
+        write!(f, "  total {:?}", self.total)
+    }
+}

@@ -1,0 +1,137 @@
+//! One connection's life: serve until the shutdown begins, then close it
+//! without losing a request that is already on its way.
+//!
+//! Every peer loses requests here: it closes a keep-alive connection that
+//! looks idle while the client's next request is already in the socket, and
+//! the client sees a reset after writing its request. Our rule:
+//!
+//! 1. From the first signal on, every HTTP/1 response carries
+//!    `Connection: close`, so a busy client stops reusing its connection
+//!    cleanly after the response it is reading.
+//! 2. An HTTP/1 connection is asked to close only once it has been quiet
+//!    (no request in flight, none ended) for the read grace: a request that
+//!    was already on its way is served instead of cut. An HTTP/2 connection
+//!    gets GOAWAY at once, which is safe by design.
+//! 3. Once asked to close, a connection that has no request in flight after
+//!    the header grace (it never sends one, or sends its headers a byte at a
+//!    time) is dropped. One that is still writing a response lives until the
+//!    drain deadline, which aborts whatever is left.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::Poll;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until};
+
+use super::StreamExecutor;
+use super::io::TrackedIo;
+use super::service::Tracked;
+use crate::drain::ConnState;
+use crate::error::BoxError;
+use crate::handle::{Moment, Phase};
+
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve_connection<S, B>(
+    stream: TcpStream,
+    conn: Arc<ConnState>,
+    builder: Arc<Builder<StreamExecutor>>,
+    service: S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let server = Arc::clone(&conn.server);
+    let lifecycle = &*server.lifecycle;
+    server.stats.open_connections.fetch_add(1, Relaxed);
+    let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&conn)));
+    let mut connection =
+        pin!(builder.serve_connection_with_upgrades(io, Tracked::new(service, Arc::clone(&conn))));
+
+    // Running: poll the connection; the shutdown's start is checked with one
+    // relaxed load per wake-up (see `Moment`).
+    let mut begun = pin!(lifecycle.begun());
+    let mut moment = Moment::new(lifecycle, Phase::Stopping, begun.as_mut());
+    let ended = poll_fn(|cx| {
+        if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        if moment.has_come(cx) {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    if ended.is_none() {
+        close_gracefully(connection.as_mut(), &conn, |c| c.graceful_shutdown()).await;
+    }
+    server.stats.open_connections.fetch_sub(1, Relaxed);
+}
+
+/// Steps 2 and 3 of the module's rule.
+/// `graceful_shutdown` is hyper's: GOAWAY for HTTP/2, and for HTTP/1 close
+/// now if idle, else after the response in progress.
+async fn close_gracefully<C: Future>(
+    mut connection: Pin<&mut C>,
+    conn: &ConnState,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+) {
+    let server = &*conn.server;
+    let lifecycle = &*server.lifecycle;
+    let mut cancelled = pin!(lifecycle.cancelled());
+
+    // Wait for a quiet moment, so that a request already on its way is served.
+    if !conn.is_h2() {
+        loop {
+            let quiet_at = conn.quiet_at(server.read_grace).map(Instant::from_std);
+            if quiet_at.is_some_and(|at| at <= Instant::now()) {
+                break;
+            }
+            let notified = conn.notify.notified();
+            tokio::select! {
+                biased;
+                _ = connection.as_mut() => return,
+                () = &mut cancelled => return aborted(conn),
+                () = notified => {}
+                () = sleep_until(quiet_at.unwrap_or_else(Instant::now)), if quiet_at.is_some() => {}
+            }
+        }
+    }
+
+    conn.set_refusing();
+    graceful_shutdown(connection.as_mut());
+    let grace_end = Instant::now() + server.header_grace;
+    loop {
+        let idle = conn.is_idle();
+        let notified = conn.notify.notified();
+        tokio::select! {
+            biased;
+            _ = connection.as_mut() => return,
+            () = &mut cancelled => return aborted(conn),
+            () = notified => {}
+            () = sleep_until(grace_end), if idle => {
+                if conn.is_idle() {
+                    server.stats.idle_closed.fetch_add(1, Relaxed);
+                    tracing::debug!(server = %server.name, "closing a connection that sent no complete request within the header grace");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn aborted(conn: &ConnState) {
+    conn.server.stats.connections_aborted.fetch_add(1, Relaxed);
+}

@@ -1,0 +1,341 @@
+//! Serving: binding the listeners, accepting connections, and handing each to
+//! hyper (HTTP/1.1 with keep-alive, and HTTP/2) through hyper-util.
+
+mod conn;
+mod io;
+mod service;
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io as stdio;
+use std::net::SocketAddr;
+use std::panic::Location;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::config::{self, Lookup};
+use crate::drain::{ConnState, ServerShared};
+use crate::error::{BoxError, Error};
+use crate::handle::{Moment, Phase};
+
+type Spawn = Box<dyn FnOnce(TcpListener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
+
+/// A named HTTP server: an address and a service.
+///
+/// The service is any hyper [`Service`](hyper::service::Service) that takes a
+/// `Request<Incoming>` and returns a `Response` whose body yields [`Bytes`];
+/// [`service_fn`](hyper::service::service_fn) turns an async function into one.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use graceful::{Request, Server};
+/// use graceful::hyper::{Response, service::service_fn};
+///
+/// async fn hello(_req: Request) -> Result<Response<String>, Infallible> {
+///     Ok(Response::new("hello world".to_owned()))
+/// }
+///
+/// let server = Server::new("service1", "127.0.0.1:8081", service_fn(hello));
+/// assert_eq!(server.name(), "service1");
+/// ```
+pub struct Server {
+    name: String,
+    addr: String,
+    location: &'static Location<'static>,
+    spawn: Spawn,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server named `name` that will listen on `addr` and answer with `service`.
+    ///
+    /// `addr` is `ip:port` or `host:port`; a host name is resolved at start-up
+    /// and the first address it resolves to is bound. Port 0 picks a free port:
+    /// [`Running::local_addr`](crate::Running::local_addr) tells which.
+    /// `GRACEFUL_ADDR_<NAME>` overrides it at run time.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// let server = graceful::Server::new("api", "localhost:0", service_fn(|_req| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
+    /// }));
+    /// assert_eq!(server.addr(), "localhost:0");
+    /// ```
+    #[track_caller]
+    pub fn new<S, B>(name: impl Into<String>, addr: impl Into<String>, service: S) -> Self
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Server {
+            name: name.into(),
+            addr: addr.into(),
+            location: Location::caller(),
+            spawn: Box::new(move |listener, shared| {
+                tokio::spawn(accept_loop(listener, shared, service))
+            }),
+        }
+    }
+
+    /// The server's name.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// assert_eq!(graceful::Server::new("api", "127.0.0.1:0", svc).name(), "api");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The address as declared (before any environment override).
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// assert_eq!(graceful::Server::new("api", "127.0.0.1:0", svc).addr(), "127.0.0.1:0");
+    /// ```
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+/// A server whose listener is bound, not yet accepting.
+pub(crate) struct Bound {
+    pub(crate) name: Arc<str>,
+    pub(crate) addr: SocketAddr,
+    listener: TcpListener,
+    spawn: Spawn,
+}
+
+impl Bound {
+    /// Starts accepting connections.
+    pub(crate) fn serve(self, shared: Arc<ServerShared>) -> JoinHandle<()> {
+        (self.spawn)(self.listener, shared)
+    }
+}
+
+/// Checks what can be checked before anything starts: at least one server,
+/// and unique names.
+pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
+    if servers.is_empty() {
+        return Err(Error::NoServers);
+    }
+    for (i, a) in servers.iter().enumerate() {
+        if let Some(b) = servers[i + 1..].iter().find(|b| b.name == a.name) {
+            return Err(Error::DuplicateName {
+                name: a.name.clone(),
+                first: a.location,
+                second: b.location,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Binds every listener before serving anything. On any failure, what was
+/// bound is released (dropped) and the error names the server, the address
+/// and the cause.
+pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Vec<Bound>, Error> {
+    validate(&servers)?;
+    let mut resolved = Vec::with_capacity(servers.len());
+    for server in servers {
+        let var = format!(
+            "{}{}",
+            config::ENV_ADDR_PREFIX,
+            config::env_suffix(&server.name)
+        );
+        let addr_text = env(&var).unwrap_or_else(|| server.addr.clone());
+        let addr = resolve(&addr_text).await.map_err(|source| Error::Resolve {
+            server: server.name.clone(),
+            addr: addr_text.clone(),
+            source,
+        })?;
+        if addr.port() != 0 {
+            if let Some((other, _)) = resolved
+                .iter()
+                .find(|(_, a): &&(Server, SocketAddr)| *a == addr)
+            {
+                return Err(Error::DuplicateAddr {
+                    addr,
+                    first: other.name.clone(),
+                    second: server.name,
+                });
+            }
+        }
+        resolved.push((server, addr));
+    }
+
+    let mut bound = Vec::with_capacity(resolved.len());
+    for (server, addr) in resolved {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                server: server.name.clone(),
+                addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            server: server.name.clone(),
+            addr,
+            source,
+        })?;
+        bound.push(Bound {
+            name: Arc::from(server.name),
+            addr,
+            listener,
+            spawn: server.spawn,
+        });
+    }
+    Ok(bound)
+}
+
+async fn resolve(addr: &str) -> stdio::Result<SocketAddr> {
+    if let Ok(addr) = addr.parse() {
+        return Ok(addr);
+    }
+    tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+        stdio::Error::new(
+            stdio::ErrorKind::NotFound,
+            "the name resolved to no address",
+        )
+    })
+}
+
+/// Runs HTTP/2 streams as tasks the drain waits for, and aborts them at the
+/// drain deadline like the connections they belong to.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamExecutor {
+    server: Arc<ServerShared>,
+}
+
+impl<F> hyper::rt::Executor<F> for StreamExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let server = Arc::clone(&self.server);
+        self.server.tasks.spawn(async move {
+            let lifecycle = &*server.lifecycle;
+            let mut cancelled = pin!(lifecycle.cancelled());
+            let mut moment = Moment::new(lifecycle, Phase::Cancelled, cancelled.as_mut());
+            let mut fut = pin!(fut);
+            poll_fn(|cx| {
+                if moment.has_come(cx) {
+                    return Poll::Ready(());
+                }
+                fut.as_mut().poll(cx).map(drop)
+            })
+            .await
+        });
+    }
+}
+
+/// Accepts connections until the listener must close, then serves what the
+/// kernel had already accepted (instead of resetting it) and closes.
+async fn accept_loop<S, B>(listener: TcpListener, server: Arc<ServerShared>, service: S)
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let builder = Arc::new(Builder::new(StreamExecutor {
+        server: Arc::clone(&server),
+    }));
+    let lifecycle = &*server.lifecycle;
+    let mut refusing = pin!(lifecycle.refusing());
+    let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());
+    loop {
+        let accepted = poll_fn(|cx| {
+            if moment.has_come(cx) {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok((stream, _peer))) => spawn_connection(stream, &server, &builder, &service),
+            Some(Err(err)) if is_connection_error(&err) => {}
+            Some(Err(err)) => {
+                // Out of file descriptors, most likely: back off instead of spinning.
+                tracing::error!(server = %server.name, error = %err, "accept failed");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = lifecycle.refusing() => break,
+                }
+            }
+        }
+    }
+    // Connections the kernel completed before the close would be reset by
+    // it: take them, so that their requests are answered.
+    let mut cx = Context::from_waker(Waker::noop());
+    while let Poll::Ready(Ok((stream, _peer))) = listener.poll_accept(&mut cx) {
+        spawn_connection(stream, &server, &builder, &service);
+    }
+    drop(listener);
+    tracing::info!(name = %server.name, addr = %server.addr, "listener closed");
+}
+
+fn spawn_connection<S, B>(
+    stream: TcpStream,
+    server: &Arc<ServerShared>,
+    builder: &Arc<Builder<StreamExecutor>>,
+    service: &S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    // Small responses should not wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
+    server.stats.connections.fetch_add(1, Relaxed);
+    let conn = Arc::new(ConnState::new(Arc::clone(server)));
+    server.tasks.spawn(conn::serve_connection(
+        stream,
+        conn,
+        Arc::clone(builder),
+        service.clone(),
+    ));
+}
+
+/// Errors about one connection, not the listener: the next accept may succeed.
+fn is_connection_error(err: &stdio::Error) -> bool {
+    matches!(
+        err.kind(),
+        stdio::ErrorKind::ConnectionRefused
+            | stdio::ErrorKind::ConnectionAborted
+            | stdio::ErrorKind::ConnectionReset
+    )
+}

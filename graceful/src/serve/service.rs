@@ -1,0 +1,254 @@
+//! The per-request wrapper around the user's service: counts the request,
+//! answers the health endpoint, refuses with 503 once the server is stopping,
+//! and adds `Connection: close` to every HTTP/1 response from the first signal on.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Request, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use pin_project_lite::pin_project;
+
+use crate::drain::{ConnState, RequestGuard};
+use crate::error::BoxError;
+use crate::handle::Phase;
+
+/// The user's service, as one connection sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Tracked<S> {
+    inner: S,
+    conn: Arc<ConnState>,
+}
+
+impl<S> Tracked<S> {
+    pub(crate) fn new(inner: S, conn: Arc<ConnState>) -> Self {
+        Tracked { inner, conn }
+    }
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<TrackedBody<B>>;
+    type Error = BoxError;
+    type Future = TrackedFuture<S::Future, B>;
+
+    #[inline]
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let conn = &self.conn;
+        let server = &*conn.server;
+        let phase = server.lifecycle.phase();
+        let h1 = req.version() < Version::HTTP_2;
+        if !h1 {
+            conn.mark_h2();
+        }
+        if let Some(path) = &server.health_path {
+            if req.uri().path() == &**path {
+                return TrackedFuture::fixed(health(phase, h1));
+            }
+        }
+        // Once the listeners are closed, a request is refused on a connection
+        // that was asked to close, or that was quiet for longer than the read
+        // grace (its task may not have run yet: the decision must not wait).
+        if phase >= Phase::Refusing
+            && (conn.is_refusing()
+                || conn
+                    .quiet_at(server.read_grace)
+                    .is_some_and(|at| at <= std::time::Instant::now()))
+        {
+            server.stats.refused.fetch_add(1, Relaxed);
+            return TrackedFuture::fixed(unavailable(h1));
+        }
+        TrackedFuture::Call {
+            guard: Some(RequestGuard::start(conn, &req)),
+            fut: self.inner.call(req),
+            h1,
+        }
+    }
+}
+
+/// `200 ok` while running, `503` from the first signal on.
+fn health<B>(phase: Phase, h1: bool) -> Response<TrackedBody<B>> {
+    if phase == Phase::Running {
+        fixed_response(StatusCode::OK, "ok\n", false)
+    } else {
+        let mut response = fixed_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n", h1);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+    }
+}
+
+/// The answer to a request that arrives once the server is refusing work:
+/// retryable, and the connection closes after it.
+fn unavailable<B>(h1: bool) -> Response<TrackedBody<B>> {
+    let mut response = fixed_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n", h1);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+fn fixed_response<B>(
+    status: StatusCode,
+    body: &'static str,
+    close: bool,
+) -> Response<TrackedBody<B>> {
+    let mut response = Response::new(TrackedBody::Fixed {
+        data: Some(Bytes::from_static(body.as_bytes())),
+    });
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if close {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+pin_project! {
+    /// The handler's future, carrying its request's guard into the response body.
+    #[project = TrackedFutureProj]
+    pub(crate) enum TrackedFuture<F, B> {
+        Call {
+            #[pin]
+            fut: F,
+            guard: Option<RequestGuard>,
+            h1: bool,
+        },
+        Fixed {
+            response: Option<Response<TrackedBody<B>>>,
+        },
+    }
+}
+
+impl<F, B> TrackedFuture<F, B> {
+    fn fixed(response: Response<TrackedBody<B>>) -> Self {
+        TrackedFuture::Fixed {
+            response: Some(response),
+        }
+    }
+}
+
+impl<F, B, E> Future for TrackedFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<TrackedBody<B>>, BoxError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            TrackedFutureProj::Call { fut, guard, h1 } => {
+                let result = ready!(fut.poll(cx));
+                let guard = guard.take().expect("TrackedFuture polled after completion");
+                match result {
+                    Ok(response) => {
+                        let closing = *h1
+                            && guard.phase() != Phase::Running
+                            && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+                        let mut response =
+                            response.map(|body| TrackedBody::Tracked { body, guard });
+                        if closing {
+                            response
+                                .headers_mut()
+                                .insert(CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Poll::Ready(Ok(response))
+                    }
+                    Err(err) => {
+                        // The handler answered, with an error: hyper closes the
+                        // connection. That is the handler's doing, not a cut.
+                        guard.finish();
+                        Poll::Ready(Err(err.into()))
+                    }
+                }
+            }
+            TrackedFutureProj::Fixed { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("TrackedFuture polled after completion"))),
+        }
+    }
+}
+
+pin_project! {
+    /// The response body; its end (or drop) ends the request's accounting.
+    #[project = TrackedBodyProj]
+    pub(crate) enum TrackedBody<B> {
+        Tracked {
+            #[pin]
+            body: B,
+            guard: RequestGuard,
+        },
+        Fixed {
+            data: Option<Bytes>,
+        },
+    }
+}
+
+impl<B> Body for TrackedBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project() {
+            TrackedBodyProj::Tracked { body, guard } => match ready!(body.poll_frame(cx)) {
+                None => {
+                    guard.finish();
+                    Poll::Ready(None)
+                }
+                Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
+                Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
+            },
+            TrackedBodyProj::Fixed { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+        }
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        match self {
+            TrackedBody::Tracked { body, guard } => {
+                let end = body.is_end_stream();
+                if end {
+                    // hyper drops a body that says it is empty without polling it.
+                    guard.finish();
+                }
+                end
+            }
+            TrackedBody::Fixed { data } => data.is_none(),
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            TrackedBody::Tracked { body, .. } => body.size_hint(),
+            TrackedBody::Fixed { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Helpers for the integration tests: the fixture as a child process that
+//! receives real signals, and a real HTTP/1 client over TCP.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+use tokio::sync::Notify;
+
+/// Generous bound for anything the tests wait on: a loaded CI machine is slow,
+/// and a wait that times out fails the test with the child's log.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The fixture, running as a child process.
+pub struct Fixture {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    new_line: Arc<Notify>,
+    eof: Arc<AtomicBool>,
+}
+
+impl Fixture {
+    /// Starts the fixture with `args` and extra environment variables.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn the fixture");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let new_line = Arc::new(Notify::new());
+        let eof = Arc::new(AtomicBool::new(false));
+        let (l, n, e) = (Arc::clone(&lines), Arc::clone(&new_line), Arc::clone(&eof));
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                l.lock().unwrap().push(line);
+                n.notify_waiters();
+            }
+            e.store(true, Ordering::SeqCst);
+            n.notify_waiters();
+        });
+        Fixture {
+            child,
+            lines,
+            new_line,
+            eof,
+        }
+    }
+
+    /// Everything the child has written to standard error so far.
+    pub fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// How many lines so far contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until `n` lines contain `needle`; returns the last of them.
+    pub async fn wait_for_lines(&self, needle: &str, n: usize) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let notified = self.new_line.notified();
+            {
+                let lines = self.lines.lock().unwrap();
+                let matching: Vec<&String> = lines.iter().filter(|l| l.contains(needle)).collect();
+                if matching.len() >= n {
+                    return matching[n - 1].clone();
+                }
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                panic!("no {n} lines with {needle:?} in time; log:\n{}", self.log());
+            }
+        }
+    }
+
+    /// Waits for a line containing `needle`.
+    pub async fn wait_for_line(&self, needle: &str) -> String {
+        self.wait_for_lines(needle, 1).await
+    }
+
+    /// Waits for the `listening name=NAME addr=...` line and parses the address.
+    pub async fn addr(&self, name: &str) -> SocketAddr {
+        let line = self
+            .wait_for_line(&format!("listening name={name} addr="))
+            .await;
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("an address after addr=");
+        addr.parse().expect("a socket address")
+    }
+
+    /// Sends a real signal to the child.
+    pub fn signal(&self, signal: Signal) {
+        let pid = self.child.id().expect("the child is running");
+        kill(Pid::from_raw(pid as i32), signal).expect("send the signal");
+    }
+
+    /// Waits for the child to exit; returns its exit code and how long the wait took.
+    pub async fn exit(&mut self) -> (i32, Duration) {
+        let started = Instant::now();
+        let status = match tokio::time::timeout(PATIENCE, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child"),
+            Err(_) => panic!("the child did not exit in time; log:\n{}", self.log()),
+        };
+        // The child's standard error closes when it exits: read it to the end.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let notified = self.new_line.notified();
+            if self.eof.load(Ordering::SeqCst) {
+                break;
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                panic!("standard error stayed open after the exit");
+            }
+        }
+        (status.code().unwrap_or(-1), started.elapsed())
+    }
+}
+
+/// An HTTP/1.1 keep-alive connection driven by hyper's client.
+pub async fn connect(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// A response read to its end.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn closes(&self) -> bool {
+        self.headers
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+    }
+
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("utf-8 body")
+    }
+}
+
+/// What became of one request.
+#[derive(Debug)]
+pub enum Sent {
+    /// A complete response.
+    Answered(Answer),
+    /// The connection closed before the request was written: clean, retryable.
+    NotSent,
+    /// The request was written, then the connection failed, or the body was cut.
+    Failed(String),
+}
+
+/// Sends one request and reads its response to the end.
+pub async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    body: &'static [u8],
+) -> Sent {
+    if sender.ready().await.is_err() {
+        return Sent::NotSent;
+    }
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, "localhost")
+        .body(Full::new(Bytes::from_static(body)))
+        .expect("a valid request");
+    match sender.try_send_request(req).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            match body.collect().await {
+                Ok(body) => Sent::Answered(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: body.to_bytes(),
+                }),
+                Err(err) => Sent::Failed(format!("body cut: {err}")),
+            }
+        }
+        Err(err) if err.message().is_some() => Sent::NotSent,
+        Err(err) => Sent::Failed(err.into_error().to_string()),
+    }
+}
+
+/// `GET path` on a new connection.
+pub async fn get(addr: SocketAddr, path: &str) -> Answer {
+    let mut sender = connect(addr).await.expect("connect");
+    match send(&mut sender, "GET", path, b"").await {
+        Sent::Answered(answer) => answer,
+        other => panic!("GET {path}: {other:?}"),
+    }
+}
+
+/// An empty body, for clients that want one.
+pub fn empty() -> Empty<Bytes> {
+    Empty::new()
+}
