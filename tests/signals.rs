@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
-use support::{Fixture, Sent, connect, get, send};
+use support::{Fixture, Outcome, connect, get, send};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -162,7 +162,7 @@ async fn a_second_signal_forces_the_exit_at_once() {
         log.contains("in_flight=1"),
         "the report says what was cut: {log}"
     );
-    assert!(matches!(hanging.await.unwrap(), Sent::Failed(_)));
+    assert!(matches!(hanging.await.unwrap(), Outcome::Failed(_)));
 }
 
 #[tokio::test]
@@ -195,6 +195,10 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
     );
     let log = app.log();
     assert!(log.contains("shutdown timeout of 1s passed"), "{log}");
+    assert!(
+        log.contains("the shutdown budget exceeds shutdown_timeout"),
+        "the start-up warns that 20 s of drain cannot fit in 1 s: {log}"
+    );
     assert!(
         log.contains("requests still running at the forced exit server=api in_flight=1"),
         "{log}"
@@ -308,7 +312,7 @@ async fn a_hundred_idle_keep_alive_connections_do_not_delay_the_exit() {
     let mut senders = Vec::new();
     for _ in 0..100 {
         let mut sender = connect(addr).await.unwrap();
-        let Sent::Answered(a) = send(&mut sender, "GET", "/", b"").await else {
+        let Outcome::Answered(a) = send(&mut sender, "GET", "/", b"").await else {
             panic!("request failed");
         };
         assert_eq!(a.status, 200);
@@ -325,7 +329,7 @@ async fn a_hundred_idle_keep_alive_connections_do_not_delay_the_exit() {
     for mut sender in senders {
         assert!(matches!(
             send(&mut sender, "GET", "/", b"").await,
-            Sent::NotSent
+            Outcome::NotSent
         ));
     }
 }

@@ -419,9 +419,12 @@ impl App {
     /// unless one is already set.
     ///
     /// ```no_run
-    /// # use graceful::hyper::{Response, service::service_fn};
-    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// use graceful::hyper::{Response, service::service_fn};
+    ///
     /// fn main() {
+    ///     let svc = service_fn(|_req: graceful::Request| async {
+    ///         Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
+    ///     });
     ///     graceful::App::new()
     ///         .server(graceful::Server::new("api", "127.0.0.1:8080", svc))
     ///         .run_blocking()

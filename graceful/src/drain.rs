@@ -107,7 +107,7 @@ impl ServerShared {
     pub(crate) fn take_cut_off(&self) -> Vec<OpenRequest> {
         let mut list =
             std::mem::take(&mut *self.cut_off.lock().unwrap_or_else(PoisonError::into_inner));
-        list.sort_by(|a, b| b.age.cmp(&a.age));
+        list.sort_by_key(|r| std::cmp::Reverse(r.age));
         list
     }
 }

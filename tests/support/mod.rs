@@ -187,7 +187,7 @@ impl Answer {
 
 /// What became of one request.
 #[derive(Debug)]
-pub enum Sent {
+pub enum Outcome {
     /// A complete response.
     Answered(Answer),
     /// The connection closed before the request was written: clean, retryable.
@@ -202,9 +202,9 @@ pub async fn send(
     method: &str,
     path: &str,
     body: &'static [u8],
-) -> Sent {
+) -> Outcome {
     if sender.ready().await.is_err() {
-        return Sent::NotSent;
+        return Outcome::NotSent;
     }
     let req = Request::builder()
         .method(method)
@@ -216,16 +216,16 @@ pub async fn send(
         Ok(response) => {
             let (parts, body) = response.into_parts();
             match body.collect().await {
-                Ok(body) => Sent::Answered(Answer {
+                Ok(body) => Outcome::Answered(Answer {
                     status: parts.status,
                     headers: parts.headers,
                     body: body.to_bytes(),
                 }),
-                Err(err) => Sent::Failed(format!("body cut: {err}")),
+                Err(err) => Outcome::Failed(format!("body cut: {err}")),
             }
         }
-        Err(err) if err.message().is_some() => Sent::NotSent,
-        Err(err) => Sent::Failed(err.into_error().to_string()),
+        Err(err) if err.message().is_some() => Outcome::NotSent,
+        Err(err) => Outcome::Failed(err.into_error().to_string()),
     }
 }
 
@@ -233,7 +233,7 @@ pub async fn send(
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {
     let mut sender = connect(addr).await.expect("connect");
     match send(&mut sender, "GET", path, b"").await {
-        Sent::Answered(answer) => answer,
+        Outcome::Answered(answer) => answer,
         other => panic!("GET {path}: {other:?}"),
     }
 }
