@@ -316,6 +316,7 @@ async fn duplicate_names_and_addresses_are_refused_before_anything_starts() {
     let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     drop(taken);
+    let line = line!() + 2;
     let err = App::new()
         .server(Server::new("a", addr.clone(), hello()))
         .server(Server::new("b", addr.clone(), hello()))
@@ -324,7 +325,10 @@ async fn duplicate_names_and_addresses_are_refused_before_anything_starts() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("servers \"a\" and \"b\" would both listen on {addr}")
+        format!(
+            "servers \"a\" (tests/in_process.rs:{line}) and \"b\" (tests/in_process.rs:{}) would both listen on {addr}",
+            line + 1
+        )
     );
 
     let err = app()

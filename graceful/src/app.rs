@@ -96,12 +96,16 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn new() -> Self {
+        App::with_lifecycle(Arc::new(Lifecycle::new()))
+    }
+
+    pub(crate) fn with_lifecycle(lifecycle: Arc<Lifecycle>) -> Self {
         App {
             config: Config::default(),
             servers: Vec::new(),
             callbacks: Vec::new(),
             startup: None,
-            lifecycle: Arc::new(Lifecycle::new()),
+            lifecycle,
         }
     }
 
@@ -316,16 +320,38 @@ impl App {
     /// running.wait().await;
     /// # }
     /// ```
-    pub async fn start(self) -> Result<Running, Error> {
-        self.start_with_env(&config::process_env).await
+    pub async fn start(mut self) -> Result<Running, Error> {
+        let startup = self.startup.take();
+        self.start_with(&config::process_env, startup).await
     }
 
-    pub(crate) async fn start_with_env(self, env: Lookup<'_>) -> Result<Running, Error> {
+    /// [`App::start`], with the environment and the start-up hook given.
+    /// The hook need not be `Send`: it runs inside this future.
+    pub(crate) async fn start_with<S>(
+        self,
+        env: Lookup<'_>,
+        startup: Option<S>,
+    ) -> Result<Running, Error>
+    where
+        S: Future<Output = Result<(), BoxError>>,
+    {
+        let lifecycle = Arc::clone(&self.lifecycle);
+        let started = self.start_inner(env, startup).await;
+        if started.is_err() {
+            lifecycle.set_ready(Vec::new(), false);
+        }
+        started
+    }
+
+    async fn start_inner<S>(self, env: Lookup<'_>, startup: Option<S>) -> Result<Running, Error>
+    where
+        S: Future<Output = Result<(), BoxError>>,
+    {
         let App {
             mut config,
             servers,
             callbacks,
-            startup,
+            startup: _,
             lifecycle,
         } = self;
         config.apply_env(env)?;
@@ -372,6 +398,14 @@ impl App {
             accept_loops.push(b.serve(Arc::clone(&shared)));
             servers.push(shared);
         }
+
+        lifecycle.set_ready(
+            servers
+                .iter()
+                .map(|s| (Arc::clone(&s.name), s.addr))
+                .collect(),
+            !during_startup,
+        );
 
         let budget = config.pre_stop_delay + config.drain_timeout + plan.budget();
         if budget > config.shutdown_timeout {

@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::config::{self, Lookup};
 use crate::error::Error;
 use crate::report::{CallbackOutcome, CallbackReport};
+use crate::serve::Source;
 
 /// How long a callback may still take to return once its context has fired
 /// at its timeout, before it is aborted: 250 ms. It lets a callback that
@@ -51,7 +51,7 @@ pub struct Callback {
     name: String,
     phase: i32,
     timeout: Option<Duration>,
-    location: &'static Location<'static>,
+    source: Source,
     run: CallbackFn,
 }
 
@@ -61,7 +61,7 @@ impl fmt::Debug for Callback {
             .field("name", &self.name)
             .field("phase", &self.phase)
             .field("timeout", &self.timeout)
-            .field("location", &self.location)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
@@ -85,7 +85,7 @@ impl Callback {
             name: name.into(),
             phase: 0,
             timeout: None,
-            location: Location::caller(),
+            source: Source::caller(),
             run: Box::new(move |ctx| {
                 let fut = f(ctx);
                 Box::pin(async move { fut.await.into_result() })
@@ -116,6 +116,12 @@ impl Callback {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets where the callback was declared, for error messages.
+    pub(crate) fn declared_at(mut self, source: Source) -> Self {
+        self.source = source;
         self
     }
 
@@ -266,8 +272,8 @@ impl Plan {
             if pair[0].name == pair[1].name {
                 return Err(Error::DuplicateCallback {
                     name: pair[0].name.clone(),
-                    first: pair[0].location,
-                    second: pair[1].location,
+                    first: pair[0].source.to_string(),
+                    second: pair[1].source.to_string(),
                 });
             }
         }

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::Location;
 
 use crate::signals::Signal;
 
@@ -47,29 +46,34 @@ pub enum Error {
     DuplicateName {
         /// The name.
         name: String,
-        /// Where the first server was declared.
-        first: &'static Location<'static>,
-        /// Where the second server was declared.
-        second: &'static Location<'static>,
+        /// Where the first server was declared (`file:line`).
+        first: String,
+        /// Where the second server was declared (`file:line`).
+        second: String,
     },
     /// Two shutdown callbacks share one name.
     DuplicateCallback {
         /// The name.
         name: String,
-        /// Where the first callback was declared.
-        first: &'static Location<'static>,
-        /// Where the second callback was declared.
-        second: &'static Location<'static>,
+        /// Where the first callback was declared (`file:line`).
+        first: String,
+        /// Where the second callback was declared (`file:line`).
+        second: String,
     },
     /// Two servers would listen on one address.
     DuplicateAddr {
         /// The address.
         addr: SocketAddr,
-        /// The first server's name.
+        /// The first server's name and where it is declared: `"a" (src/main.rs:12)`.
         first: String,
-        /// The second server's name.
+        /// The second server's name and where it is declared.
         second: String,
     },
+    /// The functions registered by `#[graceful::server]` do not fit
+    /// together: two addresses for one server, none, two functions for one
+    /// path, two callbacks with one name. Every problem is listed, each
+    /// naming the functions and where they are declared.
+    Registration(Vec<String>),
     /// A server's address could not be parsed or resolved.
     Resolve {
         /// The server's name.
@@ -148,8 +152,9 @@ impl fmt::Display for Error {
                 second,
             } => write!(
                 f,
-                "servers {first:?} and {second:?} would both listen on {addr}"
+                "servers {first} and {second} would both listen on {addr}"
             ),
+            Error::Registration(problems) => f.write_str(&problems.join("; ")),
             Error::Resolve {
                 server,
                 addr,

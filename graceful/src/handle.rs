@@ -1,5 +1,6 @@
 //! The shared lifecycle state and [`ShutdownHandle`], its public face.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,6 +45,9 @@ impl std::fmt::Display for Trigger {
     }
 }
 
+/// Every server's name and address.
+pub(crate) type Addrs = Vec<(Arc<str>, SocketAddr)>;
+
 /// The state every server, connection and handle shares.
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
@@ -58,6 +62,10 @@ pub(crate) struct Lifecycle {
     epoch: Instant,
     /// Every trigger received, with its time.
     triggers: Mutex<Vec<(Trigger, Instant)>>,
+    /// Cancelled once the start is over, served or not.
+    started: CancellationToken,
+    /// Whether the servers were started, and where they listen.
+    serving: Mutex<(bool, Addrs)>,
 }
 
 impl Lifecycle {
@@ -69,7 +77,15 @@ impl Lifecycle {
             cancelled: CancellationToken::new(),
             epoch: Instant::now(),
             triggers: Mutex::new(Vec::new()),
+            started: CancellationToken::new(),
+            serving: Mutex::new((false, Vec::new())),
         }
+    }
+
+    /// Records the end of the start: whether the servers serve, and where.
+    pub(crate) fn set_ready(&self, addrs: Addrs, serving: bool) {
+        *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = (serving, addrs);
+        self.started.cancel();
     }
 
     /// The current phase: one relaxed load, cheap enough for every request.
@@ -264,6 +280,45 @@ impl ShutdownHandle {
     /// ```
     pub async fn shutting_down(&self) {
         self.lifecycle.begun().await
+    }
+
+    /// Completes once the start is over. Returns `true` if every server
+    /// is accepting connections, `false` if the start was interrupted by the
+    /// shutdown (or the app failed to start).
+    ///
+    /// ```
+    /// # async fn f() {
+    /// let handle = graceful::shutdown_handle();
+    /// if handle.ready().await {
+    ///     let addr = handle.local_addr("api");
+    ///     // tell systemd, run a self-test...
+    /// }
+    /// # }
+    /// ```
+    pub async fn ready(&self) -> bool {
+        self.lifecycle.started.cancelled().await;
+        self.lifecycle
+            .serving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
+    /// The address the named server listens on, once [`ready`](Self::ready).
+    ///
+    /// ```
+    /// let handle = graceful::App::new().handle();
+    /// assert_eq!(handle.local_addr("api"), None); // not started
+    /// ```
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.lifecycle
+            .serving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, addr)| *addr)
     }
 
     /// Whether the drain deadline has passed.

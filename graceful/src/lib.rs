@@ -55,19 +55,28 @@ pub mod config;
 mod drain;
 mod error;
 mod handle;
+mod registry;
 mod report;
+mod response;
 mod serve;
 mod signals;
+
+#[doc(hidden)]
+pub mod __private;
 
 pub use app::{App, Running};
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
 pub use error::{BoxError, Error};
 pub use handle::{ShutdownHandle, Trigger};
+pub use registry::shutdown_handle;
 pub use report::{
     CallbackOutcome, CallbackReport, ForcedBy, OpenRequest, PhaseReport, Report, ServerReport,
     exit_code,
 };
+pub use response::{Body, IntoBody, IntoResponse};
 pub use serve::Server;
+
+pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;
 
 /// hyper, re-exported so that handlers need no version of their own.

@@ -52,8 +52,32 @@ type Spawn = Box<dyn FnOnce(TcpListener, Arc<ServerShared>) -> JoinHandle<()> + 
 pub struct Server {
     name: String,
     addr: String,
-    location: &'static Location<'static>,
+    source: Source,
     spawn: Spawn,
+}
+
+/// Where something was declared, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+}
+
+impl Source {
+    #[track_caller]
+    pub(crate) fn caller() -> Self {
+        let location = Location::caller();
+        Source {
+            file: location.file(),
+            line: location.line(),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
 }
 
 impl fmt::Debug for Server {
@@ -61,7 +85,7 @@ impl fmt::Debug for Server {
         f.debug_struct("Server")
             .field("name", &self.name)
             .field("addr", &self.addr)
-            .field("location", &self.location)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
@@ -96,11 +120,45 @@ impl Server {
         Server {
             name: name.into(),
             addr: addr.into(),
-            location: Location::caller(),
+            source: Source::caller(),
             spawn: Box::new(move |listener, shared| {
                 tokio::spawn(accept_loop(listener, shared, service))
             }),
         }
+    }
+
+    /// A server answering with a [`tower::Service`](tower_service::Service),
+    /// such as an `axum::Router`, so that its routing and middleware stay
+    /// and the lifecycle is ours. Needs the `tower` feature.
+    ///
+    /// ```ignore
+    /// let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    /// let server = graceful::Server::from_tower("api", "127.0.0.1:8080", router);
+    /// ```
+    #[cfg(feature = "tower")]
+    #[track_caller]
+    pub fn from_tower<S, B>(name: impl Into<String>, addr: impl Into<String>, service: S) -> Self
+    where
+        S: tower_service::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Server::new(
+            name,
+            addr,
+            hyper_util::service::TowerToHyperService::new(service),
+        )
+    }
+
+    /// Sets where the server was declared, for error messages.
+    pub(crate) fn declared_at(mut self, source: Source) -> Self {
+        self.source = source;
+        self
     }
 
     /// The server's name.
@@ -151,8 +209,8 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
         if let Some(b) = servers[i + 1..].iter().find(|b| b.name == a.name) {
             return Err(Error::DuplicateName {
                 name: a.name.clone(),
-                first: a.location,
-                second: b.location,
+                first: a.source.to_string(),
+                second: b.source.to_string(),
             });
         }
     }
@@ -184,8 +242,8 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
             {
                 return Err(Error::DuplicateAddr {
                     addr,
-                    first: other.name.clone(),
-                    second: server.name,
+                    first: format!("{:?} ({})", other.name, other.source),
+                    second: format!("{:?} ({})", server.name, server.source),
                 });
             }
         }

@@ -1,0 +1,345 @@
+//! The one argument grammar of all three attributes: `key = value, ...`.
+//!
+//! Every attribute declares its keys in a constant [`Key`] list; the
+//! "expected one of" messages are built from that same list, so the grammar
+//! and its error messages cannot drift apart. Every problem is collected, not
+//! only the first.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Token, UnOp};
+
+use crate::Errors;
+
+/// What a key's value must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// A string literal.
+    Str,
+    /// A string literal holding a duration such as `"3s"`.
+    Duration,
+    /// An integer literal.
+    Int,
+    /// A path, such as `::graceful`.
+    Path,
+}
+
+impl ValueKind {
+    fn example(self) -> &'static str {
+        match self {
+            ValueKind::Str => "a string literal",
+            ValueKind::Duration => "a duration string such as \"500ms\", \"3s\" or \"1m\"",
+            ValueKind::Int => "an integer such as 0",
+            ValueKind::Path => "a path such as `::graceful`",
+        }
+    }
+}
+
+/// A key an attribute accepts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key {
+    pub(crate) name: &'static str,
+    pub(crate) kind: ValueKind,
+}
+
+/// The keys `#[graceful::server]` accepts.
+pub(crate) const SERVER_KEYS: &[Key] = &[
+    Key {
+        name: "name",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "addr",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "path",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "crate",
+        kind: ValueKind::Path,
+    },
+];
+
+/// The keys `#[graceful::on_shutdown]` accepts.
+pub(crate) const ON_SHUTDOWN_KEYS: &[Key] = &[
+    Key {
+        name: "name",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "phase",
+        kind: ValueKind::Int,
+    },
+    Key {
+        name: "crate",
+        kind: ValueKind::Path,
+    },
+];
+
+/// The keys `#[graceful::main]` accepts.
+pub(crate) const MAIN_KEYS: &[Key] = &[
+    Key {
+        name: "shutdown_timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "drain_timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "callback_timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "pre_stop_delay",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "read_grace",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "header_grace",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "signals",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "health_path",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "crate",
+        kind: ValueKind::Path,
+    },
+];
+
+/// A checked value.
+#[derive(Clone)]
+pub(crate) enum Value {
+    Str(LitStr),
+    Duration { nanos: u64 },
+    Int(i32),
+    Path(syn::Path),
+}
+
+/// The arguments of one attribute, every key known and given once.
+#[derive(Default)]
+pub(crate) struct Args {
+    values: Vec<(&'static str, Value)>,
+}
+
+impl Args {
+    /// Parses `key = value, ...` against `keys`, recording every problem in `errors`.
+    pub(crate) fn parse(tokens: TokenStream, keys: &'static [Key], errors: &mut Errors) -> Args {
+        let mut args = Args::default();
+        let mut seen: Vec<&str> = Vec::new();
+        let parser = |input: ParseStream<'_>| {
+            while !input.is_empty() {
+                match parse_one(input, keys) {
+                    Ok((key, span, value)) => {
+                        if seen.contains(&key.name) {
+                            errors.push(syn::Error::new(
+                                span,
+                                format!("`{}` is given twice; give it once", key.name),
+                            ));
+                        } else {
+                            seen.push(key.name);
+                            match check(&key, value) {
+                                Ok(value) => args.values.push((key.name, value)),
+                                Err(err) => errors.push(err),
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        errors.push(err);
+                        // Skip to the next argument, to report its problems too.
+                        while !input.is_empty() && !input.peek(Token![,]) {
+                            input.parse::<proc_macro2::TokenTree>()?;
+                        }
+                    }
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+            }
+            Ok(())
+        };
+        if let Err(err) = parser.parse2(tokens) {
+            errors.push(err);
+        }
+        args
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// A string argument.
+    pub(crate) fn str(&self, key: &str) -> Option<&LitStr> {
+        match self.get(key) {
+            Some(Value::Str(lit)) => Some(lit),
+            _ => None,
+        }
+    }
+
+    /// A duration argument, in nanoseconds.
+    pub(crate) fn duration(&self, key: &str) -> Option<u64> {
+        match self.get(key) {
+            Some(Value::Duration { nanos }) => Some(*nanos),
+            _ => None,
+        }
+    }
+
+    /// An integer argument.
+    pub(crate) fn int(&self, key: &str) -> Option<i32> {
+        match self.get(key) {
+            Some(Value::Int(value)) => Some(*value),
+            _ => None,
+        }
+    }
+
+    /// The path to the runtime crate: `crate = ...`, or `::graceful`.
+    pub(crate) fn krate(&self) -> syn::Path {
+        match self.get("crate") {
+            Some(Value::Path(path)) => path.clone(),
+            _ => syn::parse_quote!(::graceful),
+        }
+    }
+}
+
+/// The list of keys, for messages: `` `name`, `addr`, `path` or `crate` ``.
+pub(crate) fn expected(keys: &[Key]) -> String {
+    let names: Vec<String> = keys.iter().map(|k| format!("`{}`", k.name)).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+fn parse_one(input: ParseStream<'_>, keys: &'static [Key]) -> syn::Result<(Key, Span, Expr)> {
+    if !(input.peek(Ident::peek_any)) {
+        let found: proc_macro2::TokenTree = input.parse()?;
+        return Err(syn::Error::new(
+            found.span(),
+            format!(
+                "expected `key = value`, with a key among {}",
+                expected(keys)
+            ),
+        ));
+    }
+    let ident = input.call(Ident::parse_any)?;
+    let name = ident.to_string();
+    let Some(key) = keys.iter().find(|k| k.name == name) else {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!(
+                "unknown argument `{name}`; expected one of {}",
+                expected(keys)
+            ),
+        ));
+    };
+    if !input.peek(Token![=]) {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!(
+                "`{name}` needs a value: write `{name} = ...` with {}",
+                key.kind.example()
+            ),
+        ));
+    }
+    input.parse::<Token![=]>()?;
+    let value: Expr = input.parse()?;
+    Ok((*key, ident.span(), value))
+}
+
+fn check(key: &Key, value: Expr) -> syn::Result<Value> {
+    let wrong =
+        |span: Span| syn::Error::new(span, format!("`{}` takes {}", key.name, key.kind.example()));
+    match key.kind {
+        ValueKind::Str | ValueKind::Duration => {
+            let Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) = value
+            else {
+                return Err(wrong(value.span()));
+            };
+            if key.kind == ValueKind::Str {
+                return Ok(Value::Str(lit));
+            }
+            parse_duration(&lit.value())
+                .map(|nanos| Value::Duration { nanos })
+                .map_err(|reason| syn::Error::new(lit.span(), reason))
+        }
+        ValueKind::Int => {
+            let (lit, negative): (LitInt, bool) = match value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(lit), ..
+                }) => (lit, false),
+                Expr::Unary(ExprUnary {
+                    op: UnOp::Neg(_),
+                    ref expr,
+                    ..
+                }) => match &**expr {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(lit), ..
+                    }) => (lit.clone(), true),
+                    _ => return Err(wrong(value.span())),
+                },
+                _ => return Err(wrong(value.span())),
+            };
+            let magnitude: i64 = lit.base10_parse()?;
+            let value = if negative { -magnitude } else { magnitude };
+            i32::try_from(value)
+                .map(Value::Int)
+                .map_err(|_| syn::Error::new(lit.span(), "the phase must fit an `i32`"))
+        }
+        ValueKind::Path => match value {
+            Expr::Path(path) if path.qself.is_none() => Ok(Value::Path(path.path)),
+            _ => Err(wrong(value.span())),
+        },
+    }
+}
+
+/// Parses a duration as the runtime does (see `graceful::config::parse_duration`).
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(0);
+    }
+    let duration = humantime::parse_duration(text).map_err(|err| {
+        format!("invalid duration {text:?}: {err}; write a duration with a unit, such as \"500ms\", \"3s\" or \"1m\"")
+    })?;
+    u64::try_from(duration.as_nanos()).map_err(|_| format!("the duration {text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_lists_every_key_from_the_constant() {
+        assert_eq!(expected(SERVER_KEYS), "`name`, `addr`, `path` or `crate`");
+    }
+
+    #[test]
+    fn durations_parse_as_the_runtime_does() {
+        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_duration("1m"), Ok(60_000_000_000));
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert!(parse_duration("3").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! The generated code. It reaches the runtime only through
+//! `<crate>::__private` (and the public `Request`, `ShutdownHandle`,
+//! `ShutdownContext`, `Server`, `Signal`), so users never depend on
+//! `inventory` themselves.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn, LitStr, ReturnType};
+
+use crate::args::Args;
+use crate::validate::{Param, Params};
+
+/// The function's name as a string, without `r#`.
+fn fn_name(f: &ItemFn) -> String {
+    let name = f.sig.ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// Where the return type is, for errors about it; else the function's name.
+fn return_span(f: &ItemFn) -> Span {
+    match &f.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => f.sig.ident.span(),
+    }
+}
+
+/// The arguments the wrapper passes, each spanned at the user's parameter
+/// type so that a type mismatch points there.
+fn call_args(params: &Params, supply: impl Fn(Param) -> &'static str) -> Vec<Ident> {
+    params
+        .iter()
+        .map(|(param, span)| Ident::new(supply(*param), *span))
+        .collect()
+}
+
+/// Calls the user's function and converts its output with `convert`; the
+/// output is bound to a variable spanned at the return type, so that a
+/// missing trait implementation is reported there.
+fn call_and_convert(f: &ItemFn, args: &[Ident], convert: TokenStream) -> TokenStream {
+    let ident = &f.sig.ident;
+    let output = Ident::new("__graceful_output", return_span(f));
+    quote! {
+        let #output = #ident(#(#args),*).await;
+        #convert(#output)
+    }
+}
+
+fn option<T: quote::ToTokens>(krate: &syn::Path, value: Option<T>) -> TokenStream {
+    match value {
+        Some(value) => quote!(#krate::__private::Some(#value)),
+        None => quote!(#krate::__private::None),
+    }
+}
+
+fn duration(krate: &syn::Path, nanos: Option<u64>) -> TokenStream {
+    option(
+        krate,
+        nanos.map(|n| quote!(#krate::__private::Duration::from_nanos(#n))),
+    )
+}
+
+/// `#[graceful::server]` on an `async fn` handler.
+pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
+    let krate = args.krate();
+    let uses_handle = params.iter().any(|(p, _)| *p == Param::Handle);
+    let clone_handle =
+        uses_handle.then(|| quote!(let shutdown = ::core::clone::Clone::clone(shutdown);));
+    let args_in = call_args(params, |param| match param {
+        Param::Request => "request",
+        _ => "shutdown",
+    });
+    let request = if params.iter().any(|(p, _)| *p == Param::Request) {
+        quote!(request)
+    } else {
+        quote!(_request)
+    };
+    let shutdown = if uses_handle {
+        quote!(shutdown)
+    } else {
+        quote!(_shutdown)
+    };
+    let respond = call_and_convert(
+        f,
+        &args_in,
+        quote!(#krate::__private::IntoResponse::into_response),
+    );
+    let registration = registration(f, args, &krate, quote!(Handler(__graceful_handler)));
+    quote! {
+        const _: () = {
+            fn __graceful_handler(
+                #request: #krate::Request,
+                #shutdown: &#krate::ShutdownHandle,
+            ) -> #krate::__private::HandlerFuture {
+                #clone_handle
+                #krate::__private::Box::pin(async move { #respond })
+            }
+            #registration
+        };
+    }
+}
+
+/// `#[graceful::server]` on a `fn` returning a tower service.
+pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
+    let krate = args.krate();
+    let ident = &f.sig.ident;
+    let args_in = call_args(params, |_| "shutdown");
+    let shutdown = if params.is_empty() {
+        quote!(_shutdown)
+    } else {
+        quote!(shutdown)
+    };
+    let make = quote_spanned!(return_span(f)=>
+        #krate::__private::tower_server(name, addr, #ident(#(#args_in),*))
+    );
+    let registration = registration(f, args, &krate, quote!(Service(__graceful_service)));
+    quote! {
+        const _: () = {
+            fn __graceful_service(
+                name: ::std::string::String,
+                addr: ::std::string::String,
+                #shutdown: #krate::ShutdownHandle,
+            ) -> #krate::Server {
+                #make
+            }
+            #registration
+        };
+    }
+}
+
+fn registration(f: &ItemFn, args: &Args, krate: &syn::Path, kind: TokenStream) -> TokenStream {
+    let name = args
+        .str("name")
+        .cloned()
+        .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
+    let function = fn_name(f);
+    let addr = option(krate, args.str("addr"));
+    let path = option(krate, args.str("path"));
+    let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
+    quote! {
+        #krate::__private::inventory::submit! {
+            #krate::__private::ServerRegistration {
+                name: #name,
+                addr: #addr,
+                path: #path,
+                function: #function,
+                file: ::core::file!(),
+                line: #line,
+                kind: #krate::__private::ServerKind::#kind,
+            }
+        }
+    }
+}
+
+/// `#[graceful::on_shutdown]`.
+pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
+    let krate = args.krate();
+    let name = args
+        .str("name")
+        .cloned()
+        .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
+    let phase = args.int("phase").unwrap_or(0);
+    let timeout = duration(&krate, args.duration("timeout"));
+    let ctx = if params.is_empty() {
+        quote!(_ctx)
+    } else {
+        quote!(ctx)
+    };
+    let args_in = call_args(params, |_| "ctx");
+    let result = call_and_convert(
+        f,
+        &args_in,
+        quote!(#krate::__private::CallbackResult::into_result),
+    );
+    let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
+    quote! {
+        const _: () = {
+            fn __graceful_callback(#ctx: #krate::ShutdownContext) -> #krate::__private::CallbackFuture {
+                #krate::__private::Box::pin(async move { #result })
+            }
+            #krate::__private::inventory::submit! {
+                #krate::__private::CallbackRegistration {
+                    name: #name,
+                    phase: #phase,
+                    timeout: #timeout,
+                    file: ::core::file!(),
+                    line: #line,
+                    run: __graceful_callback,
+                }
+            }
+        };
+    }
+}
+
+/// `#[graceful::main]`: the real `main`, running the user's body first.
+pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) -> TokenStream {
+    let krate = args.krate();
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = f;
+    let ident = &sig.ident;
+    let output = &sig.output;
+    let signals = option(
+        &krate,
+        signals.map(|variants| {
+            let variants = variants.iter().map(|v| format_ident!("{}", v));
+            quote!(&[#(#krate::Signal::#variants),*])
+        }),
+    );
+    let health_path = option(&krate, args.str("health_path"));
+    let durations = [
+        "shutdown_timeout",
+        "drain_timeout",
+        "callback_timeout",
+        "pre_stop_delay",
+        "read_grace",
+        "header_grace",
+    ]
+    .map(|key| {
+        let field = format_ident!("{}", key);
+        let value = duration(&krate, args.duration(key));
+        quote!(#field: #value)
+    });
+    let run = quote_spanned!(return_span(f)=>
+        #krate::__private::run_main(settings, __graceful_main)
+    );
+    quote! {
+        #(#attrs)*
+        #vis fn #ident() {
+            async fn __graceful_main() #output #block
+            let settings = #krate::__private::MainConfig {
+                #(#durations,)*
+                signals: #signals,
+                health_path: #health_path,
+            };
+            #run
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Checks of the annotated function and of argument values, with errors
+//! pointing at the offending token and saying what to write instead.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
+
+use crate::Errors;
+
+/// A parameter the generated code can supply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Param {
+    /// `Request` (`hyper::Request<Incoming>`).
+    Request,
+    /// `ShutdownHandle`.
+    Handle,
+    /// `ShutdownContext`.
+    Context,
+}
+
+/// A parameter, with the span of its type for error messages.
+pub(crate) type Params = Vec<(Param, Span)>;
+
+/// What a `#[graceful::server]` function is.
+pub(crate) enum ServerShape {
+    /// `async fn(Request, ShutdownHandle?) -> impl IntoResponse`.
+    Handler(Params),
+    /// `fn(ShutdownHandle?) -> impl tower::Service`.
+    Service(Params),
+}
+
+/// The last segment of a type's path: `hyper::Request<Incoming>` gives `Request`.
+fn last_segment(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => {
+            path.path.segments.last().map(|s| s.ident.to_string())
+        }
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+/// Generics, `self` and the like, which no attribute accepts.
+fn common(f: &ItemFn, what: &str, errors: &mut Errors) {
+    let sig = &f.sig;
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new(
+            sig.generics.params.span(),
+            format!("{what} cannot be generic: the generated code must name one concrete function; remove the type parameters"),
+        ));
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push(syn::Error::new(
+            where_clause.span(),
+            format!("{what} cannot have a `where` clause"),
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new(
+            variadic.span(),
+            format!("{what} cannot be variadic"),
+        ));
+    }
+    if let Some(receiver) = sig.receiver() {
+        errors.push(syn::Error::new(
+            receiver.span(),
+            format!("{what} must be a free function: remove `self`, and share state through a `static` such as a `OnceLock`"),
+        ));
+    }
+}
+
+/// Classifies the parameters against the kinds allowed.
+fn params(f: &ItemFn, allowed: &[Param], hint: &str, errors: &mut Errors) -> Params {
+    let mut found = Params::new();
+    for input in &f.sig.inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        let ty = &*typed.ty;
+        let param = match last_segment(ty).as_deref() {
+            Some("Request") => Some(Param::Request),
+            Some("ShutdownHandle") => Some(Param::Handle),
+            Some("ShutdownContext") => Some(Param::Context),
+            _ => None,
+        };
+        match param {
+            Some(param) if allowed.contains(&param) => {
+                if found.iter().any(|(p, _)| *p == param) {
+                    errors.push(syn::Error::new(
+                        ty.span(),
+                        "this parameter is already taken once; remove the repeat",
+                    ));
+                } else {
+                    found.push((param, ty.span()));
+                }
+            }
+            _ => errors.push(syn::Error::new(ty.span(), hint.to_owned())),
+        }
+    }
+    found
+}
+
+/// Checks a `#[graceful::server]` function.
+pub(crate) fn server_fn(f: &ItemFn, errors: &mut Errors) -> ServerShape {
+    common(f, "a server function", errors);
+    if f.sig.asyncness.is_some() {
+        ServerShape::Handler(params(
+            f,
+            &[Param::Request, Param::Handle],
+            "a handler takes `Request` (`hyper::Request<Incoming>`) and, optionally, `ShutdownHandle`",
+            errors,
+        ))
+    } else {
+        let takes_request = f.sig.inputs.iter().any(|input| {
+            matches!(input, FnArg::Typed(t) if last_segment(&t.ty).as_deref() == Some("Request"))
+        });
+        if takes_request || matches!(f.sig.output, ReturnType::Default) {
+            errors.push(syn::Error::new(
+                f.sig.fn_token.span,
+                "a handler must be `async fn`: write `async fn` (or, to serve an `axum::Router` or a `tower::Service`, a `fn` without parameters that returns it)",
+            ));
+            return ServerShape::Service(Params::new());
+        }
+        ServerShape::Service(params(
+            f,
+            &[Param::Handle],
+            "a function returning a service may only take `ShutdownHandle`",
+            errors,
+        ))
+    }
+}
+
+/// Checks a `#[graceful::on_shutdown]` function.
+pub(crate) fn callback_fn(f: &ItemFn, errors: &mut Errors) -> Params {
+    common(f, "a shutdown callback", errors);
+    if f.sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            f.sig.fn_token.span,
+            "a shutdown callback must be `async fn`: write `async fn`",
+        ));
+    }
+    check_unit_or_result(&f.sig.output, "a shutdown callback", errors);
+    params(
+        f,
+        &[Param::Context],
+        "a shutdown callback can only be given a `ShutdownContext`: take it, or take nothing",
+        errors,
+    )
+}
+
+/// Checks the function under `#[graceful::main]`.
+pub(crate) fn main_fn(f: &ItemFn, errors: &mut Errors) {
+    common(f, "`#[graceful::main]`", errors);
+    if f.sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            f.sig.fn_token.span,
+            "`#[graceful::main]` goes on an `async fn`: write `async fn main()`",
+        ));
+    }
+    if !f.sig.inputs.is_empty() {
+        errors.push(syn::Error::new(
+            f.sig.inputs.span(),
+            "`#[graceful::main]` takes no arguments; get the shutdown handle with `graceful::shutdown_handle()`",
+        ));
+    }
+    check_unit_or_result(&f.sig.output, "`#[graceful::main]`", errors);
+}
+
+fn check_unit_or_result(output: &ReturnType, what: &str, errors: &mut Errors) {
+    if let ReturnType::Type(_, ty) = output {
+        let unit = matches!(&**ty, Type::Tuple(t) if t.elems.is_empty());
+        if !unit && last_segment(ty).as_deref() != Some("Result") {
+            errors.push(syn::Error::new(
+                ty.span(),
+                format!("{what} returns `()` or `Result<(), E>` where `E: Display`"),
+            ));
+        }
+    }
+}
+
+/// An address literal: `ip:port`, or `host:port` resolved at start-up.
+pub(crate) fn addr(lit: &LitStr, errors: &mut Errors) {
+    let text = lit.value();
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return;
+    }
+    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok()
+            && !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+    });
+    if !valid {
+        errors.push(syn::Error::new(
+            lit.span(),
+            format!("invalid address {text:?}: write `ip:port` or `host:port`, such as \"127.0.0.1:8080\" or \"localhost:8080\""),
+        ));
+    }
+}
+
+/// A path literal: starts with `/`.
+pub(crate) fn path(lit: &LitStr, what: &str, errors: &mut Errors) {
+    let text = lit.value();
+    if !text.starts_with('/') {
+        errors.push(syn::Error::new(
+            lit.span(),
+            format!(
+                "{what} starts with `/`, such as \"/{}\"",
+                text.trim_start_matches('/')
+            ),
+        ));
+    }
+}
+
+/// A name literal: not empty.
+pub(crate) fn name(lit: &LitStr, errors: &mut Errors) {
+    if lit.value().trim().is_empty() {
+        errors.push(syn::Error::new(lit.span(), "a name cannot be empty"));
+    }
+}
+
+/// The signal names of `signals = "TERM, INT"`, as `graceful::Signal` variants.
+pub(crate) fn signals(lit: &LitStr, errors: &mut Errors) -> Vec<&'static str> {
+    const SIGNALS: &[(&str, &str)] = &[
+        ("TERM", "Term"),
+        ("INT", "Int"),
+        ("QUIT", "Quit"),
+        ("HUP", "Hup"),
+        ("USR1", "Usr1"),
+        ("USR2", "Usr2"),
+    ];
+    let mut variants = Vec::new();
+    for name in lit
+        .value()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        match SIGNALS.iter().find(|(n, _)| *n == bare) {
+            Some((_, variant)) => variants.push(*variant),
+            None if bare == "KILL" || bare == "STOP" => errors.push(syn::Error::new(
+                lit.span(),
+                format!("SIG{bare} can never be caught: the kernel acts on it without telling the process"),
+            )),
+            None => errors.push(syn::Error::new(
+                lit.span(),
+                format!("unknown signal {name:?}; expected one of TERM, INT, QUIT, HUP, USR1, USR2"),
+            )),
+        }
+    }
+    if variants.is_empty() && lit.value().trim().is_empty() {
+        errors.push(syn::Error::new(
+            lit.span(),
+            "name at least one signal, such as \"TERM, INT\"",
+        ));
+    }
+    variants
+}

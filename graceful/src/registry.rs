@@ -1,0 +1,326 @@
+//! Servers and callbacks registered by the attributes, through `inventory`,
+//! assembled into an [`App`].
+//!
+//! `inventory` collects registrations from every crate linked into the
+//! binary, in an unspecified order: they are sorted here (by name, then path,
+//! then source location) so that every run is the same.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+
+use crate::Request;
+use crate::app::App;
+use crate::callbacks::{Callback, ShutdownContext};
+use crate::error::Error;
+use crate::handle::{Lifecycle, ShutdownHandle};
+use crate::response::{Body, IntoResponse};
+use crate::serve::{Server, Source};
+
+/// The future a generated handler wrapper returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+/// A generated handler wrapper: calls the user's `async fn`.
+pub(crate) type HandlerFn = fn(Request, &ShutdownHandle) -> HandlerFuture;
+/// A generated service factory: builds the server from the user's `fn`.
+pub(crate) type ServiceFn = fn(String, String, ShutdownHandle) -> Server;
+/// The future a generated callback wrapper returns.
+pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// One `#[graceful::server]` function.
+#[derive(Debug)]
+pub struct ServerRegistration {
+    /// The server's name.
+    pub name: &'static str,
+    /// The address, if this function gives it.
+    pub addr: Option<&'static str>,
+    /// The path this function serves; `None` serves every path no other does.
+    pub path: Option<&'static str>,
+    /// The function's name.
+    pub function: &'static str,
+    /// Where it is declared.
+    pub file: &'static str,
+    /// Where it is declared.
+    pub line: u32,
+    /// What it is.
+    pub kind: ServerKind,
+}
+
+/// A handler, or a whole service.
+#[derive(Debug)]
+pub enum ServerKind {
+    /// An `async fn` taking the request.
+    Handler(HandlerFn),
+    /// A `fn` returning a `tower::Service`, such as an `axum::Router`.
+    Service(ServiceFn),
+}
+
+/// One `#[graceful::on_shutdown]` function.
+#[derive(Debug)]
+pub struct CallbackRegistration {
+    /// The callback's name.
+    pub name: &'static str,
+    /// Its phase.
+    pub phase: i32,
+    /// Its timeout, if the attribute gives one.
+    pub timeout: Option<Duration>,
+    /// Where it is declared.
+    pub file: &'static str,
+    /// Where it is declared.
+    pub line: u32,
+    /// The generated wrapper.
+    pub run: fn(ShutdownContext) -> CallbackFuture,
+}
+
+inventory::collect!(ServerRegistration);
+inventory::collect!(CallbackRegistration);
+
+impl ServerRegistration {
+    fn source(&self) -> Source {
+        Source {
+            file: self.file,
+            line: self.line,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("`{}` at {}", self.function, self.source())
+    }
+}
+
+/// The lifecycle of the app the attributes assemble, shared with
+/// [`shutdown_handle`].
+fn global_lifecycle() -> &'static Arc<Lifecycle> {
+    static GLOBAL: OnceLock<Arc<Lifecycle>> = OnceLock::new();
+    GLOBAL.get_or_init(|| Arc::new(Lifecycle::new()))
+}
+
+/// The shutdown handle of the app that `#[graceful::main]` runs (the one
+/// [`App::registered`] builds): start the shutdown from anywhere, or see it
+/// coming, without passing the handle around.
+///
+/// ```
+/// let handle = graceful::shutdown_handle();
+/// assert!(!handle.is_shutting_down());
+/// ```
+pub fn shutdown_handle() -> ShutdownHandle {
+    ShutdownHandle {
+        lifecycle: Arc::clone(global_lifecycle()),
+    }
+}
+
+impl App {
+    /// An app with every server and callback that `#[graceful::server]` and
+    /// `#[graceful::on_shutdown]` registered, in this binary and in the
+    /// libraries it links (see the crate docs on linking). Its handle is
+    /// [`shutdown_handle`].
+    ///
+    /// Functions that share a server name serve one server, by path; the
+    /// address is given once. Conflicts are errors naming both functions.
+    ///
+    /// ```
+    /// // Nothing is registered in this doc test: the start says so.
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let app = graceful::App::registered().unwrap();
+    /// assert!(matches!(app.start().await, Err(graceful::Error::NoServers)));
+    /// # }
+    /// ```
+    pub fn registered() -> Result<App, Error> {
+        let handle = shutdown_handle();
+        let mut app = App::with_lifecycle(Arc::clone(&handle.lifecycle));
+        let (servers, mut problems) = registered_servers(&handle);
+        for server in servers {
+            app = app.server(server);
+        }
+        let mut callbacks: Vec<&CallbackRegistration> =
+            inventory::iter::<CallbackRegistration>().collect();
+        callbacks.sort_by_key(|c| (c.name, c.file, c.line));
+        for pair in callbacks
+            .windows(2)
+            .filter(|pair| pair[0].name == pair[1].name)
+        {
+            problems.push(format!(
+                "callback {:?}: declared twice, at {}:{} and at {}:{}",
+                pair[0].name, pair[0].file, pair[0].line, pair[1].file, pair[1].line
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(Error::Registration(problems));
+        }
+        callbacks.sort_by_key(|c| (c.phase, c.name));
+        for registration in callbacks {
+            let mut callback = Callback::new(registration.name, registration.run)
+                .phase(registration.phase)
+                .declared_at(Source {
+                    file: registration.file,
+                    line: registration.line,
+                });
+            if let Some(timeout) = registration.timeout {
+                callback = callback.timeout(timeout);
+            }
+            app = app.on_shutdown(callback);
+        }
+        Ok(app)
+    }
+}
+
+/// The servers, and what does not fit.
+fn registered_servers(handle: &ShutdownHandle) -> (Vec<Server>, Vec<String>) {
+    let mut by_name: BTreeMap<&str, Vec<&ServerRegistration>> = BTreeMap::new();
+    for registration in inventory::iter::<ServerRegistration>() {
+        by_name
+            .entry(registration.name)
+            .or_default()
+            .push(registration);
+    }
+    let mut servers = Vec::with_capacity(by_name.len());
+    let mut problems = Vec::new();
+    for (name, mut group) in by_name {
+        group.sort_by_key(|r| (r.path, r.file, r.line));
+        match assemble(name, &group, handle) {
+            Ok(server) => servers.push(server),
+            Err(reason) => problems.push(format!("server {name:?}: {reason}")),
+        }
+    }
+    (servers, problems)
+}
+
+/// One server from the functions registered under its name.
+fn assemble(
+    name: &str,
+    group: &[&ServerRegistration],
+    handle: &ShutdownHandle,
+) -> Result<Server, String> {
+    // The address is given once; every function that gives one agrees.
+    let mut with_addr: Option<(&ServerRegistration, &'static str)> = None;
+    for r in group {
+        match (with_addr, r.addr) {
+            (Some((first, a)), Some(b)) if a != b => {
+                return Err(format!(
+                    "two addresses: {a:?} from {} and {b:?} from {}",
+                    first.describe(),
+                    r.describe()
+                ));
+            }
+            (None, Some(addr)) => with_addr = Some((r, addr)),
+            _ => {}
+        }
+    }
+    let Some((_, addr)) = with_addr else {
+        let functions: Vec<String> = group.iter().map(|r| r.describe()).collect();
+        return Err(format!(
+            "no address: give `addr = \"ip:port\"` on one of {}",
+            functions.join(", ")
+        ));
+    };
+    let source = group[0].source();
+
+    // A service serves the whole server, alone.
+    let service = group.iter().find_map(|r| match r.kind {
+        ServerKind::Service(make) => Some((*r, make)),
+        ServerKind::Handler(_) => None,
+    });
+    if let Some((service, make)) = service {
+        if let Some(other) = group.iter().find(|r| !std::ptr::eq(**r, service)) {
+            return Err(format!(
+                "{} serves the whole server, so {} cannot serve it too",
+                service.describe(),
+                other.describe()
+            ));
+        }
+        return Ok(make(name.to_owned(), addr.to_owned(), handle.clone()).declared_at(source));
+    }
+
+    // Handlers share it by path (the group is sorted by path).
+    if let Some(pair) = group.windows(2).find(|pair| pair[0].path == pair[1].path) {
+        return Err(format!(
+            "{} and {} both serve {}",
+            pair[0].describe(),
+            pair[1].describe(),
+            pair[0]
+                .path
+                .map_or("every other path".to_owned(), |p| format!("path {p:?}"))
+        ));
+    }
+    let mut routes = Routes::default();
+    for r in group {
+        if let ServerKind::Handler(handler) = r.kind {
+            match r.path {
+                None => routes.fallback = Some(handler),
+                Some(path) if path.ends_with('/') => routes.subtrees.push((path, handler)),
+                Some(path) => routes.exact.push((path, handler)),
+            }
+        }
+    }
+    // The longest subtree wins, as in Go's ServeMux.
+    routes
+        .subtrees
+        .sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    let router = Router {
+        routes: Arc::new(routes),
+        handle: handle.clone(),
+    };
+    Ok(Server::new(name, addr, router).declared_at(source))
+}
+
+#[derive(Default)]
+struct Routes {
+    exact: Vec<(&'static str, HandlerFn)>,
+    subtrees: Vec<(&'static str, HandlerFn)>,
+    fallback: Option<HandlerFn>,
+}
+
+impl Routes {
+    fn find(&self, path: &str) -> Option<HandlerFn> {
+        self.exact
+            .iter()
+            .find(|(p, _)| *p == path)
+            .or_else(|| self.subtrees.iter().find(|(p, _)| path.starts_with(p)))
+            .map(|(_, handler)| *handler)
+            .or(self.fallback)
+    }
+}
+
+/// The handlers that share one server, routed by path.
+#[derive(Clone)]
+struct Router {
+    routes: Arc<Routes>,
+    handle: ShutdownHandle,
+}
+
+impl hyper::service::Service<Request> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Routed;
+
+    fn call(&self, req: Request) -> Routed {
+        match self.routes.find(req.uri().path()) {
+            Some(handler) => Routed::Handler(handler(req, &self.handle)),
+            None => Routed::NotFound,
+        }
+    }
+}
+
+enum Routed {
+    Handler(HandlerFuture),
+    NotFound,
+}
+
+impl Future for Routed {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Routed::Handler(fut) => fut.as_mut().poll(cx).map(Ok),
+            Routed::NotFound => {
+                Poll::Ready(Ok((StatusCode::NOT_FOUND, "not found\n").into_response()))
+            }
+        }
+    }
+}

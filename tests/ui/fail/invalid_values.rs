@@ -1,0 +1,12 @@
+#[graceful::server(name = "", addr = "127.0.0.1:http", path = "api")]
+async fn api() -> &'static str {
+    "ok"
+}
+
+#[graceful::on_shutdown(timeout = "3 parsecs", phase = "first")]
+async fn flush() {}
+
+#[graceful::on_shutdown(timeout = 3, name = flush)]
+async fn flush_again() {}
+
+fn main() {}

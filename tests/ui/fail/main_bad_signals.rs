@@ -1,0 +1,2 @@
+#[graceful::main(signals = "TERM, KILL", health_path = "healthz")]
+async fn main() {}

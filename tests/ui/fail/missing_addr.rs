@@ -1,0 +1,6 @@
+#[graceful::server]
+async fn api() -> &'static str {
+    "ok"
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[graceful::server("api", addr)]
+async fn api() -> &'static str {
+    "ok"
+}
+
+fn main() {}

@@ -1,0 +1,24 @@
+include!("../client.rs");
+
+#[graceful::server(addr = "127.0.0.1:0")]
+async fn api() -> &'static str {
+    "ok"
+}
+
+#[graceful::main(
+    shutdown_timeout = "45s",
+    drain_timeout = "20s",
+    callback_timeout = "5s",
+    pre_stop_delay = "0ms",
+    read_grace = "50ms",
+    header_grace = "2s",
+    signals = "TERM, INT",
+    health_path = "/healthz",
+)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    after_ready(|| async {
+        let api = graceful::shutdown_handle().local_addr("api").expect("api");
+        check(get(api, "/healthz").await == (200, "ok\n".into()), "the health endpoint");
+    });
+    Ok(())
+}
