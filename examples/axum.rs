@@ -15,6 +15,7 @@ fn routes() -> Router {
 }
 
 async fn slow() -> &'static str {
+    tracing::info!("slow request started");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     "slow done"
 }

@@ -64,21 +64,22 @@ fn duration(krate: &syn::Path, nanos: Option<u64>) -> TokenStream {
 pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     let krate = args.krate();
     let uses_handle = params.iter().any(|(p, _)| *p == Param::Handle);
-    let clone_handle =
-        uses_handle.then(|| quote!(let shutdown = ::core::clone::Clone::clone(shutdown);));
+    let clone_handle = uses_handle.then(
+        || quote!(let __graceful_shutdown = ::core::clone::Clone::clone(__graceful_shutdown);),
+    );
     let args_in = call_args(params, |param| match param {
-        Param::Request => "request",
-        _ => "shutdown",
+        Param::Request => "__graceful_request",
+        _ => "__graceful_shutdown",
     });
     let request = if params.iter().any(|(p, _)| *p == Param::Request) {
-        quote!(request)
+        quote!(__graceful_request)
     } else {
-        quote!(_request)
+        quote!(_)
     };
     let shutdown = if uses_handle {
-        quote!(shutdown)
+        quote!(__graceful_shutdown)
     } else {
-        quote!(_shutdown)
+        quote!(_)
     };
     let respond = call_and_convert(
         f,
@@ -104,21 +105,21 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
 pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     let krate = args.krate();
     let ident = &f.sig.ident;
-    let args_in = call_args(params, |_| "shutdown");
+    let args_in = call_args(params, |_| "__graceful_shutdown");
     let shutdown = if params.is_empty() {
-        quote!(_shutdown)
+        quote!(_)
     } else {
-        quote!(shutdown)
+        quote!(__graceful_shutdown)
     };
     let make = quote_spanned!(return_span(f)=>
-        #krate::__private::tower_server(name, addr, #ident(#(#args_in),*))
+        #krate::__private::tower_server(__graceful_name, __graceful_addr, #ident(#(#args_in),*))
     );
     let registration = registration(f, args, &krate, quote!(Service(__graceful_service)));
     quote! {
         const _: () = {
             fn __graceful_service(
-                name: ::std::string::String,
-                addr: ::std::string::String,
+                __graceful_name: ::std::string::String,
+                __graceful_addr: ::std::string::String,
                 #shutdown: #krate::ShutdownHandle,
             ) -> #krate::Server {
                 #make
@@ -162,11 +163,11 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
     let phase = args.int("phase").unwrap_or(0);
     let timeout = duration(&krate, args.duration("timeout"));
     let ctx = if params.is_empty() {
-        quote!(_ctx)
+        quote!(_)
     } else {
-        quote!(ctx)
+        quote!(__graceful_ctx)
     };
-    let args_in = call_args(params, |_| "ctx");
+    let args_in = call_args(params, |_| "__graceful_ctx");
     let result = call_and_convert(
         f,
         &args_in,
@@ -225,13 +226,13 @@ pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) 
         quote!(#field: #value)
     });
     let run = quote_spanned!(return_span(f)=>
-        #krate::__private::run_main(settings, __graceful_main)
+        #krate::__private::run_main(__graceful_settings, __graceful_main)
     );
     quote! {
         #(#attrs)*
         #vis fn #ident() {
             async fn __graceful_main() #output #block
-            let settings = #krate::__private::MainConfig {
+            let __graceful_settings = #krate::__private::MainConfig {
                 #(#durations,)*
                 signals: #signals,
                 health_path: #health_path,

@@ -8,42 +8,146 @@
 //!
 //! # Quick start
 //!
+//! A whole program is attributes on ordinary functions:
+//!
+//! ```no_run
+//! use graceful::{Request, ShutdownContext};
+//!
+//! #[graceful::server(name = "service1", addr = "127.0.0.1:8081")]
+//! async fn hello(_req: Request) -> &'static str {
+//!     "hello world"
+//! }
+//!
+//! #[graceful::on_shutdown(timeout = "3s")]
+//! async fn flush_cache(ctx: ShutdownContext) -> Result<(), String> {
+//!     tokio::select! {
+//!         _ = ctx.cancelled() => Err("cache not flushed in time".into()),
+//!         _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => Ok(()),
+//!     }
+//! }
+//!
+//! #[graceful::main]
+//! async fn main() {
+//!     // Runs first: set up logging, shared state. Signals are already handled.
+//! }
+//! ```
+//!
+//! # Handlers: `#[graceful::server]`
+//!
+//! - `name` (default: the function's name) and `addr` (`ip:port`, or
+//!   `host:port` resolved at start-up; checked at compile time; overridden at
+//!   run time by `GRACEFUL_ADDR_<NAME>`).
+//! - An `async fn` taking [`Request`] and, optionally, a [`ShutdownHandle`],
+//!   returning anything in [`IntoResponse`]: `&'static str`, `String`,
+//!   `(StatusCode, String)`, `Response<B>`, `Result<T, E>` where an error is
+//!   logged and answered `500`.
+//! - Several functions can share one server with `path = "/..."`, like Go's
+//!   `ServeMux`: a path is exact, a path ending in `/` serves its subtree, a
+//!   function without `path` serves every other path; unmatched paths answer
+//!   `404`. Give `addr` once per server.
+//! - With the `tower` feature, a plain `fn` returning an `axum::Router` (any
+//!   `tower::Service`) serves the whole server, routing and middleware kept.
+//!
+//! ```no_run
+//! use graceful::hyper::StatusCode;
+//! use graceful::{Request, ShutdownHandle};
+//!
+//! #[graceful::server(name = "api", addr = "127.0.0.1:8080", path = "/users")]
+//! async fn users(_req: Request) -> Result<String, std::io::Error> {
+//!     Ok("[]".into())
+//! }
+//!
+//! #[graceful::server(name = "api", path = "/admin/shutdown")]
+//! async fn shutdown(_req: Request, handle: ShutdownHandle) -> StatusCode {
+//!     handle.shutdown();
+//!     StatusCode::ACCEPTED
+//! }
+//! # #[graceful::main] async fn main() {}
+//! ```
+//!
+//! # Callbacks: `#[graceful::on_shutdown]`
+//!
+//! An `async fn` taking a [`ShutdownContext`] (or nothing) and returning `()`
+//! or `Result<(), E>` with `E: Display`. `timeout` (default 3 s) and `phase`
+//! (default 0; lower phases finish before higher ones start) are optional.
+//!
+//! ```no_run
+//! #[graceful::on_shutdown(phase = 1, timeout = "500ms")]
+//! async fn close_database() {}
+//! # #[graceful::main] async fn main() {}
+//! ```
+//!
+//! # `#[graceful::main]`
+//!
+//! On `async fn main()`, returning `()` or `Result<(), E>`; an error aborts the
+//! start with exit code 2. Optional arguments: `shutdown_timeout`,
+//! `drain_timeout`, `callback_timeout`, `pre_stop_delay`, `read_grace`,
+//! `header_grace` (durations such as `"10s"`), `signals` (`"TERM, INT"`) and
+//! `health_path` (`"/healthz"`). The environment overrides them all (see
+//! [`config`]). No registered server is a start-up error. The body can reach
+//! the app through [`shutdown_handle`].
+//!
+//! ```no_run
+//! # #[graceful::server(addr = "127.0.0.1:8080")] async fn api() -> &'static str { "" }
+//! #[graceful::main(drain_timeout = "20s", health_path = "/healthz")]
+//! async fn main() -> Result<(), std::io::Error> {
+//!     tokio::spawn(async {
+//!         if graceful::shutdown_handle().ready().await {
+//!             tracing::info!("serving");
+//!         }
+//!     });
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Registering from a library crate
+//!
+//! Registrations are collected with `inventory` from every crate linked into
+//! the binary. A library the binary never refers to is not linked at all, and
+//! its registrations are lost with it ("no server is registered"). Refer to it
+//! once in the binary:
+//!
+//! ```ignore
+//! use my_library as _; // links the library's servers and callbacks
+//!
+//! #[graceful::main]
+//! async fn main() {}
+//! ```
+//!
+//! A `crate = path` argument serves users who renamed the dependency:
+//! `#[g::server(addr = "...", crate = g)]` after `use graceful as g;`.
+//!
+//! # Without attributes
+//!
+//! Everything the attributes do is ordinary API: [`App`], [`Server`],
+//! [`Callback`]. See [`App`] for the lifecycle, [`config`] for every setting
+//! and its environment variable, [`exit_code`] for what the process returns.
+//!
 //! ```no_run
 //! use std::convert::Infallible;
-//! use std::time::Duration;
-//! use graceful::{App, Callback, Request, Server, ShutdownContext};
+//! use graceful::{App, Callback, Request, Server};
 //! use graceful::hyper::{Response, service::service_fn};
 //!
 //! async fn hello(_req: Request) -> Result<Response<String>, Infallible> {
 //!     Ok(Response::new("hello world".into()))
 //! }
 //!
-//! async fn flush_cache(ctx: ShutdownContext) -> Result<(), String> {
-//!     tokio::select! {
-//!         _ = ctx.cancelled() => Err("cache not flushed in time".into()),
-//!         _ = tokio::time::sleep(Duration::from_millis(100)) => Ok(()),
-//!     }
-//! }
-//!
 //! fn main() {
 //!     App::new()
 //!         .server(Server::new("service1", "127.0.0.1:8081", service_fn(hello)))
-//!         .on_shutdown(Callback::new("flush-cache", flush_cache).timeout(Duration::from_secs(3)))
-//!         .health_path("/healthz")
+//!         .on_shutdown(Callback::new("flush-cache", |_ctx| async { /* save */ }))
 //!         .run_blocking()
 //! }
 //! ```
-//!
-//! See [`App`] for the lifecycle, [`config`] for every setting and its
-//! environment variable, and [`exit_code`] for what the process returns.
 //!
 //! # Modules
 //!
 //! - [`config`]: defaults, duration parsing, environment variables.
 //! - [`exit_code`]: the documented exit codes.
 //! - Signals ([`Signal`]), serving ([`Server`]), draining, callbacks
-//!   ([`Callback`], [`ShutdownContext`]) and the report ([`Report`]) are
-//!   private modules whose public types are re-exported here.
+//!   ([`Callback`], [`ShutdownContext`]), the registry ([`App::registered`])
+//!   and the report ([`Report`]) are private modules whose public types are
+//!   re-exported here.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]

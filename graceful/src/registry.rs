@@ -123,13 +123,15 @@ impl App {
     /// Functions that share a server name serve one server, by path; the
     /// address is given once. Conflicts are errors naming both functions.
     ///
-    /// ```
-    /// // Nothing is registered in this doc test: the start says so.
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let app = graceful::App::registered().unwrap();
-    /// assert!(matches!(app.start().await, Err(graceful::Error::NoServers)));
-    /// # }
+    /// ```standalone_crate
+    /// // A crate of its own: the other doc tests' registrations stay out.
+    /// #[graceful::server(addr = "127.0.0.1:0")]
+    /// async fn api() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// let app = graceful::App::registered().expect("the registrations fit together");
+    /// # drop(app);
     /// ```
     pub fn registered() -> Result<App, Error> {
         let handle = shutdown_handle();

@@ -35,7 +35,29 @@ pub struct Fixture {
 impl Fixture {
     /// Starts the fixture with `args` and extra environment variables.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Fixture {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        Fixture::program(env!("CARGO_BIN_EXE_lifecycle-fixture").as_ref(), args, env)
+    }
+
+    /// Starts one of the examples, which `cargo test` builds beside the tests.
+    pub fn example(name: &str, env: &[(&str, &str)]) -> Fixture {
+        let exe = std::env::current_exe().expect("the test's path");
+        // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+        let path = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>")
+            .join("examples")
+            .join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo test`, which builds the examples",
+            path.display()
+        );
+        Fixture::program(&path, &[], env)
+    }
+
+    fn program(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new(path);
         command
             .args(args)
             .stdin(Stdio::null())

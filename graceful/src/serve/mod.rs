@@ -131,9 +131,10 @@ impl Server {
     /// such as an `axum::Router`, so that its routing and middleware stay
     /// and the lifecycle is ours. Needs the `tower` feature.
     ///
-    /// ```ignore
+    /// ```
     /// let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
     /// let server = graceful::Server::from_tower("api", "127.0.0.1:8080", router);
+    /// assert_eq!(server.name(), "api");
     /// ```
     #[cfg(feature = "tower")]
     #[track_caller]

@@ -60,7 +60,20 @@ async fn main() {
         check(get(api, "/response").await == (200, "response".into()), "/response");
         check(get(api, "/body").await == (200, "body".into()), "/body");
         check(get(api, "/missing").await.0 == 404, "/missing");
+        check(get(api, "/request").await == (200, "/request false".into()), "/request");
+        check(get(api, "/shutdown").await == (200, "not shadowed".into()), "/shutdown");
         let named = handle.local_addr("default_name").expect("named after the function");
         check(get(named, "/").await == (200, "raw identifier".into()), "default name");
     });
+}
+
+// Names the generated code must not shadow.
+#[graceful::server(name = "api", path = "/request")]
+async fn request(request: Request, shutdown: ShutdownHandle) -> String {
+    format!("{} {}", request.uri().path(), shutdown.is_shutting_down())
+}
+
+#[graceful::server(name = "api", path = "/shutdown")]
+async fn shutdown() -> &'static str {
+    "not shadowed"
 }

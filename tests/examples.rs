@@ -1,0 +1,60 @@
+//! The examples, run as the user would: real processes, real signals, real HTTP.
+
+mod support;
+
+use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+use support::{Fixture, get};
+
+#[tokio::test]
+async fn the_seed_demo_serves_then_flushes_its_cache_on_sigterm() {
+    let mut seed = Fixture::example(
+        "seed",
+        &[
+            ("GRACEFUL_ADDR_SERVICE1", "127.0.0.1:0"),
+            ("GRACEFUL_ADDR_SERVICE2", "127.0.0.1:0"),
+        ],
+    );
+    let service1 = seed.addr("service1").await;
+    let service2 = seed.addr("service2").await;
+    let answer = get(service1, "/").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.text()),
+        (200, "hello world")
+    );
+    assert_eq!(get(service1, "/visit").await.text(), "hello world");
+    assert_eq!(get(service2, "/").await.status, 404);
+    seed.signal(SIGTERM);
+    let (code, _) = seed.exit().await;
+    assert_eq!(code, 0, "{}", seed.log());
+    let log = seed.log();
+    assert!(log.contains("cache flushed to the store visits=2"), "{log}");
+    assert!(
+        log.contains("callback report name=store_cache_to_db phase=0 outcome=ok"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_axum_example_keeps_its_router_and_drains_a_slow_request() {
+    let mut app = Fixture::example("axum", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let addr = app.addr("api").await;
+    assert_eq!(get(addr, "/hello").await.text(), "hello from axum");
+    let slow = tokio::spawn(async move { get(addr, "/slow").await });
+    app.wait_for_line("slow request started").await;
+    app.signal(SIGINT);
+    let answer = slow.await.unwrap();
+    assert_eq!((answer.status.as_u16(), answer.text()), (200, "slow done"));
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+}
+
+#[tokio::test]
+async fn servers_registered_in_a_library_run_in_the_binary() {
+    let mut app = Fixture::example("from_library", &[("GRACEFUL_ADDR_STATUS", "127.0.0.1:0")]);
+    let addr = app.addr("status").await;
+    assert_eq!(get(addr, "/").await.text(), "library ok");
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(app.log().contains("library cleanup done"), "{}", app.log());
+}
