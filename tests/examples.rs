@@ -58,3 +58,41 @@ async fn servers_registered_in_a_library_run_in_the_binary() {
     assert_eq!(code, 0, "{}", app.log());
     assert!(app.log().contains("library cleanup done"), "{}", app.log());
 }
+
+#[tokio::test]
+async fn an_error_from_the_main_body_aborts_the_start_with_a_clear_message() {
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "fail")]);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    let log = app.log();
+    assert!(
+        log.contains("start-up failed: cannot reach the database"),
+        "{log}"
+    );
+    assert!(!log.contains("listening"), "{log}");
+}
+
+#[tokio::test]
+async fn a_signal_during_the_main_body_ends_the_process_cleanly() {
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "wait")]);
+    app.wait_for_line("setting up").await;
+    app.signal(SIGTERM);
+    let (code, took) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "exit took {took:?}"
+    );
+    let log = app.log();
+    assert!(!log.contains("listening"), "readiness was reported: {log}");
+    assert!(log.contains("cleanup ran"), "the callbacks ran: {log}");
+}
+
+#[tokio::test]
+async fn the_generated_main_serves_and_exits_zero() {
+    let mut app = Fixture::attribute_fixture(&[]);
+    let addr = app.addr("api").await;
+    assert_eq!(get(addr, "/").await.text(), "ok");
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}

@@ -128,16 +128,26 @@ where
         app = app.health_path(path);
     }
     let setup = async {
-        let result = body().await.into_result();
-        // The body may have set up logging; if it did not, ours.
-        init_default_subscriber();
-        result.map_err(Into::into)
+        // The body may set up logging; once it ends, or is cut short by a
+        // signal, ours is installed unless it did.
+        let _logging = DefaultSubscriberAfter;
+        body().await.into_result().map_err(Into::into)
     };
     let report = runtime.block_on(async {
-        let running = app.start_with(&config::process_env, Some(setup)).await?;
-        Ok::<_, Error>(running.wait().await)
+        let started = app.start_with(&config::process_env, Some(setup)).await;
+        init_default_subscriber();
+        Ok::<_, Error>(started?.wait().await)
     })?;
     Ok(report.exit_code())
+}
+
+/// Installs the default subscriber when dropped.
+struct DefaultSubscriberAfter;
+
+impl Drop for DefaultSubscriberAfter {
+    fn drop(&mut self) {
+        init_default_subscriber();
+    }
 }
 
 /// A server from a `fn` returning a `tower::Service`, such as an `axum::Router`.

@@ -38,6 +38,11 @@ impl Fixture {
         Fixture::program(env!("CARGO_BIN_EXE_lifecycle-fixture").as_ref(), args, env)
     }
 
+    /// Starts the `#[graceful::main]` fixture with extra environment variables.
+    pub fn attribute_fixture(env: &[(&str, &str)]) -> Fixture {
+        Fixture::program(env!("CARGO_BIN_EXE_attribute-fixture").as_ref(), &[], env)
+    }
+
     /// Starts one of the examples, which `cargo test` builds beside the tests.
     pub fn example(name: &str, env: &[(&str, &str)]) -> Fixture {
         let exe = std::env::current_exe().expect("the test's path");
