@@ -105,9 +105,7 @@ fn fixed_response<B>(
     body: &'static str,
     close: bool,
 ) -> Response<TrackedBody<B>> {
-    let mut response = Response::new(TrackedBody::Fixed {
-        data: Some(Bytes::from_static(body.as_bytes())),
-    });
+    let mut response = Response::new(TrackedBody::Fixed { body: body.into() });
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -196,7 +194,7 @@ pin_project! {
             guard: RequestGuard,
         },
         Fixed {
-            data: Option<Bytes>,
+            body: crate::Body,
         },
     }
 }
@@ -223,7 +221,7 @@ where
                 Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
                 Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
             },
-            TrackedBodyProj::Fixed { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            TrackedBodyProj::Fixed { body } => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -238,7 +236,7 @@ where
                 }
                 end
             }
-            TrackedBody::Fixed { data } => data.is_none(),
+            TrackedBody::Fixed { body } => body.is_end_stream(),
         }
     }
 
@@ -246,9 +244,7 @@ where
     fn size_hint(&self) -> SizeHint {
         match self {
             TrackedBody::Tracked { body, .. } => body.size_hint(),
-            TrackedBody::Fixed { data } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
+            TrackedBody::Fixed { body } => body.size_hint(),
         }
     }
 }
