@@ -69,13 +69,19 @@ async fn after_sigterm_new_connections_are_refused_and_old_ones_close_cleanly() 
     }
     // The idle connection is closed by the server, cleanly: end of stream, no reset.
     assert_eq!(read_to_end(&mut idle).await, "");
-    // The partial request is answered 503, retryable, and its connection closes.
+    // The partial request is answered 503, retryable, and its connection
+    // closes cleanly: its body is read first, so the close is no reset.
+    const BODY: usize = 256 * 1024;
     partial
-        .write_all(b"Content-Length: 4\r\n\r\ndata")
+        .write_all(format!("Content-Length: {BODY}\r\n\r\n").as_bytes())
         .await
         .unwrap();
+    partial
+        .write_all(&vec![b'x'; BODY])
+        .await
+        .expect("the server takes the whole body");
     let raw = read_to_end(&mut partial).await;
-    assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+    assert!(raw.starts_with("HTTP/1.1 503"), "{raw}\n{}", app.log());
     assert!(
         raw.to_ascii_lowercase().contains("connection: close"),
         "{raw}"

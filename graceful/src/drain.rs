@@ -115,6 +115,8 @@ impl ServerShared {
 const H2: u8 = 1;
 const REFUSING: u8 = 2;
 const WRITE_PENDING: u8 = 4;
+const READ_ANY: u8 = 8;
+const STARTED_ANY: u8 = 16;
 
 /// One connection's state, shared by its task, its service and its requests.
 #[derive(Debug)]
@@ -188,6 +190,25 @@ impl ConnState {
     #[inline]
     pub(crate) fn set_write_pending(&self, pending: bool) {
         self.set_flag(WRITE_PENDING, pending);
+    }
+
+    /// Records that the client sent bytes (set once per connection).
+    #[inline]
+    pub(crate) fn mark_read(&self) {
+        self.set_flag(READ_ANY, true);
+    }
+
+    /// Records that a request reached the service (set once per connection).
+    #[inline]
+    pub(crate) fn mark_started(&self) {
+        self.set_flag(STARTED_ANY, true);
+    }
+
+    /// The client sent bytes, but no request is complete yet: its first
+    /// request is on its way. hyper-util, still telling HTTP/1 from HTTP/2,
+    /// would drop those bytes if asked to shut down now.
+    pub(crate) fn first_request_partial(&self) -> bool {
+        self.flag(READ_ANY) && !self.flag(STARTED_ANY)
     }
 
     /// No request in flight and nothing left to write.

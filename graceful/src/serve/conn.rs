@@ -83,7 +83,7 @@ pub(crate) async fn serve_connection<S, B>(
 /// Steps 2 and 3 of the module's rule.
 /// `graceful_shutdown` is hyper's: GOAWAY for HTTP/2, and for HTTP/1 close
 /// now if idle, else after the response in progress.
-async fn close_gracefully<C: Future>(
+async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
     mut connection: Pin<&mut C>,
     conn: &ConnState,
     graceful_shutdown: impl FnOnce(Pin<&mut C>),
@@ -111,7 +111,11 @@ async fn close_gracefully<C: Future>(
     }
 
     conn.set_refusing();
-    graceful_shutdown(connection.as_mut());
+    if !conn.first_request_partial() {
+        graceful_shutdown(connection.as_mut());
+    }
+    // Else the request on its way completes (and is refused with 503 and
+    // `Connection: close`), or the header grace below drops the connection.
     let grace_end = Instant::now() + server.header_grace;
     loop {
         let idle = conn.is_idle();

@@ -15,7 +15,7 @@ pin_project! {
     /// A `TcpStream` that records whether its last write is still pending,
     /// so that the drain tells a client that stops reading its response
     /// (kept until the drain deadline) from one that never sends a request
-    /// (closed after the header grace).
+    /// (closed after the header grace); and whether the client sent anything.
     pub(crate) struct TrackedIo {
         #[pin]
         stream: TcpStream,
@@ -36,7 +36,13 @@ impl AsyncRead for TrackedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.project().stream.poll_read(cx, buf)
+        let this = self.project();
+        let before = buf.filled().len();
+        let poll = this.stream.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.conn.mark_read();
+        }
+        poll
     }
 }
 

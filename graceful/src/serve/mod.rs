@@ -355,14 +355,36 @@ where
             }
         }
     }
-    // Connections the kernel completed before the close would be reset by
-    // it: take them, so that their requests are answered.
-    let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Ok((stream, _peer))) = listener.poll_accept(&mut cx) {
-        spawn_connection(stream, &server, &builder, &service);
-    }
+    // Closing a listener resets every connection the kernel has completed
+    // but we have not accepted: its client, which already wrote a request,
+    // sees a reset. So first stop new handshakes (their SYNs are dropped: the
+    // client retries, then finds the port closed, a clean refusal), let the
+    // handshakes under way complete, and serve what the kernel accepted.
+    stop_handshakes(&listener, &server.name);
+    take_accepted(&listener, &server, &builder, &service);
+    tokio::time::sleep(HANDSHAKE_SETTLE).await;
+    take_accepted(&listener, &server, &builder, &service);
     drop(listener);
     tracing::info!(name = %server.name, addr = %server.addr, "listener closed");
+}
+
+/// Serves every connection the kernel has accepted, without waiting.
+fn take_accepted<S, B>(
+    listener: &TcpListener,
+    server: &Arc<ServerShared>,
+    builder: &Arc<Builder<StreamExecutor>>,
+    service: &S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    while let Poll::Ready(Ok((stream, _peer))) = listener.poll_accept(&mut cx) {
+        spawn_connection(stream, server, builder, service);
+    }
 }
 
 fn spawn_connection<S, B>(
@@ -388,6 +410,37 @@ fn spawn_connection<S, B>(
         service.clone(),
     ));
 }
+
+/// How long handshakes already under way when the listener stops taking new
+/// ones get to complete: their last ACK is one round trip away.
+const HANDSHAKE_SETTLE: Duration = Duration::from_millis(10);
+
+/// Makes the kernel drop new connection attempts (TCP segments with SYN and
+/// without ACK) on this listener, with a classic BPF socket filter; the
+/// segments of handshakes under way, and of accepted connections, pass.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn stop_handshakes(listener: &TcpListener, server: &str) {
+    use socket2::{SockFilter, SockRef};
+    const LOAD_BYTE: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JUMP_IF_SET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+    const ACK: u32 = 0x10;
+    const SYN: u32 = 0x02;
+    let program = [
+        SockFilter::new(LOAD_BYTE, 0, 0, 13),    // the TCP flags
+        SockFilter::new(JUMP_IF_SET, 1, 0, ACK), // ACK: keep
+        SockFilter::new(JUMP_IF_SET, 1, 0, SYN), // SYN without ACK: drop
+        SockFilter::new(RETURN, 0, 0, u32::MAX), // keep
+        SockFilter::new(RETURN, 0, 0, 0),        // drop
+    ];
+    if let Err(err) = SockRef::from(listener).attach_filter(&program) {
+        tracing::debug!(server, error = %err, "cannot stop new handshakes before closing the listener");
+    }
+}
+
+/// Elsewhere the listener closes at once.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn stop_handshakes(_listener: &TcpListener, _server: &str) {}
 
 /// Errors about one connection, not the listener: the next accept may succeed.
 fn is_connection_error(err: &stdio::Error) -> bool {

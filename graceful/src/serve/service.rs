@@ -52,6 +52,7 @@ where
         if !h1 {
             conn.mark_h2();
         }
+        conn.mark_started();
         if let Some(path) = &server.health_path {
             if req.uri().path() == &**path {
                 return TrackedFuture::fixed(health(phase, h1));
@@ -67,7 +68,13 @@ where
                     .is_some_and(|at| at <= std::time::Instant::now()))
         {
             server.stats.refused.fetch_add(1, Relaxed);
-            return TrackedFuture::fixed(unavailable(h1));
+            // Read the request body before answering: closing a socket with
+            // unread data in it resets the connection, and the client would
+            // see a reset instead of the 503.
+            return TrackedFuture::Refuse {
+                body: req.into_body(),
+                response: Some(unavailable(h1)),
+            };
         }
         TrackedFuture::Call {
             guard: Some(RequestGuard::start(conn, &req)),
@@ -131,6 +138,11 @@ pin_project! {
         Fixed {
             response: Option<Response<TrackedBody<B>>>,
         },
+        Refuse {
+            #[pin]
+            body: Incoming,
+            response: Option<Response<TrackedBody<B>>>,
+        },
     }
 }
 
@@ -180,6 +192,17 @@ where
             TrackedFutureProj::Fixed { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("TrackedFuture polled after completion"))),
+            TrackedFutureProj::Refuse { mut body, response } => {
+                while !body.is_end_stream() {
+                    match ready!(body.as_mut().poll_frame(cx)) {
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => break,
+                    }
+                }
+                Poll::Ready(Ok(response
+                    .take()
+                    .expect("TrackedFuture polled after completion")))
+            }
         }
     }
 }
