@@ -8,15 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::Command;
 use tokio::sync::Notify;
 
@@ -180,81 +174,7 @@ impl Fixture {
     }
 }
 
-/// An HTTP/1.1 keep-alive connection driven by hyper's client.
-pub async fn connect(addr: SocketAddr) -> std::io::Result<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(addr).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
-/// A response read to its end.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: hyper::HeaderMap,
-    pub body: Bytes,
-}
-
-impl Answer {
-    pub fn closes(&self) -> bool {
-        self.headers
-            .get(hyper::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
-    }
-
-    pub fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).expect("utf-8 body")
-    }
-}
-
-/// What became of one request.
-#[derive(Debug)]
-pub enum Outcome {
-    /// A complete response.
-    Answered(Answer),
-    /// The connection closed before the request was written: clean, retryable.
-    NotSent,
-    /// The request was written, then the connection failed, or the body was cut.
-    Failed(String),
-}
-
-/// Sends one request and reads its response to the end.
-pub async fn send(
-    sender: &mut SendRequest<Full<Bytes>>,
-    method: &str,
-    path: &str,
-    body: &'static [u8],
-) -> Outcome {
-    if sender.ready().await.is_err() {
-        return Outcome::NotSent;
-    }
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(hyper::header::HOST, "localhost")
-        .body(Full::new(Bytes::from_static(body)))
-        .expect("a valid request");
-    match sender.try_send_request(req).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            match body.collect().await {
-                Ok(body) => Outcome::Answered(Answer {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: body.to_bytes(),
-                }),
-                Err(err) => Outcome::Failed(format!("body cut: {err}")),
-            }
-        }
-        Err(err) if err.message().is_some() => Outcome::NotSent,
-        Err(err) => Outcome::Failed(err.into_error().to_string()),
-    }
-}
+pub use graceful_bench::client::{Answer, Outcome, connect, send};
 
 /// `GET path` on a new connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {
@@ -263,9 +183,4 @@ pub async fn get(addr: SocketAddr, path: &str) -> Answer {
         Outcome::Answered(answer) => answer,
         other => panic!("GET {path}: {other:?}"),
     }
-}
-
-/// An empty body, for clients that want one.
-pub fn empty() -> Empty<Bytes> {
-    Empty::new()
 }

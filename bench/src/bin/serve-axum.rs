@@ -1,0 +1,34 @@
+//! The benchmark's axum server, with `with_graceful_shutdown`.
+
+use axum::Router;
+use axum::http::Uri;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use graceful_bench::endpoints;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+async fn slow(uri: Uri) -> &'static str {
+    if let Some(delay) = endpoints::slow_delay(uri.path(), uri.query()) {
+        tokio::time::sleep(delay).await;
+    }
+    endpoints::SLOW
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    eprintln!("listening addr={}", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let app = Router::new()
+        .route("/", get(|| async { endpoints::HELLO }))
+        .route("/slow", get(slow));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            term.recv().await;
+        })
+        .await
+}

@@ -1,0 +1,107 @@
+//! An HTTP/1.1 keep-alive client, driven by hyper, that classifies every
+//! request: answered, refused cleanly, or lost after it was written.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{HeaderMap, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// One keep-alive connection.
+pub type Connection = SendRequest<Full<Bytes>>;
+
+/// Opens a keep-alive connection.
+pub async fn connect(addr: SocketAddr) -> std::io::Result<Connection> {
+    let stream = TcpStream::connect(addr).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Whether a connect error means the server refused cleanly: refused, or
+/// reset during the handshake by a closing listener (no byte was written).
+pub fn refused(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// A response read to its end.
+#[derive(Debug)]
+pub struct Answer {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its whole body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Whether the server closes the connection after it.
+    pub fn closes(&self) -> bool {
+        self.headers
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("<not utf-8>")
+    }
+}
+
+/// What became of one request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A complete response.
+    Answered(Answer),
+    /// The connection closed before the request was written: clean, retryable.
+    NotSent,
+    /// The request was written, then the connection failed, or the body was cut.
+    Failed(String),
+}
+
+/// Sends one request and reads its response to the end.
+pub async fn send(
+    sender: &mut Connection,
+    method: &str,
+    path: &str,
+    body: &'static [u8],
+) -> Outcome {
+    if sender.ready().await.is_err() {
+        return Outcome::NotSent;
+    }
+    let req = match Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, "localhost")
+        .body(Full::new(Bytes::from_static(body)))
+    {
+        Ok(req) => req,
+        Err(err) => return Outcome::Failed(format!("invalid request: {err}")),
+    };
+    match sender.try_send_request(req).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            match body.collect().await {
+                Ok(body) => Outcome::Answered(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: body.to_bytes(),
+                }),
+                Err(err) => Outcome::Failed(format!("body cut: {err}")),
+            }
+        }
+        Err(err) if err.message().is_some() => Outcome::NotSent,
+        Err(err) => Outcome::Failed(err.into_error().to_string()),
+    }
+}

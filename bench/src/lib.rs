@@ -1,0 +1,26 @@
+//! The benchmark's building blocks, shared with the integration tests: an
+//! HTTP/1.1 client that tells a clean refusal from a lost request, and the
+//! servers' common endpoints.
+
+pub mod client;
+
+/// What every benchmarked server answers: `GET /` and `GET /slow?ms=N`.
+pub mod endpoints {
+    use std::time::Duration;
+
+    /// The body of `GET /`.
+    pub const HELLO: &str = "hello world";
+    /// The body of `GET /slow?ms=N`, after N ms.
+    pub const SLOW: &str = "slow done";
+
+    /// The delay `/slow?ms=N` asks for, or `None` for another path.
+    pub fn slow_delay(path: &str, query: Option<&str>) -> Option<Duration> {
+        (path == "/slow").then(|| {
+            let ms = query
+                .and_then(|q| q.strip_prefix("ms="))
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or(1000);
+            Duration::from_millis(ms)
+        })
+    }
+}

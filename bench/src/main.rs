@@ -1,0 +1,743 @@
+//! Run with: `cargo run --release -p graceful-bench -- all` (add `--write` to
+//! update `BENCHMARKS.md`), or `-- smoke` for a quick run that proves the tool
+//! still works.
+//!
+//! Starts each server (graceful through its attributes, bare hyper with
+//! hyper-util's graceful shutdown, axum with `with_graceful_shutdown`) as a
+//! child process pinned to its own core, drives it from this process with a
+//! load generator pinned to another, and measures side by side in one run:
+//! throughput and latency (servers interleaved round by round so that
+//! machine drift cancels), requests lost while draining under load, shutdown
+//! latency, the second signal, memory, and shutdown with many idle
+//! connections. Prints a markdown table, writes JSON and an SVG chart under
+//! `target/bench/`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use graceful_bench::client::{self, Outcome};
+use graceful_bench::endpoints;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::Semaphore;
+
+/// A server under test: its name and its binary beside this one.
+const PEERS: [(&str, &str); 3] = [
+    ("graceful", "serve-graceful"),
+    ("hyper", "serve-hyper"),
+    ("axum", "serve-axum"),
+];
+
+/// The sizes of one run.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct Plan {
+    rounds: usize,
+    seconds: f64,
+    connections: usize,
+    drain_connections: usize,
+    slow_requests: usize,
+    warm_up_requests: u64,
+    memory_connections: usize,
+    scale_connections: usize,
+}
+
+const FULL: Plan = Plan {
+    rounds: 5,
+    seconds: 5.0,
+    connections: 32,
+    drain_connections: 32,
+    slow_requests: 8,
+    warm_up_requests: 5_000,
+    memory_connections: 1_000,
+    scale_connections: 10_000,
+};
+
+const SMOKE: Plan = Plan {
+    rounds: 2,
+    seconds: 0.5,
+    connections: 8,
+    drain_connections: 8,
+    slow_requests: 2,
+    warm_up_requests: 200,
+    memory_connections: 100,
+    scale_connections: 300,
+};
+
+/// Everything measured for one server.
+#[derive(Debug, Default, Serialize)]
+struct Measured {
+    /// Requests per second, one per round.
+    throughput: Vec<f64>,
+    p50_us: Vec<u64>,
+    p99_us: Vec<u64>,
+    drain: Option<Drain>,
+    idle_exit_ms: Vec<f64>,
+    second_signal: Option<SecondSignal>,
+    rss_idle_kib: u64,
+    rss_connections_kib: u64,
+    scale_exit_ms: f64,
+    scale_exit_code: i32,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Drain {
+    ok: u64,
+    refused: u64,
+    dirty: u64,
+    dirty_examples: Vec<String>,
+    slow_ok: usize,
+    slow_total: usize,
+    signal_to_exit_ms: f64,
+    exit_code: i32,
+}
+
+#[derive(Debug, Serialize)]
+struct SecondSignal {
+    exit_ms: f64,
+    exit_code: i32,
+}
+
+#[derive(Serialize)]
+struct Results<'a> {
+    plan: Plan,
+    machine: String,
+    command: String,
+    servers: &'a BTreeMap<&'static str, Measured>,
+    ratio_per_round: Vec<f64>,
+    ratio_median: f64,
+}
+
+/// A server running as a child process.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    async fn start(binary: &Path) -> Server {
+        let mut command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
+            let mut command = Command::new("/usr/bin/taskset");
+            command.arg("-c").arg("1").arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
+        let stderr = child.stderr.take().expect("piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    return addr.parse().ok();
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{} reported no address", binary.display()));
+        // Keep reading, so that the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, addr }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id().expect("running") as i32)
+    }
+
+    fn signal(&self) {
+        let _ = kill(self.pid(), Signal::SIGTERM);
+    }
+
+    /// Waits for the exit, at most `limit`; kills the child past it.
+    async fn exit(&mut self, limit: Duration) -> (i32, Duration) {
+        let started = Instant::now();
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(Ok(status)) => (status.code().unwrap_or(-1), started.elapsed()),
+            _ => {
+                let _ = self.child.kill().await;
+                (-1, started.elapsed())
+            }
+        }
+    }
+
+    /// Resident memory in KiB, from `/proc`.
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kib| kib.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// One keep-alive connection sending `GET /` back to back until `deadline`,
+/// with a minimal client so that the server, not the client, is the limit.
+async fn hammer_raw(addr: SocketAddr, deadline: Instant, latencies: Arc<Mutex<Vec<u32>>>) {
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+    let mut buf = Vec::with_capacity(1024);
+    let mut mine = Vec::with_capacity(100_000);
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        if stream.write_all(request).await.is_err() {
+            break;
+        }
+        buf.clear();
+        loop {
+            let mut chunk = [0u8; 1024];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if response_complete(&buf) {
+                break;
+            }
+        }
+        mine.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    latencies.lock().expect("not poisoned").extend(mine);
+}
+
+fn response_complete(buf: &[u8]) -> bool {
+    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    buf.len() >= head_end + 4 + length
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    u64::from(sorted[index])
+}
+
+async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    // Warm up, then measure.
+    let warm = Instant::now() + Duration::from_secs_f64(plan.seconds / 5.0);
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let warmers: Vec<_> = (0..plan.connections)
+        .map(|_| tokio::spawn(hammer_raw(server.addr, warm, Arc::clone(&sink))))
+        .collect();
+    for w in warmers {
+        let _ = w.await;
+    }
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(plan.seconds);
+    let workers: Vec<_> = (0..plan.connections)
+        .map(|_| tokio::spawn(hammer_raw(server.addr, deadline, Arc::clone(&latencies))))
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies = std::mem::take(&mut *latencies.lock().expect("not poisoned"));
+    latencies.sort_unstable();
+    m.throughput.push(latencies.len() as f64 / elapsed);
+    m.p50_us.push(percentile(&latencies, 0.50));
+    m.p99_us.push(percentile(&latencies, 0.99));
+    server.signal();
+    server.exit(Duration::from_secs(15)).await;
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    refused: AtomicU64,
+    dirty: Mutex<Vec<String>>,
+}
+
+/// Back-to-back requests, reconnecting whenever the server closes, until the
+/// server process has exited. Bounded in time.
+async fn hammer_classified(addr: SocketAddr, tally: Arc<Tally>, exited: Arc<AtomicBool>) {
+    let bound = Instant::now() + Duration::from_secs(30);
+    while !exited.load(Relaxed) && Instant::now() < bound {
+        let mut sender = match client::connect(addr).await {
+            Ok(sender) => sender,
+            Err(err) if client::refused(&err) => {
+                tally.refused.fetch_add(1, Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            Err(err) => {
+                tally
+                    .dirty
+                    .lock()
+                    .expect("not poisoned")
+                    .push(format!("connect: {err}"));
+                continue;
+            }
+        };
+        loop {
+            match client::send(&mut sender, "GET", "/", b"").await {
+                Outcome::Answered(a) if a.status == 200 && a.text() == endpoints::HELLO => {
+                    tally.ok.fetch_add(1, Relaxed);
+                    if a.closes() {
+                        break;
+                    }
+                }
+                Outcome::Answered(a) if a.status == 503 => {
+                    tally.refused.fetch_add(1, Relaxed);
+                    break;
+                }
+                Outcome::NotSent => {
+                    tally.refused.fetch_add(1, Relaxed);
+                    break;
+                }
+                Outcome::Answered(a) => {
+                    tally
+                        .dirty
+                        .lock()
+                        .expect("not poisoned")
+                        .push(format!("status {}", a.status));
+                    break;
+                }
+                Outcome::Failed(err) => {
+                    tally.dirty.lock().expect("not poisoned").push(err);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    let addr = server.addr;
+    let slow: Vec<_> = (0..plan.slow_requests)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut sender = client::connect(addr).await.ok()?;
+                match client::send(&mut sender, "GET", "/slow?ms=1000", b"").await {
+                    Outcome::Answered(a) => Some(a.status == 200 && a.text() == endpoints::SLOW),
+                    _ => Some(false),
+                }
+            })
+        })
+        .collect();
+    let tally = Arc::new(Tally::default());
+    let exited = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..plan.drain_connections)
+        .map(|_| {
+            tokio::spawn(hammer_classified(
+                addr,
+                Arc::clone(&tally),
+                Arc::clone(&exited),
+            ))
+        })
+        .collect();
+    // Mid-load: after the warm-up requests, with the slow ones in flight.
+    let warm_bound = Instant::now() + Duration::from_secs(5);
+    while tally.ok.load(Relaxed) < plan.warm_up_requests && Instant::now() < warm_bound {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.signal();
+    let (code, took) = server.exit(Duration::from_secs(20)).await;
+    exited.store(true, Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    let mut slow_ok = 0;
+    for s in slow {
+        if let Ok(Some(true)) = s.await {
+            slow_ok += 1;
+        }
+    }
+    let dirty = std::mem::take(&mut *tally.dirty.lock().expect("not poisoned"));
+    m.drain = Some(Drain {
+        ok: tally.ok.load(Relaxed),
+        refused: tally.refused.load(Relaxed),
+        dirty: dirty.len() as u64,
+        dirty_examples: dirty.into_iter().take(3).collect(),
+        slow_ok,
+        slow_total: plan.slow_requests,
+        signal_to_exit_ms: took.as_secs_f64() * 1e3,
+        exit_code: code,
+    });
+}
+
+async fn idle_exit(binary: &Path, m: &mut Measured) {
+    for _ in 0..3 {
+        let mut server = Server::start(binary).await;
+        server.signal();
+        let (_, took) = server.exit(Duration::from_secs(15)).await;
+        m.idle_exit_ms.push(took.as_secs_f64() * 1e3);
+    }
+}
+
+async fn second_signal(binary: &Path, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    let addr = server.addr;
+    tokio::spawn(async move {
+        if let Ok(mut sender) = client::connect(addr).await {
+            let _ = client::send(&mut sender, "GET", "/slow?ms=10000", b"").await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.signal();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.signal();
+    let (code, took) = server.exit(Duration::from_secs(15)).await;
+    m.second_signal = Some(SecondSignal {
+        exit_ms: took.as_secs_f64() * 1e3,
+        exit_code: code,
+    });
+}
+
+/// Opens `n` keep-alive connections, each after one request; returns them.
+async fn open_idle(addr: SocketAddr, n: usize) -> Vec<client::Connection> {
+    let gate = Arc::new(Semaphore::new(128));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.ok()?;
+                let mut sender = client::connect(addr).await.ok()?;
+                match client::send(&mut sender, "GET", "/", b"").await {
+                    Outcome::Answered(_) => Some(sender),
+                    _ => None,
+                }
+            })
+        })
+        .collect();
+    let mut open = Vec::with_capacity(n);
+    for t in tasks {
+        if let Ok(Some(sender)) = t.await {
+            open.push(sender);
+        }
+    }
+    open
+}
+
+async fn memory(binary: &Path, plan: &Plan, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    m.rss_idle_kib = server.rss_kib();
+    let open = open_idle(server.addr, plan.memory_connections).await;
+    m.rss_connections_kib = server.rss_kib();
+    server.signal();
+    server.exit(Duration::from_secs(15)).await;
+    drop(open);
+}
+
+async fn scale(binary: &Path, plan: &Plan, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    let open = open_idle(server.addr, plan.scale_connections).await;
+    server.signal();
+    let (code, took) = server.exit(Duration::from_secs(20)).await;
+    m.scale_exit_ms = took.as_secs_f64() * 1e3;
+    m.scale_exit_code = code;
+    drop(open);
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn pin_to_first_core() {
+    if cores() >= 2 {
+        let _ = std::process::Command::new("/usr/bin/taskset")
+            .args(["-cp", "0", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{} cores, {cpu}, {}", cores(), std::env::consts::OS)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plan = match args.first().map(String::as_str) {
+        Some("all") => FULL,
+        Some("smoke") => SMOKE,
+        _ => {
+            eprintln!("usage: graceful-bench all|smoke [--write]");
+            std::process::exit(2);
+        }
+    };
+    let write = args.iter().any(|a| a == "--write");
+    pin_to_first_core();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run(plan, write, args.join(" ")));
+}
+
+async fn run(plan: Plan, write: bool, args: String) {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .expect("the executable's directory");
+    let binary = |name: &str| dir.join(name);
+    let mut servers: BTreeMap<&'static str, Measured> = BTreeMap::new();
+
+    eprintln!(
+        "throughput: {} rounds x {} s x {} connections",
+        plan.rounds, plan.seconds, plan.connections
+    );
+    for round in 0..plan.rounds {
+        // A B C, then C B A: drift and order effects cancel over the rounds.
+        let mut order: Vec<_> = PEERS.to_vec();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (name, bin) in order {
+            throughput(&binary(bin), &plan, servers.entry(name).or_default()).await;
+        }
+    }
+    for (name, bin) in PEERS {
+        eprintln!("{name}: drain under load, shutdown latency, memory, scale");
+        let m = servers.entry(name).or_default();
+        drain_under_load(&binary(bin), &plan, m).await;
+        idle_exit(&binary(bin), m).await;
+        second_signal(&binary(bin), m).await;
+        memory(&binary(bin), &plan, m).await;
+        scale(&binary(bin), &plan, m).await;
+    }
+
+    let ratios: Vec<f64> = (0..plan.rounds)
+        .map(|r| servers["graceful"].throughput[r] / servers["hyper"].throughput[r])
+        .collect();
+    let results = Results {
+        plan,
+        machine: machine(),
+        command: format!("cargo run --release -p graceful-bench -- {args}"),
+        servers: &servers,
+        ratio_median: median(&ratios),
+        ratio_per_round: ratios,
+    };
+    let table = markdown(&results);
+    println!("{table}");
+
+    let out = PathBuf::from("target/bench");
+    let _ = std::fs::create_dir_all(&out);
+    let json = serde_json::to_string_pretty(&results).expect("serializable");
+    write_file(&out.join("results.json"), &json);
+    write_file(&out.join("report.md"), &table);
+    chart(&results, &out.join("chart.svg"));
+    if write {
+        chart(&results, Path::new("bench/chart.svg"));
+        let doc = format!(
+            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}. Each server runs as a child process pinned to core 1; the load generator is pinned to core 0.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+            results.command, results.machine
+        );
+        write_file(Path::new("BENCHMARKS.md"), &doc);
+    }
+}
+
+fn write_file(path: &Path, text: &str) {
+    if let Err(err) = std::fs::write(path, text) {
+        eprintln!("cannot write {}: {err}", path.display());
+    }
+}
+
+fn markdown(r: &Results<'_>) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let hyper_rss = r.servers["hyper"].rss_idle_kib;
+    let _ = writeln!(
+        s,
+        "| server | req/s (median) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
+        r.plan.memory_connections, r.plan.scale_connections
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, m) in r.servers.iter() {
+        let d = m.drain.as_ref();
+        let second = m.second_signal.as_ref();
+        let p50: Vec<f64> = m.p50_us.iter().map(|&v| v as f64).collect();
+        let p99: Vec<f64> = m.p99_us.iter().map(|&v| v as f64).collect();
+        let _ = writeln!(
+            s,
+            "| {name} | {:.0} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
+            median(&m.throughput),
+            median(&p50),
+            median(&p99),
+            d.map_or(0, |d| d.ok),
+            d.map_or(0, |d| d.refused),
+            d.map_or(0, |d| d.dirty),
+            d.map_or(0, |d| d.slow_ok),
+            d.map_or(0, |d| d.slow_total),
+            d.map_or(0.0, |d| d.signal_to_exit_ms),
+            d.map_or(0, |d| d.exit_code),
+            median(&m.idle_exit_ms),
+            second.map_or(0.0, |s| s.exit_ms),
+            second.map_or(0, |s| s.exit_code),
+            m.rss_idle_kib as f64 / 1024.0,
+            m.rss_connections_kib as f64 / 1024.0,
+            m.scale_exit_ms,
+            m.scale_exit_code,
+        );
+    }
+    let rounds: Vec<String> = r
+        .ratio_per_round
+        .iter()
+        .map(|x| format!("{x:.3}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nThroughput graceful / bare hyper, per round: {}; median **{:.3}**.\n",
+        rounds.join(", "),
+        r.ratio_median
+    );
+    let g = &r.servers["graceful"];
+    let d = g.drain.as_ref();
+    let bars = [
+        (
+            "median throughput ≥ 0.97 × bare hyper",
+            r.ratio_median >= 0.97,
+            format!("{:.3}", r.ratio_median),
+        ),
+        (
+            "0 dirty failures in the drain, every slow request finished",
+            d.is_some_and(|d| d.dirty == 0 && d.slow_ok == d.slow_total),
+            d.map_or("not measured".into(), |d| {
+                format!("{} dirty, {}/{} slow", d.dirty, d.slow_ok, d.slow_total)
+            }),
+        ),
+        (
+            "idle shutdown under 50 ms",
+            median(&g.idle_exit_ms) < 50.0,
+            format!("{:.1} ms", median(&g.idle_exit_ms)),
+        ),
+        (
+            "resident memory idle within 2 MiB of bare hyper",
+            g.rss_idle_kib <= hyper_rss + 2048,
+            format!(
+                "{:.1} MiB vs {:.1} MiB",
+                g.rss_idle_kib as f64 / 1024.0,
+                hyper_rss as f64 / 1024.0
+            ),
+        ),
+    ];
+    let _ = writeln!(s, "| bar for graceful | met | measured |\n|---|---|---|");
+    for (bar, met, value) in bars {
+        let _ = writeln!(
+            s,
+            "| {bar} | {} | {value} |",
+            if met { "yes" } else { "**no**" }
+        );
+    }
+    s
+}
+
+fn chart(r: &Results<'_>, path: &Path) {
+    use plotters::prelude::*;
+    let names: Vec<&str> = r.servers.keys().copied().collect();
+    let hyper = median(&r.servers["hyper"].throughput).max(1.0);
+    let ratios: Vec<f64> = names
+        .iter()
+        .map(|n| median(&r.servers[n].throughput) / hyper)
+        .collect();
+    let dirty: Vec<u64> = names
+        .iter()
+        .map(|n| r.servers[n].drain.as_ref().map_or(0, |d| d.dirty))
+        .collect();
+    let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
+    let _ = root.fill(&WHITE);
+    let (left, right) = root.split_horizontally(450);
+    let draw = |area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+                title: &str,
+                values: &[f64],
+                max: f64| {
+        let Ok(mut chart) = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d((0..names.len()).into_segmented(), 0.0..max)
+        else {
+            return;
+        };
+        let _ = chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => {
+                    names.get(*i).map_or(String::new(), |n| (*n).to_owned())
+                }
+                _ => String::new(),
+            })
+            .draw();
+        let _ = chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            let color = if names[i] == "graceful" {
+                BLUE
+            } else {
+                RGBColor(150, 150, 150)
+            };
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), *v),
+                ],
+                color.filled(),
+            )
+        }));
+    };
+    draw(
+        &left,
+        "throughput / bare hyper (median)",
+        &ratios,
+        ratios.iter().cloned().fold(1.2, f64::max),
+    );
+    let dirty_f: Vec<f64> = dirty.iter().map(|&d| d as f64).collect();
+    draw(
+        &right,
+        "requests lost in the drain (dirty)",
+        &dirty_f,
+        dirty_f.iter().cloned().fold(5.0, f64::max) * 1.1,
+    );
+    let _ = root.present();
+}
