@@ -31,8 +31,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
 /// A server under test: its name and its binary beside this one.
-const PEERS: [(&str, &str); 3] = [
+const PEERS: [(&str, &str); 4] = [
     ("graceful", "serve-graceful"),
+    ("graceful-builder", "serve-graceful-builder"),
     ("hyper", "serve-hyper"),
     ("axum", "serve-axum"),
 ];
@@ -51,7 +52,7 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    rounds: 5,
+    rounds: 7,
     seconds: 5.0,
     connections: 32,
     drain_connections: 32,
@@ -193,8 +194,12 @@ impl Server {
     }
 }
 
+/// The machine's cores, read once before this process pins itself to one
+/// (after which the count seen would be 1, and the servers would share the
+/// load generator's core).
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// One keep-alive connection sending `GET /` back to back until `deadline`,
@@ -500,20 +505,53 @@ fn machine() -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let plan = match args.first().map(String::as_str) {
-        Some("all") => FULL,
+        Some("all") | Some("throughput") => FULL,
         Some("smoke") => SMOKE,
+        // Load for a profiler: `load ADDR SECONDS`.
+        Some("load") => return load_only(&args),
         _ => {
-            eprintln!("usage: graceful-bench all|smoke [--write]");
+            eprintln!("usage: graceful-bench all|smoke [--write] | load ADDR SECONDS");
             std::process::exit(2);
         }
     };
     let write = args.iter().any(|a| a == "--write");
+    cores();
     pin_to_first_core();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     runtime.block_on(run(plan, write, args.join(" ")));
+}
+
+/// Drives `GET /` against a server started by hand, for a profiler.
+fn load_only(args: &[String]) {
+    let (Some(addr), Some(seconds)) = (
+        args.get(1).and_then(|a| a.parse::<SocketAddr>().ok()),
+        args.get(2).and_then(|s| s.parse::<f64>().ok()),
+    ) else {
+        eprintln!("usage: graceful-bench load ADDR SECONDS");
+        std::process::exit(2);
+    };
+    cores();
+    pin_to_first_core();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let count = runtime.block_on(async {
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+        let workers: Vec<_> = (0..FULL.connections)
+            .map(|_| tokio::spawn(hammer_raw(addr, deadline, Arc::clone(&latencies))))
+            .collect();
+        for w in workers {
+            let _ = w.await;
+        }
+        let n = latencies.lock().expect("not poisoned").len();
+        n
+    });
+    println!("{:.0} req/s", count as f64 / seconds);
 }
 
 async fn run(plan: Plan, write: bool, args: String) {
@@ -539,6 +577,9 @@ async fn run(plan: Plan, write: bool, args: String) {
         }
     }
     for (name, bin) in PEERS {
+        if args.starts_with("throughput") {
+            break;
+        }
         eprintln!("{name}: drain under load, shutdown latency, memory, scale");
         let m = servers.entry(name).or_default();
         drain_under_load(&binary(bin), &plan, m).await;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::{Method, Uri};
+use http::Method;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 
@@ -234,8 +234,42 @@ pub(crate) struct RequestGuard {
     conn: Arc<ConnState>,
     started: Instant,
     method: Method,
-    uri: Uri,
+    path: InlinePath,
     finished: Cell<bool>,
+}
+
+/// The start of a request's path, copied inline: naming a cut-off request
+/// must cost no allocation and no shared reference count per request.
+#[derive(Debug)]
+struct InlinePath {
+    bytes: [u8; 64],
+    len: u8,
+    truncated: bool,
+}
+
+impl InlinePath {
+    #[inline]
+    fn new(path: &str) -> Self {
+        let mut end = path.len().min(64);
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; 64];
+        bytes[..end].copy_from_slice(&path.as_bytes()[..end]);
+        InlinePath {
+            bytes,
+            len: end as u8,
+            truncated: end < path.len(),
+        }
+    }
+
+    fn to_string_lossy(&self) -> String {
+        let mut path = String::from_utf8_lossy(&self.bytes[..usize::from(self.len)]).into_owned();
+        if self.truncated {
+            path.push('…');
+        }
+        path
+    }
 }
 
 impl RequestGuard {
@@ -247,7 +281,7 @@ impl RequestGuard {
             conn: Arc::clone(conn),
             started: Instant::now(),
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            path: InlinePath::new(req.uri().path()),
             finished: Cell::new(false),
         }
     }
@@ -284,7 +318,7 @@ impl Drop for RequestGuard {
             let request = OpenRequest {
                 server: server.name.to_string(),
                 method: self.method.to_string(),
-                path: self.uri.path().to_owned(),
+                path: self.path.to_string_lossy(),
                 age: now.saturating_duration_since(self.started),
             };
             tracing::warn!(
