@@ -548,8 +548,7 @@ fn load_only(args: &[String]) {
         for w in workers {
             let _ = w.await;
         }
-        let n = latencies.lock().expect("not poisoned").len();
-        n
+        latencies.lock().expect("not poisoned").len()
     });
     println!("{:.0} req/s", count as f64 / seconds);
 }
