@@ -3,6 +3,7 @@
 //! servers' common endpoints.
 
 pub mod client;
+pub mod load;
 
 /// What every benchmarked server answers: `GET /` and `GET /slow?ms=N`.
 pub mod endpoints {
@@ -12,6 +13,22 @@ pub mod endpoints {
     pub const HELLO: &str = "hello world";
     /// The body of `GET /slow?ms=N`, after N ms.
     pub const SLOW: &str = "slow done";
+
+    /// The bare hyper service both `serve-hyper` and `serve-graceful-builder` run.
+    pub async fn respond(
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+        let body = match slow_delay(req.uri().path(), req.uri().query()) {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                SLOW
+            }
+            None => HELLO,
+        };
+        Ok(hyper::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(body.as_bytes()),
+        )))
+    }
 
     /// The delay `/slow?ms=N` asks for, or `None` for another path.
     pub fn slow_delay(path: &str, query: Option<&str>) -> Option<Duration> {

@@ -16,12 +16,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graceful_bench::client::{self, Outcome};
 use graceful_bench::endpoints;
+use graceful_bench::load::{self, Repeat, Tally};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::Serialize;
@@ -284,67 +285,6 @@ async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
     server.exit(Duration::from_secs(15)).await;
 }
 
-#[derive(Default)]
-struct Tally {
-    ok: AtomicU64,
-    refused: AtomicU64,
-    dirty: Mutex<Vec<String>>,
-}
-
-/// Back-to-back requests, reconnecting whenever the server closes, until the
-/// server process has exited. Bounded in time.
-async fn hammer_classified(addr: SocketAddr, tally: Arc<Tally>, exited: Arc<AtomicBool>) {
-    let bound = Instant::now() + Duration::from_secs(30);
-    while !exited.load(Relaxed) && Instant::now() < bound {
-        let mut sender = match client::connect(addr).await {
-            Ok(sender) => sender,
-            Err(err) if client::refused(&err) => {
-                tally.refused.fetch_add(1, Relaxed);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-            Err(err) => {
-                tally
-                    .dirty
-                    .lock()
-                    .expect("not poisoned")
-                    .push(format!("connect: {err}"));
-                continue;
-            }
-        };
-        loop {
-            match client::send(&mut sender, "GET", "/", b"").await {
-                Outcome::Answered(a) if a.status == 200 && a.text() == endpoints::HELLO => {
-                    tally.ok.fetch_add(1, Relaxed);
-                    if a.closes() {
-                        break;
-                    }
-                }
-                Outcome::Answered(a) if a.status == 503 => {
-                    tally.refused.fetch_add(1, Relaxed);
-                    break;
-                }
-                Outcome::NotSent => {
-                    tally.refused.fetch_add(1, Relaxed);
-                    break;
-                }
-                Outcome::Answered(a) => {
-                    tally
-                        .dirty
-                        .lock()
-                        .expect("not poisoned")
-                        .push(format!("status {}", a.status));
-                    break;
-                }
-                Outcome::Failed(err) => {
-                    tally.dirty.lock().expect("not poisoned").push(err);
-                    break;
-                }
-            }
-        }
-    }
-}
-
 async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
     let mut server = Server::start(binary).await;
     let addr = server.addr;
@@ -359,22 +299,26 @@ async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
             })
         })
         .collect();
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Tally::with_milestone(plan.warm_up_requests));
     let exited = Arc::new(AtomicBool::new(false));
+    let warmed_up = tally.reached.notified();
+    let repeat = Repeat {
+        method: "GET",
+        path: "/",
+        body: b"",
+        expect: endpoints::HELLO,
+    };
     let clients: Vec<_> = (0..plan.drain_connections)
         .map(|_| {
-            tokio::spawn(hammer_classified(
-                addr,
-                Arc::clone(&tally),
-                Arc::clone(&exited),
-            ))
+            let (tally, exited) = (Arc::clone(&tally), Arc::clone(&exited));
+            // Keep opening connections until the process has exited.
+            tokio::spawn(async move {
+                load::hammer(addr, repeat, &tally, true, &exited, Duration::from_secs(30)).await;
+            })
         })
         .collect();
     // Mid-load: after the warm-up requests, with the slow ones in flight.
-    let warm_bound = Instant::now() + Duration::from_secs(5);
-    while tally.ok.load(Relaxed) < plan.warm_up_requests && Instant::now() < warm_bound {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), warmed_up).await;
     server.signal();
     let (code, took) = server.exit(Duration::from_secs(20)).await;
     exited.store(true, Relaxed);
@@ -387,7 +331,7 @@ async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
             slow_ok += 1;
         }
     }
-    let dirty = std::mem::take(&mut *tally.dirty.lock().expect("not poisoned"));
+    let dirty = tally.dirty();
     m.drain = Some(Drain {
         ok: tally.ok.load(Relaxed),
         refused: tally.refused.load(Relaxed),
