@@ -34,9 +34,9 @@ use tokio::sync::Semaphore;
 /// A server under test: its name and its binary beside this one.
 const PEERS: [(&str, &str); 4] = [
     ("graceful", "serve-graceful"),
-    ("graceful-builder", "serve-graceful-builder"),
     ("hyper", "serve-hyper"),
     ("axum", "serve-axum"),
+    ("graceful-builder", "serve-graceful-builder"),
 ];
 
 /// The sizes of one run.
@@ -510,10 +510,13 @@ async fn run(plan: Plan, write: bool, args: String) {
         plan.rounds, plan.seconds, plan.connections
     );
     for round in 0..plan.rounds {
-        // A B C, then C B A: drift and order effects cancel over the rounds.
+        // graceful and bare hyper run back to back, in alternating order, so
+        // that each round's ratio compares neighbours in time and order
+        // effects cancel; the other peers follow.
         let mut order: Vec<_> = PEERS.to_vec();
         if round % 2 == 1 {
-            order.reverse();
+            order.swap(0, 1);
+            order.swap(2, 3);
         }
         for (name, bin) in order {
             throughput(&binary(bin), &plan, servers.entry(name).or_default()).await;
