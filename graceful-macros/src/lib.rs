@@ -1,8 +1,8 @@
 //! Attribute macros for [`graceful`](https://docs.rs/graceful): depend on
 //! `graceful`, which re-exports them, not on this crate.
 //!
-//! Each entry point is thin: [`args`] parses the one `key = value` grammar,
-//! [`validate`] checks the function and the values, [`expand`] generates the
+//! Each entry point is thin: `args` parses the one `key = value` grammar,
+//! `validate` checks the function and the values, `expand` generates the
 //! code. Every problem is reported at once, each at its token; the user's
 //! item is emitted beside the errors so that IDEs keep working.
 

@@ -1,14 +1,5 @@
-//! What a `#[graceful::server]` handler may return, and how it becomes a response.
-//!
-//! | the handler returns | the response |
-//! |---|---|
-//! | `&'static str`, `String` | `200`, `text/plain; charset=utf-8` |
-//! | `Bytes`, `Vec<u8>` | `200`, `application/octet-stream` |
-//! | `()` | `200`, empty |
-//! | `StatusCode` | that status, empty |
-//! | `(StatusCode, T)` | that status, `T`'s body and content type |
-//! | `Response<B>` | as is, for `B` in [`IntoBody`] |
-//! | `Result<T, E>` with `E: Display` | `T`'s response, or `500 Internal Server Error`; the error is logged, never sent to the client |
+//! What a `#[graceful::server]` handler may return, and how it becomes a response
+//! (the table is on [`IntoResponse`]).
 
 use std::fmt;
 use std::pin::Pin;
@@ -211,7 +202,18 @@ impl IntoBody for UnsyncBoxBody<Bytes, BoxError> {
     }
 }
 
-/// What a `#[graceful::server]` handler may return; see the [module table](self).
+/// What a `#[graceful::server]` handler may return:
+///
+/// | the handler returns | the response |
+/// |---|---|
+/// | `&'static str`, `String` | `200`, `text/plain; charset=utf-8` |
+/// | `Bytes`, `Vec<u8>` | `200`, `application/octet-stream` |
+/// | `()` | `200`, empty |
+/// | `StatusCode` | that status, empty |
+/// | `(StatusCode, T)` | that status, `T`'s body and content type |
+/// | `Response<B>` | as is, for `B` in [`IntoBody`] |
+/// | `Result<T, E>` with `E: Display` | `T`'s response, or `500 Internal Server Error`; the error is logged, never sent to the client |
+///
 ///
 /// ```
 /// use graceful::IntoResponse;
