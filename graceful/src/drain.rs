@@ -129,6 +129,8 @@ pub(crate) struct ConnState {
     flags: AtomicU8,
     /// Woken when a request ends during the shutdown.
     pub(crate) notify: Notify,
+    /// The HTTP/1 request in progress, named for the cut-off report.
+    current: CurrentRequest,
 }
 
 impl ConnState {
@@ -140,6 +142,7 @@ impl ConnState {
             last_active: AtomicU64::new(now),
             flags: AtomicU8::new(0),
             notify: Notify::new(),
+            current: CurrentRequest::default(),
         }
     }
 
@@ -228,44 +231,94 @@ impl ConnState {
 }
 
 /// Accounts for one request, from its handler's start until its response body
-/// has ended or been dropped. Moves from the handler's future into the body.
+/// has ended or been dropped. Moves from the handler's future into the body,
+/// so it is kept small: an HTTP/1 connection serves one request at a time,
+/// whose name (for the cut-off report) is kept in the connection instead.
 #[derive(Debug)]
 pub(crate) struct RequestGuard {
     conn: Arc<ConnState>,
-    started: Instant,
-    method: Method,
-    path: InlinePath,
+    /// The request's name, for HTTP/2, where a connection serves many at once.
+    own_name: Option<Box<OwnName>>,
     finished: Cell<bool>,
 }
 
-/// The start of a request's path, copied inline: naming a cut-off request
-/// must cost no allocation and no shared reference count per request.
 #[derive(Debug)]
-struct InlinePath {
-    bytes: [u8; 64],
-    len: u8,
-    truncated: bool,
+struct OwnName {
+    method: Method,
+    path: String,
+    started: Instant,
 }
 
-impl InlinePath {
+/// The name of an HTTP/1 connection's current request: its method, the
+/// start of its path and its start time, in plain relaxed stores (no
+/// allocation, no shared reference count, no lock).
+#[derive(Debug, Default)]
+pub(crate) struct CurrentRequest {
+    started: AtomicU64,
+    method: AtomicU8,
+    /// Path bytes, little-endian, and their count (the high bit: truncated).
+    path: [AtomicU64; PATH_WORDS],
+    path_len: AtomicU8,
+}
+
+const PATH_WORDS: usize = 4;
+const PATH_BYTES: usize = PATH_WORDS * 8;
+const TRUNCATED: u8 = 0x80;
+
+/// The methods a request name records by index; 0 stands for any other.
+const METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::PATCH,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+impl CurrentRequest {
     #[inline]
-    fn new(path: &str) -> Self {
-        let mut end = path.len().min(64);
-        while !path.is_char_boundary(end) {
-            end -= 1;
+    fn record(&self, method: &Method, path: &str, started: u64) {
+        let mut len = path.len().min(PATH_BYTES);
+        while !path.is_char_boundary(len) {
+            len -= 1;
         }
-        let mut bytes = [0; 64];
-        bytes[..end].copy_from_slice(&path.as_bytes()[..end]);
-        InlinePath {
-            bytes,
-            len: end as u8,
-            truncated: end < path.len(),
+        let bytes = &path.as_bytes()[..len];
+        for (i, word) in self.path.iter().enumerate() {
+            let chunk = bytes.get(i * 8..).unwrap_or_default();
+            let chunk = &chunk[..chunk.len().min(8)];
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(buf), Relaxed);
+        }
+        let truncated = if len < path.len() { TRUNCATED } else { 0 };
+        self.path_len.store(len as u8 | truncated, Relaxed);
+        let index = METHODS
+            .iter()
+            .position(|m| m == method)
+            .map_or(0, |i| i + 1);
+        self.method.store(index as u8, Relaxed);
+        self.started.store(started, Relaxed);
+    }
+
+    fn method(&self) -> String {
+        match usize::from(self.method.load(Relaxed)) {
+            0 => "(other method)".to_owned(),
+            i => METHODS[i - 1].to_string(),
         }
     }
 
-    fn to_string_lossy(&self) -> String {
-        let mut path = String::from_utf8_lossy(&self.bytes[..usize::from(self.len)]).into_owned();
-        if self.truncated {
+    fn path(&self) -> String {
+        let mut bytes = [0u8; PATH_BYTES];
+        for (i, word) in self.path.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.load(Relaxed).to_le_bytes());
+        }
+        let len = self.path_len.load(Relaxed);
+        let mut path =
+            String::from_utf8_lossy(&bytes[..usize::from(len & !TRUNCATED)]).into_owned();
+        if len & TRUNCATED != 0 {
             path.push('…');
         }
         path
@@ -274,14 +327,23 @@ impl InlinePath {
 
 impl RequestGuard {
     #[inline]
-    pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>) -> Self {
+    pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
         conn.server.stats.started.fetch_add(1, Relaxed);
         conn.in_flight.fetch_add(1, Relaxed);
+        let own_name = if h1 {
+            let started = conn.lifecycle().now_nanos();
+            conn.current.record(req.method(), req.uri().path(), started);
+            None
+        } else {
+            Some(Box::new(OwnName {
+                method: req.method().clone(),
+                path: req.uri().path().to_owned(),
+                started: Instant::now(),
+            }))
+        };
         RequestGuard {
             conn: Arc::clone(conn),
-            started: Instant::now(),
-            method: req.method().clone(),
-            path: InlinePath::new(req.uri().path()),
+            own_name,
             finished: Cell::new(false),
         }
     }
@@ -297,6 +359,26 @@ impl RequestGuard {
     #[inline]
     pub(crate) fn finish(&self) {
         self.finished.set(true);
+    }
+
+    /// The request's name, for the cut-off report.
+    fn name(&self, now: Instant) -> OpenRequest {
+        let conn = &*self.conn;
+        let (method, path, started) = match &self.own_name {
+            Some(own) => (own.method.to_string(), own.path.clone(), own.started),
+            None => (
+                conn.current.method(),
+                conn.current.path(),
+                conn.lifecycle()
+                    .instant_of(conn.current.started.load(Relaxed)),
+            ),
+        };
+        OpenRequest {
+            server: conn.server.name.to_string(),
+            method,
+            path,
+            age: now.saturating_duration_since(started),
+        }
     }
 }
 
@@ -315,12 +397,7 @@ impl Drop for RequestGuard {
                 &server.stats.drained
             }
         } else if phase == Phase::Cancelled {
-            let request = OpenRequest {
-                server: server.name.to_string(),
-                method: self.method.to_string(),
-                path: self.path.to_string_lossy(),
-                age: now.saturating_duration_since(self.started),
-            };
+            let request = self.name(now);
             tracing::warn!(
                 server = %request.server,
                 method = %request.method,
@@ -343,5 +420,30 @@ impl Drop for RequestGuard {
         if phase != Phase::Running {
             conn.notify.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_current_request_keeps_its_method_and_the_start_of_its_path() {
+        let current = CurrentRequest::default();
+        current.record(&Method::PATCH, "/users/42", 7);
+        assert_eq!(
+            (current.method(), current.path()),
+            ("PATCH".to_owned(), "/users/42".to_owned())
+        );
+        assert_eq!(current.started.load(Relaxed), 7);
+
+        let long = format!("/{}", "é".repeat(40));
+        current.record(&Method::from_bytes(b"PURGE").unwrap(), &long, 9);
+        let path = current.path();
+        assert!(
+            path.ends_with('…') && long.starts_with(path.trim_end_matches('…')),
+            "{path}"
+        );
+        assert_eq!(current.method(), "(other method)");
     }
 }

@@ -71,13 +71,15 @@ where
             // Read the request body before answering: closing a socket with
             // unread data in it resets the connection, and the client would
             // see a reset instead of the 503.
-            return TrackedFuture::Refuse {
-                body: req.into_body(),
-                response: Some(unavailable(h1)),
+            return TrackedFuture::Answer {
+                answer: Some(Box::new(Answer {
+                    unread: Some(req.into_body()),
+                    response: unavailable(h1),
+                })),
             };
         }
         TrackedFuture::Call {
-            guard: Some(RequestGuard::start(conn, &req)),
+            guard: Some(RequestGuard::start(conn, &req, h1)),
             fut: self.inner.call(req),
             h1,
         }
@@ -135,21 +137,27 @@ pin_project! {
             guard: Option<RequestGuard>,
             h1: bool,
         },
-        Fixed {
-            response: Option<Response<TrackedBody<B>>>,
-        },
-        Refuse {
-            #[pin]
-            body: Incoming,
-            response: Option<Response<TrackedBody<B>>>,
+        // Boxed: the rare answers must not make every handler's future
+        // larger, which every move of it would pay for.
+        Answer {
+            answer: Option<Box<Answer<B>>>,
         },
     }
 }
 
+/// A response of our own (health, 503), after reading the request body, if any.
+pub(crate) struct Answer<B> {
+    unread: Option<Incoming>,
+    response: Response<TrackedBody<B>>,
+}
+
 impl<F, B> TrackedFuture<F, B> {
     fn fixed(response: Response<TrackedBody<B>>) -> Self {
-        TrackedFuture::Fixed {
-            response: Some(response),
+        TrackedFuture::Answer {
+            answer: Some(Box::new(Answer {
+                unread: None,
+                response,
+            })),
         }
     }
 }
@@ -189,19 +197,22 @@ where
                     }
                 }
             }
-            TrackedFutureProj::Fixed { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("TrackedFuture polled after completion"))),
-            TrackedFutureProj::Refuse { mut body, response } => {
-                while !body.is_end_stream() {
-                    match ready!(body.as_mut().poll_frame(cx)) {
-                        Some(Ok(_)) => {}
-                        Some(Err(_)) | None => break,
+            TrackedFutureProj::Answer { answer } => {
+                let pending = answer
+                    .as_mut()
+                    .expect("TrackedFuture polled after completion");
+                if let Some(body) = &mut pending.unread {
+                    while !body.is_end_stream() {
+                        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                            Some(Ok(_)) => {}
+                            Some(Err(_)) | None => break,
+                        }
                     }
                 }
-                Poll::Ready(Ok(response
+                let answer = answer
                     .take()
-                    .expect("TrackedFuture polled after completion")))
+                    .expect("TrackedFuture polled after completion");
+                Poll::Ready(Ok(answer.response))
             }
         }
     }
