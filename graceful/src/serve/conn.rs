@@ -23,35 +23,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 
-use super::StreamExecutor;
 use super::io::TrackedIo;
 use super::service::Tracked;
+use super::{HttpService, StreamExecutor};
 use crate::drain::ConnState;
 use crate::error::BoxError;
 use crate::handle::{Moment, Phase};
 
 /// Serves one accepted connection to its end.
-pub(crate) async fn serve_connection<S, B>(
+pub(crate) async fn serve_connection<S: HttpService>(
     stream: TcpStream,
     conn: Arc<ConnState>,
     builder: Arc<Builder<StreamExecutor>>,
     service: S,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) {
     let server = Arc::clone(&conn.server);
     let lifecycle = &*server.lifecycle;
     server.stats.open_connections.fetch_add(1, Relaxed);

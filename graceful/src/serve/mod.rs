@@ -31,6 +31,32 @@ use crate::handle::{Moment, Phase};
 
 type Spawn = Box<dyn FnOnce(TcpListener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
 
+/// The bounds a server's service meets, named once.
+pub(crate) trait HttpService:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<Self::ResBody>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body.
+    type ResBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResBody = B;
+}
+
 /// A named HTTP server: an address and a service.
 ///
 /// The service is any hyper [`Service`](hyper::service::Service) that takes a
@@ -319,14 +345,7 @@ where
 
 /// Accepts connections until the listener must close, then serves what the
 /// kernel had already accepted (instead of resetting it) and closes.
-async fn accept_loop<S, B>(listener: TcpListener, server: Arc<ServerShared>, service: S)
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerShared>, service: S) {
     let builder = Arc::new(Builder::new(StreamExecutor {
         server: Arc::clone(&server),
     }));
@@ -369,36 +388,24 @@ where
 }
 
 /// Serves every connection the kernel has accepted, without waiting.
-fn take_accepted<S, B>(
+fn take_accepted<S: HttpService>(
     listener: &TcpListener,
     server: &Arc<ServerShared>,
     builder: &Arc<Builder<StreamExecutor>>,
     service: &S,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) {
     let mut cx = Context::from_waker(Waker::noop());
     while let Poll::Ready(Ok((stream, _peer))) = listener.poll_accept(&mut cx) {
         spawn_connection(stream, server, builder, service);
     }
 }
 
-fn spawn_connection<S, B>(
+fn spawn_connection<S: HttpService>(
     stream: TcpStream,
     server: &Arc<ServerShared>,
     builder: &Arc<Builder<StreamExecutor>>,
     service: &S,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) {
     // Small responses should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     server.stats.connections.fetch_add(1, Relaxed);
