@@ -255,22 +255,15 @@ fn percentile(sorted: &[u32], p: f64) -> u64 {
     u64::from(sorted[index])
 }
 
-async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
-    let mut server = Server::start(binary).await;
-    // Warm up, then measure.
-    let warm = Instant::now() + Duration::from_secs_f64(plan.seconds / 5.0);
-    let sink = Arc::new(Mutex::new(Vec::new()));
-    let warmers: Vec<_> = (0..plan.connections)
-        .map(|_| tokio::spawn(hammer_raw(server.addr, warm, Arc::clone(&sink))))
-        .collect();
-    for w in warmers {
-        let _ = w.await;
-    }
+/// `connections` keep-alive connections sending `GET /` back to back for
+/// `seconds`; returns every request's latency in microseconds, sorted, and
+/// the time it took.
+async fn measure(addr: SocketAddr, connections: usize, seconds: f64) -> (Vec<u32>, f64) {
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(plan.seconds);
-    let workers: Vec<_> = (0..plan.connections)
-        .map(|_| tokio::spawn(hammer_raw(server.addr, deadline, Arc::clone(&latencies))))
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let workers: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(hammer_raw(addr, deadline, Arc::clone(&latencies))))
         .collect();
     for w in workers {
         let _ = w.await;
@@ -278,6 +271,14 @@ async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
     let elapsed = started.elapsed().as_secs_f64();
     let mut latencies = std::mem::take(&mut *latencies.lock().expect("not poisoned"));
     latencies.sort_unstable();
+    (latencies, elapsed)
+}
+
+async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
+    let mut server = Server::start(binary).await;
+    // Warm up, then measure.
+    measure(server.addr, plan.connections, plan.seconds / 5.0).await;
+    let (latencies, elapsed) = measure(server.addr, plan.connections, plan.seconds).await;
     m.throughput.push(latencies.len() as f64 / elapsed);
     m.p50_us.push(percentile(&latencies, 0.50));
     m.p99_us.push(percentile(&latencies, 0.99));
@@ -459,13 +460,7 @@ fn main() {
         }
     };
     let write = args.iter().any(|a| a == "--write");
-    cores();
-    pin_to_first_core();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(run(plan, write, args.join(" ")));
+    load_generator().block_on(run(plan, write, args.join(" ")));
 }
 
 /// Drives `GET /` against a server started by hand, for a profiler.
@@ -477,24 +472,19 @@ fn load_only(args: &[String]) {
         eprintln!("usage: graceful-bench load ADDR SECONDS");
         std::process::exit(2);
     };
+    let (latencies, elapsed) = load_generator().block_on(measure(addr, FULL.connections, seconds));
+    println!("{:.0} req/s", latencies.len() as f64 / elapsed);
+}
+
+/// The load generator's runtime: one thread, pinned to the first core (the
+/// servers get the second).
+fn load_generator() -> tokio::runtime::Runtime {
     cores();
     pin_to_first_core();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a runtime");
-    let count = runtime.block_on(async {
-        let latencies = Arc::new(Mutex::new(Vec::new()));
-        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-        let workers: Vec<_> = (0..FULL.connections)
-            .map(|_| tokio::spawn(hammer_raw(addr, deadline, Arc::clone(&latencies))))
-            .collect();
-        for w in workers {
-            let _ = w.await;
-        }
-        latencies.lock().expect("not poisoned").len()
-    });
-    println!("{:.0} req/s", count as f64 / seconds);
+        .expect("a runtime")
 }
 
 async fn run(plan: Plan, write: bool, args: String) {
