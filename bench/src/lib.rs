@@ -13,6 +13,9 @@ pub mod endpoints {
     pub const HELLO: &str = "hello world";
     /// The body of `GET /slow?ms=N`, after N ms.
     pub const SLOW: &str = "slow done";
+    /// The content type of both bodies, as `graceful` and axum set it for a
+    /// `&'static str`.
+    pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
     /// The bare hyper service both `serve-hyper` and `serve-graceful-builder` run.
     pub async fn respond(
@@ -25,9 +28,16 @@ pub mod endpoints {
             }
             None => HELLO,
         };
-        Ok(hyper::Response::new(http_body_util::Full::new(
+        let mut response = hyper::Response::new(http_body_util::Full::new(
             bytes::Bytes::from_static(body.as_bytes()),
-        )))
+        ));
+        // The header every other server sends with a text body: the servers
+        // compared must write the same bytes.
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(TEXT_PLAIN),
+        );
+        Ok(response)
     }
 
     /// The delay `/slow?ms=N` asks for, or `None` for another path.

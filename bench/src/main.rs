@@ -53,8 +53,8 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    rounds: 7,
-    seconds: 5.0,
+    rounds: 90,
+    seconds: 0.5,
     connections: 32,
     drain_connections: 32,
     slow_requests: 8,
@@ -79,6 +79,8 @@ const SMOKE: Plan = Plan {
 struct Measured {
     /// Requests per second, one per round.
     throughput: Vec<f64>,
+    /// Throughput / bare hyper's in the same round, one per round.
+    vs_hyper: Vec<f64>,
     p50_us: Vec<u64>,
     p99_us: Vec<u64>,
     drain: Option<Drain>,
@@ -274,16 +276,87 @@ async fn measure(addr: SocketAddr, connections: usize, seconds: f64) -> (Vec<u32
     (latencies, elapsed)
 }
 
-async fn throughput(binary: &Path, plan: &Plan, m: &mut Measured) {
-    let mut server = Server::start(binary).await;
-    // Warm up, then measure.
-    measure(server.addr, plan.connections, plan.seconds / 5.0).await;
-    let (latencies, elapsed) = measure(server.addr, plan.connections, plan.seconds).await;
-    m.throughput.push(latencies.len() as f64 / elapsed);
-    m.p50_us.push(percentile(&latencies, 0.50));
-    m.p99_us.push(percentile(&latencies, 0.99));
-    server.signal();
-    server.exit(Duration::from_secs(15)).await;
+/// What a server answers to `GET path`, without the `date` header's value:
+/// status, headers in order, body.
+async fn answer_of(addr: SocketAddr, path: &str) -> String {
+    let outcome = match client::connect(addr).await {
+        Ok(mut sender) => client::send(&mut sender, "GET", path, b"").await,
+        Err(err) => Outcome::Failed(err.to_string()),
+    };
+    let Outcome::Answered(answer) = outcome else {
+        return format!("no answer: {outcome:?}");
+    };
+    let mut text = format!("{}\n", answer.status);
+    for (name, value) in &answer.headers {
+        let value = if name == hyper::header::DATE {
+            "(now)"
+        } else {
+            value.to_str().unwrap_or("(not text)")
+        };
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text.push('\n');
+    text.push_str(answer.text());
+    text
+}
+
+/// Every server must write the same response, byte for byte but the date:
+/// otherwise the throughput compares different work.
+async fn check_equivalent(running: &[(&'static str, Server)]) {
+    for path in ["/", "/slow?ms=1"] {
+        let (first, server) = &running[0];
+        let expected = answer_of(server.addr, path).await;
+        for (name, server) in &running[1..] {
+            let answer = answer_of(server.addr, path).await;
+            assert!(
+                answer == expected,
+                "the servers are not equivalent: GET {path}\n{first}:\n{expected}\n\n{name}:\n{answer}"
+            );
+        }
+    }
+}
+
+/// Throughput and latency: every server running side by side, idle but for
+/// the one measured; each round measures each server once, graceful and bare
+/// hyper back to back in alternating order, so that a round's ratios compare
+/// neighbours in time and order effects cancel.
+async fn throughput(dir: &Path, plan: &Plan, servers: &mut BTreeMap<&'static str, Measured>) {
+    let mut running = Vec::new();
+    for (name, bin) in PEERS {
+        running.push((name, Server::start(&dir.join(bin)).await));
+    }
+    check_equivalent(&running).await;
+    for (_, server) in &running {
+        measure(server.addr, plan.connections, plan.seconds).await;
+    }
+    for round in 0..plan.rounds {
+        let mut order: Vec<usize> = (0..running.len()).collect();
+        if round % 2 == 1 {
+            order.swap(0, 1);
+            order.swap(2, 3);
+        }
+        for i in order {
+            let (name, server) = &running[i];
+            let (latencies, elapsed) = measure(server.addr, plan.connections, plan.seconds).await;
+            let m = servers.entry(name).or_default();
+            m.throughput.push(latencies.len() as f64 / elapsed);
+            m.p50_us.push(percentile(&latencies, 0.50));
+            m.p99_us.push(percentile(&latencies, 0.99));
+        }
+    }
+    for (_, mut server) in running {
+        server.signal();
+        server.exit(Duration::from_secs(15)).await;
+    }
+    let hyper = servers["hyper"].throughput.clone();
+    for m in servers.values_mut() {
+        m.vs_hyper = m
+            .throughput
+            .iter()
+            .zip(&hyper)
+            .map(|(x, h)| x / h)
+            .collect();
+    }
 }
 
 async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
@@ -499,19 +572,7 @@ async fn run(plan: Plan, write: bool, args: String) {
         "throughput: {} rounds x {} s x {} connections",
         plan.rounds, plan.seconds, plan.connections
     );
-    for round in 0..plan.rounds {
-        // graceful and bare hyper run back to back, in alternating order, so
-        // that each round's ratio compares neighbours in time and order
-        // effects cancel; the other peers follow.
-        let mut order: Vec<_> = PEERS.to_vec();
-        if round % 2 == 1 {
-            order.swap(0, 1);
-            order.swap(2, 3);
-        }
-        for (name, bin) in order {
-            throughput(&binary(bin), &plan, servers.entry(name).or_default()).await;
-        }
-    }
+    throughput(&dir, &plan, &mut servers).await;
     for (name, bin) in PEERS {
         if args.starts_with("throughput") {
             break;
@@ -525,9 +586,7 @@ async fn run(plan: Plan, write: bool, args: String) {
         scale(&binary(bin), &plan, m).await;
     }
 
-    let ratios: Vec<f64> = (0..plan.rounds)
-        .map(|r| servers["graceful"].throughput[r] / servers["hyper"].throughput[r])
-        .collect();
+    let ratios = servers["graceful"].vs_hyper.clone();
     let results = Results {
         plan,
         machine: machine(),
@@ -548,8 +607,8 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let doc = format!(
-            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}. Each server runs as a child process pinned to core 1; the load generator is pinned to core 0.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
-            results.command, results.machine
+            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}. Each server runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the four servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+            results.command, results.machine, plan.seconds, plan.connections, plan.rounds
         );
         write_file(Path::new("BENCHMARKS.md"), &doc);
     }
@@ -567,10 +626,10 @@ fn markdown(r: &Results<'_>) -> String {
     let hyper_rss = r.servers["hyper"].rss_idle_kib;
     let _ = writeln!(
         s,
-        "| server | req/s (median) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
+        "| server | req/s (median) | ÷ bare hyper (median of rounds) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
         r.plan.memory_connections, r.plan.scale_connections
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, m) in r.servers.iter() {
         let d = m.drain.as_ref();
         let second = m.second_signal.as_ref();
@@ -578,8 +637,9 @@ fn markdown(r: &Results<'_>) -> String {
         let p99: Vec<f64> = m.p99_us.iter().map(|&v| v as f64).collect();
         let _ = writeln!(
             s,
-            "| {name} | {:.0} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
+            "| {name} | {:.0} | {:.3} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
             median(&m.throughput),
+            median(&m.vs_hyper),
             median(&p50),
             median(&p99),
             d.map_or(0, |d| d.ok),
@@ -653,10 +713,9 @@ fn markdown(r: &Results<'_>) -> String {
 fn chart(r: &Results<'_>, path: &Path) {
     use plotters::prelude::*;
     let names: Vec<&str> = r.servers.keys().copied().collect();
-    let hyper = median(&r.servers["hyper"].throughput).max(1.0);
     let ratios: Vec<f64> = names
         .iter()
-        .map(|n| median(&r.servers[n].throughput) / hyper)
+        .map(|n| median(&r.servers[n].vs_hyper))
         .collect();
     let dirty: Vec<u64> = names
         .iter()

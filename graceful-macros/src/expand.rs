@@ -25,6 +25,18 @@ fn return_span(f: &ItemFn) -> Span {
     }
 }
 
+/// Whether a type has an `impl Trait` in it, which no path can name.
+fn contains_impl_trait(ty: &syn::Type) -> bool {
+    fn has_impl(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => has_impl(group.stream()),
+            _ => false,
+        })
+    }
+    has_impl(quote::ToTokens::to_token_stream(ty))
+}
+
 /// The arguments the wrapper passes, each spanned at the user's parameter
 /// type so that a type mismatch points there.
 fn call_args(params: &Params, supply: impl Fn(Param) -> &'static str) -> Vec<Ident> {
@@ -81,11 +93,21 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     } else {
         quote!(_)
     };
-    let respond = call_and_convert(
-        f,
-        &args_in,
-        quote!(#krate::__private::IntoResponse::into_response),
-    );
+    // Spanned at the return type: a type that is no response is reported there.
+    let ident = &f.sig.ident;
+    // Named with the written return type, spanned there: a type that is no
+    // response is reported on it. An `impl Trait` cannot be named; its
+    // conversion is inferred.
+    let convert = match &f.sig.output {
+        ReturnType::Type(_, ty) if !contains_impl_trait(ty) => {
+            quote_spanned!(ty.span()=> <#ty as #krate::__private::IntoResponse>::into_response)
+        }
+        ReturnType::Type(_, ty) => {
+            quote_spanned!(ty.span()=> #krate::__private::IntoResponse::into_response)
+        }
+        ReturnType::Default => quote!(<() as #krate::__private::IntoResponse>::into_response),
+    };
+    let respond = quote!(#krate::__private::respond(#ident(#(#args_in),*), #convert));
     let registration = registration(f, args, &krate, quote!(Handler(__graceful_handler)));
     quote! {
         const _: () = {
@@ -94,7 +116,7 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
                 #shutdown: &#krate::ShutdownHandle,
             ) -> #krate::__private::HandlerFuture {
                 #clone_handle
-                #krate::__private::Box::pin(async move { #respond })
+                #respond
             }
             #registration
         };

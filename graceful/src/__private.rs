@@ -15,11 +15,49 @@ pub use crate::response::IntoResponse;
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::app::{App, init_default_subscriber};
 use crate::config;
 use crate::error::Error;
 use crate::signals::Signal;
+
+/// A handler's future as the router runs it: boxed once, and nothing else
+/// around it (an `async` block would hold the handler's future beside its
+/// own state, and be moved whole into the box). `convert` is
+/// `<T as IntoResponse>::into_response`, named by the generated code where
+/// the handler's return type `T` is written, so that a type that is no
+/// response is reported there, once.
+pub fn respond<F>(
+    handler: F,
+    convert: fn(F::Output) -> http::Response<crate::Body>,
+) -> HandlerFuture
+where
+    F: Future + Send + 'static,
+{
+    Box::pin(Respond { handler, convert })
+}
+
+pin_project_lite::pin_project! {
+    struct Respond<F: Future> {
+        #[pin]
+        handler: F,
+        convert: fn(F::Output) -> http::Response<crate::Body>,
+    }
+}
+
+impl<F: Future> Future for Respond<F> {
+    type Output = Result<http::Response<crate::Body>, std::convert::Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.handler
+            .poll(cx)
+            .map(|output| Ok((this.convert)(output)))
+    }
+}
 
 /// The arguments of `#[graceful::main]`, parsed at compile time.
 #[derive(Debug, Default)]

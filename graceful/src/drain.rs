@@ -3,8 +3,8 @@
 //! This is the hot path. A request costs one counter increment when its
 //! handler starts and one when its response body ends or is dropped, on the
 //! server; one increment and one decrement on its connection (uncontended);
-//! one reference count; and two clock reads (the request's age and the
-//! connection's last activity). No lock, no allocation. The lists that name
+//! one reference count; and two reads of the coarse clock (the request's age
+//! and the connection's last activity; see `clock`). No lock, no allocation. The lists that name
 //! requests are only written once the drain deadline has passed.
 
 use std::cell::Cell;
@@ -123,8 +123,8 @@ const STARTED_ANY: u8 = 16;
 pub(crate) struct ConnState {
     pub(crate) server: Arc<ServerShared>,
     in_flight: AtomicU32,
-    /// When the last response ended (or the connection was accepted), in
-    /// [`Lifecycle::now_nanos`] units.
+    /// When the last response ended (or the connection was accepted): a
+    /// [`Clock`](crate::clock::Clock) stamp.
     last_active: AtomicU64,
     flags: AtomicU8,
     /// Woken when a request ends during the shutdown.
@@ -135,7 +135,7 @@ pub(crate) struct ConnState {
 
 impl ConnState {
     pub(crate) fn new(server: Arc<ServerShared>) -> Self {
-        let now = server.lifecycle.now_nanos();
+        let now = server.lifecycle.clock.now();
         ConnState {
             server,
             in_flight: AtomicU32::new(0),
@@ -226,7 +226,7 @@ impl ConnState {
             return None;
         }
         let last = self.last_active.load(Relaxed);
-        Some(self.lifecycle().instant_of(last) + grace)
+        Some(self.lifecycle().clock.instant_of(last) + grace)
     }
 }
 
@@ -246,7 +246,8 @@ pub(crate) struct RequestGuard {
 struct OwnName {
     method: Method,
     path: String,
-    started: Instant,
+    /// A [`Clock`](crate::clock::Clock) stamp.
+    started: u64,
 }
 
 /// The name of an HTTP/1 connection's current request: its method, the
@@ -331,14 +332,14 @@ impl RequestGuard {
         conn.server.stats.started.fetch_add(1, Relaxed);
         conn.in_flight.fetch_add(1, Relaxed);
         let own_name = if h1 {
-            let started = conn.lifecycle().now_nanos();
+            let started = conn.lifecycle().clock.now();
             conn.current.record(req.method(), req.uri().path(), started);
             None
         } else {
             Some(Box::new(OwnName {
                 method: req.method().clone(),
                 path: req.uri().path().to_owned(),
-                started: Instant::now(),
+                started: conn.lifecycle().clock.now(),
             }))
         };
         RequestGuard {
@@ -362,22 +363,21 @@ impl RequestGuard {
     }
 
     /// The request's name, for the cut-off report.
-    fn name(&self, now: Instant) -> OpenRequest {
+    fn name(&self, now: u64) -> OpenRequest {
         let conn = &*self.conn;
         let (method, path, started) = match &self.own_name {
             Some(own) => (own.method.to_string(), own.path.clone(), own.started),
             None => (
                 conn.current.method(),
                 conn.current.path(),
-                conn.lifecycle()
-                    .instant_of(conn.current.started.load(Relaxed)),
+                conn.current.started.load(Relaxed),
             ),
         };
         OpenRequest {
             server: conn.server.name.to_string(),
             method,
             path,
-            age: now.saturating_duration_since(started),
+            age: Duration::from_nanos(now.saturating_sub(started)),
         }
     }
 }
@@ -389,7 +389,7 @@ impl Drop for RequestGuard {
         let server = &*conn.server;
         let lifecycle = &*server.lifecycle;
         let phase = lifecycle.phase();
-        let now = Instant::now();
+        let now = lifecycle.clock.now();
         let counter = if self.finished.get() {
             if phase == Phase::Running {
                 &server.stats.served
@@ -414,7 +414,7 @@ impl Drop for RequestGuard {
         } else {
             &server.stats.disconnected
         };
-        conn.last_active.store(lifecycle.nanos_of(now), Relaxed);
+        conn.last_active.store(now, Relaxed);
         conn.in_flight.fetch_sub(1, Relaxed);
         counter.fetch_add(1, Relaxed);
         if phase != Phase::Running {

@@ -5,10 +5,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Context;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::clock::Clock;
 use crate::signals::Signal;
 
 /// Where the app stands. Only ever moves forward.
@@ -58,8 +59,8 @@ pub(crate) struct Lifecycle {
     refusing: CancellationToken,
     /// Cancelled at the drain deadline (phase `Cancelled`).
     cancelled: CancellationToken,
-    /// The clock's origin for compact timestamps (see [`Lifecycle::now_nanos`]).
-    epoch: Instant,
+    /// The hot path's clock.
+    pub(crate) clock: Clock,
     /// Every trigger received, with its time.
     triggers: Mutex<Vec<(Trigger, Instant)>>,
     /// Cancelled once the start is over, served or not.
@@ -75,7 +76,7 @@ impl Lifecycle {
             begun: CancellationToken::new(),
             refusing: CancellationToken::new(),
             cancelled: CancellationToken::new(),
-            epoch: Instant::now(),
+            clock: Clock::new(),
             triggers: Mutex::new(Vec::new()),
             started: CancellationToken::new(),
             serving: Mutex::new((false, Vec::new())),
@@ -143,21 +144,6 @@ impl Lifecycle {
 
     pub(crate) fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.cancelled.cancelled()
-    }
-
-    /// Nanoseconds since the lifecycle was created: fits an `AtomicU64`.
-    #[inline]
-    pub(crate) fn now_nanos(&self) -> u64 {
-        self.nanos_of(Instant::now())
-    }
-
-    #[inline]
-    pub(crate) fn nanos_of(&self, at: Instant) -> u64 {
-        u64::try_from(at.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    pub(crate) fn instant_of(&self, nanos: u64) -> Instant {
-        self.epoch + Duration::from_nanos(nanos)
     }
 }
 

@@ -155,6 +155,7 @@
 
 mod app;
 mod callbacks;
+mod clock;
 pub mod config;
 mod drain;
 mod error;

@@ -10,7 +10,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Response, StatusCode};
@@ -23,8 +22,9 @@ use crate::handle::{Lifecycle, ShutdownHandle};
 use crate::response::{Body, IntoResponse};
 use crate::serve::{Server, Source};
 
-/// The future a generated handler wrapper returns.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+/// The future a generated handler wrapper returns: the router's own future,
+/// so that a request goes through one boxed future and nothing else.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 /// A generated handler wrapper: calls the user's `async fn`.
 pub(crate) type HandlerFn = fn(Request, &ShutdownHandle) -> HandlerFuture;
 /// A generated service factory: builds the server from the user's `fn`.
@@ -299,30 +299,16 @@ struct Router {
 impl hyper::service::Service<Request> for Router {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Routed;
+    type Future = HandlerFuture;
 
-    fn call(&self, req: Request) -> Routed {
+    fn call(&self, req: Request) -> HandlerFuture {
         match self.routes.find(req.uri().path()) {
-            Some(handler) => Routed::Handler(handler(req, &self.handle)),
-            None => Routed::NotFound,
-        }
-    }
-}
-
-enum Routed {
-    Handler(HandlerFuture),
-    NotFound,
-}
-
-impl Future for Routed {
-    type Output = Result<Response<Body>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Routed::Handler(fut) => fut.as_mut().poll(cx).map(Ok),
-            Routed::NotFound => {
-                Poll::Ready(Ok((StatusCode::NOT_FOUND, "not found\n").into_response()))
-            }
+            Some(handler) => handler(req, &self.handle),
+            None => Box::pin(std::future::ready(Ok((
+                StatusCode::NOT_FOUND,
+                "not found\n",
+            )
+                .into_response()))),
         }
     }
 }

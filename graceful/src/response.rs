@@ -133,7 +133,7 @@ impl http_body::Body for Body {
 /// ```
 /// use graceful::IntoBody;
 /// let (body, content_type) = String::from("hi").into_body();
-/// assert_eq!(content_type, Some("text/plain; charset=utf-8"));
+/// assert_eq!(content_type.unwrap(), "text/plain; charset=utf-8");
 /// # drop(body);
 /// ```
 #[diagnostic::on_unimplemented(
@@ -142,62 +142,64 @@ impl http_body::Body for Body {
 )]
 pub trait IntoBody {
     /// The body, and the content type to set if the response has none.
-    fn into_body(self) -> (Body, Option<&'static str>);
+    fn into_body(self) -> (Body, Option<HeaderValue>);
 }
 
-const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
-const OCTETS: Option<&str> = Some("application/octet-stream");
+// Built at compile time: `HeaderValue::from_static` on a value only known at
+// run time checks every byte, on every response.
+const TEXT: Option<HeaderValue> = Some(HeaderValue::from_static("text/plain; charset=utf-8"));
+const OCTETS: Option<HeaderValue> = Some(HeaderValue::from_static("application/octet-stream"));
 
 impl IntoBody for Body {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self, None)
     }
 }
 
 impl IntoBody for &'static str {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), TEXT)
     }
 }
 
 impl IntoBody for String {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), TEXT)
     }
 }
 
 impl IntoBody for Bytes {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), OCTETS)
     }
 }
 
 impl IntoBody for Vec<u8> {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), OCTETS)
     }
 }
 
 impl IntoBody for Full<Bytes> {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::new(self), None)
     }
 }
 
 impl IntoBody for Empty<Bytes> {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::empty(), None)
     }
 }
 
 impl IntoBody for hyper::body::Incoming {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::new(self), None)
     }
 }
 
 impl IntoBody for UnsyncBoxBody<Bytes, BoxError> {
-    fn into_body(self) -> (Body, Option<&'static str>) {
+    fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body(Kind::Boxed(self)), None)
     }
 }
@@ -235,14 +237,12 @@ pub trait IntoResponse {
 
 fn with_body(
     status: StatusCode,
-    (body, content_type): (Body, Option<&'static str>),
+    (body, content_type): (Body, Option<HeaderValue>),
 ) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     if let Some(content_type) = content_type {
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response.headers_mut().insert(CONTENT_TYPE, content_type);
     }
     response
 }
@@ -252,10 +252,7 @@ impl<B: IntoBody> IntoResponse for Response<B> {
         let (mut parts, body) = self.into_parts();
         let (body, content_type) = body.into_body();
         if let Some(content_type) = content_type {
-            parts
-                .headers
-                .entry(CONTENT_TYPE)
-                .or_insert(HeaderValue::from_static(content_type));
+            parts.headers.entry(CONTENT_TYPE).or_insert(content_type);
         }
         Response::from_parts(parts, body)
     }

@@ -41,6 +41,11 @@ async fn body() -> graceful::hyper::Response<graceful::Body> {
     graceful::hyper::Response::new(graceful::Body::from("body"))
 }
 
+#[graceful::server(name = "api", path = "/opaque")]
+async fn opaque() -> impl graceful::IntoResponse {
+    (StatusCode::ACCEPTED, "opaque")
+}
+
 #[graceful::server(addr = "localhost:0")]
 async fn r#default_name(_req: Request) -> Vec<u8> {
     b"raw identifier".to_vec()
@@ -59,6 +64,7 @@ async fn main() {
         check(get(api, "/bytes").await == (200, "bytes".into()), "/bytes");
         check(get(api, "/response").await == (200, "response".into()), "/response");
         check(get(api, "/body").await == (200, "body".into()), "/body");
+        check(get(api, "/opaque").await == (202, "opaque".into()), "/opaque");
         check(get(api, "/missing").await.0 == 404, "/missing");
         check(get(api, "/request").await == (200, "/request false".into()), "/request");
         check(get(api, "/shutdown").await == (200, "not shadowed".into()), "/shutdown");
