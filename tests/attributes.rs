@@ -68,6 +68,22 @@ async fn by_function_name() -> Vec<u8> {
     b"named after me".to_vec()
 }
 
+// Servers of one handler each, which go without the router: their path
+// still holds.
+#[graceful::server(name = "alone-exact", addr = "127.0.0.1:0", path = "/only")]
+async fn alone_exact(req: Request, shutdown: ShutdownHandle) -> String {
+    format!(
+        "alone at {}, shutting down: {}",
+        req.uri().path(),
+        shutdown.is_shutting_down()
+    )
+}
+
+#[graceful::server(name = "alone-subtree", addr = "127.0.0.1:0", path = "/static/")]
+async fn alone_subtree(req: Request) -> (StatusCode, String) {
+    (StatusCode::CREATED, format!("under {}", req.uri().path()))
+}
+
 // A whole axum router.
 #[graceful::server(name = "router", addr = "127.0.0.1:0")]
 fn router() -> axum::Router {
@@ -104,7 +120,13 @@ async fn every_form_is_served_and_every_callback_runs_in_phase_order() {
     let names: Vec<&str> = addrs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["by_function_name", "forms", "router"],
+        [
+            "alone-exact",
+            "alone-subtree",
+            "by_function_name",
+            "forms",
+            "router"
+        ],
         "sorted, deterministic"
     );
     let forms = running.local_addr("forms").unwrap();
@@ -146,6 +168,23 @@ async fn every_form_is_served_and_every_callback_runs_in_phase_order() {
         StatusCode::NOT_FOUND,
         "exact paths are exact"
     );
+
+    let exact = running.local_addr("alone-exact").unwrap();
+    let answer = get(exact, "/only").await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (StatusCode::OK, "alone at /only, shutting down: false")
+    );
+    assert_eq!(answer.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(get(exact, "/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(exact, "/only/").await.status, StatusCode::NOT_FOUND);
+    let subtree = running.local_addr("alone-subtree").unwrap();
+    let answer = get(subtree, "/static/css/a.css").await;
+    assert_eq!(
+        (answer.status, answer.text()),
+        (StatusCode::CREATED, "under /static/css/a.css")
+    );
+    assert_eq!(get(subtree, "/static").await.status, StatusCode::NOT_FOUND);
 
     let named = running.local_addr("by_function_name").unwrap();
     assert_eq!(get(named, "/anything").await.text(), "named after me");

@@ -2,10 +2,12 @@
 //! update `BENCHMARKS.md`), or `-- smoke` for a quick run that proves the tool
 //! still works.
 //!
-//! Starts each server (graceful through its attributes, bare hyper with
-//! hyper-util's graceful shutdown, axum with `with_graceful_shutdown`) as a
-//! child process pinned to its own core, drives it from this process with a
-//! load generator pinned to another, and measures side by side in one run:
+//! Starts each server (graceful through its attributes, with one handler and
+//! with two behind its router, and through its builder API; bare hyper with
+//! hyper-util's graceful shutdown; axum with `with_graceful_shutdown`) as a
+//! child process pinned to its own core, checks that they all answer with
+//! the same bytes, drives each from this process with a load generator
+//! pinned to another, and measures side by side in one run:
 //! throughput and latency (servers interleaved round by round so that
 //! machine drift cancels), requests lost while draining under load, shutdown
 //! latency, the second signal, memory, and shutdown with many idle
@@ -32,11 +34,12 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
 /// A server under test: its name and its binary beside this one.
-const PEERS: [(&str, &str); 4] = [
+const PEERS: [(&str, &str); 5] = [
     ("graceful", "serve-graceful"),
     ("hyper", "serve-hyper"),
     ("axum", "serve-axum"),
     ("graceful-builder", "serve-graceful-builder"),
+    ("graceful-routed", "serve-graceful-routed"),
 ];
 
 /// The sizes of one run.
@@ -53,8 +56,8 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    rounds: 90,
-    seconds: 0.5,
+    rounds: 161,
+    seconds: 0.3,
     connections: 32,
     drain_connections: 32,
     slow_requests: 8,
@@ -607,7 +610,7 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let doc = format!(
-            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}. Each server runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the four servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`. Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
             results.command, results.machine, plan.seconds, plan.connections, plan.rounds
         );
         write_file(Path::new("BENCHMARKS.md"), &doc);

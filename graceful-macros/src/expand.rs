@@ -107,8 +107,15 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
         }
         ReturnType::Default => quote!(<() as #krate::__private::IntoResponse>::into_response),
     };
-    let respond = quote!(#krate::__private::respond(#ident(#(#args_in),*), #convert));
-    let registration = registration(f, args, &krate, quote!(Handler(__graceful_handler)));
+    let registration = registration(
+        f,
+        args,
+        &krate,
+        quote!(Handler {
+            route: __graceful_handler,
+            alone: __graceful_alone
+        }),
+    );
     quote! {
         const _: () = {
             fn __graceful_handler(
@@ -116,7 +123,25 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
                 #shutdown: &#krate::ShutdownHandle,
             ) -> #krate::__private::HandlerFuture {
                 #clone_handle
-                #respond
+                #krate::__private::respond(#ident(#(#args_in),*), #convert)
+            }
+            fn __graceful_alone(
+                __graceful_name: #krate::__private::String,
+                __graceful_addr: #krate::__private::String,
+                __graceful_handle: #krate::ShutdownHandle,
+                __graceful_path: #krate::__private::Option<&'static str>,
+            ) -> #krate::__private::Server {
+                #krate::__private::alone(
+                    __graceful_name,
+                    __graceful_addr,
+                    __graceful_handle,
+                    __graceful_path,
+                    |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| {
+                        #clone_handle
+                        #ident(#(#args_in),*)
+                    },
+                    #convert,
+                )
             }
             #registration
         };

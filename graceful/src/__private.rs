@@ -9,9 +9,11 @@ pub use inventory;
 
 pub use crate::callbacks::CallbackResult;
 pub use crate::registry::{
-    CallbackFuture, CallbackRegistration, HandlerFuture, ServerKind, ServerRegistration,
+    CallbackFuture, CallbackRegistration, HandlerFuture, ServerKind, ServerRegistration, alone,
 };
 pub use crate::response::IntoResponse;
+pub use crate::serve::Server;
+pub use std::string::String;
 
 use std::fmt;
 use std::future::Future;

@@ -122,6 +122,11 @@ const STARTED_ANY: u8 = 16;
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub(crate) server: Arc<ServerShared>,
+    /// Requests started and not ended. On an HTTP/1 connection, only its own
+    /// task touches it (hyper calls the service, and drops the response
+    /// body, inside the connection's future), so a plain load and store
+    /// update it; HTTP/2 streams run in tasks of their own and add to it
+    /// atomically. See [`ConnState::add_in_flight`].
     in_flight: AtomicU32,
     /// When the last response ended (or the connection was accepted): a
     /// [`Clock`](crate::clock::Clock) stamp.
@@ -212,6 +217,20 @@ impl ConnState {
     /// would drop those bytes if asked to shut down now.
     pub(crate) fn first_request_partial(&self) -> bool {
         self.flag(READ_ANY) && !self.flag(STARTED_ANY)
+    }
+
+    /// Counts a request in (`1`) or out (`-1`). A read-modify-write locks the
+    /// bus; HTTP/1 does without it (see the `in_flight` field).
+    #[inline]
+    fn add_in_flight(&self, h1: bool, delta: i32) {
+        if h1 {
+            let n = self.in_flight.load(Relaxed);
+            self.in_flight.store(n.wrapping_add_signed(delta), Relaxed);
+        } else if delta > 0 {
+            self.in_flight.fetch_add(1, Relaxed);
+        } else {
+            self.in_flight.fetch_sub(1, Relaxed);
+        }
     }
 
     /// No request in flight and nothing left to write.
@@ -330,7 +349,7 @@ impl RequestGuard {
     #[inline]
     pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
         conn.server.stats.started.fetch_add(1, Relaxed);
-        conn.in_flight.fetch_add(1, Relaxed);
+        conn.add_in_flight(h1, 1);
         let own_name = if h1 {
             let started = conn.lifecycle().clock.now();
             conn.current.record(req.method(), req.uri().path(), started);
@@ -347,6 +366,12 @@ impl RequestGuard {
             own_name,
             finished: Cell::new(false),
         }
+    }
+
+    /// Whether the request came over HTTP/1 (whose connection keeps its name).
+    #[inline]
+    pub(crate) fn is_h1(&self) -> bool {
+        self.own_name.is_none()
     }
 
     /// The lifecycle's phase, as this request sees it.
@@ -415,7 +440,7 @@ impl Drop for RequestGuard {
             &server.stats.disconnected
         };
         conn.last_active.store(now, Relaxed);
-        conn.in_flight.fetch_sub(1, Relaxed);
+        conn.add_in_flight(self.is_h1(), -1);
         counter.fetch_add(1, Relaxed);
         if phase != Phase::Running {
             conn.notify.notify_one();

@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Response, StatusCode};
@@ -27,6 +28,9 @@ use crate::serve::{Server, Source};
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 /// A generated handler wrapper: calls the user's `async fn`.
 pub(crate) type HandlerFn = fn(Request, &ShutdownHandle) -> HandlerFuture;
+/// A generated server factory for a handler that is its server's only one:
+/// name, address, handle, path.
+pub(crate) type AloneFn = fn(String, String, ShutdownHandle, Option<&'static str>) -> Server;
 /// A generated service factory: builds the server from the user's `fn`.
 pub(crate) type ServiceFn = fn(String, String, ShutdownHandle) -> Server;
 /// The future a generated callback wrapper returns.
@@ -55,7 +59,13 @@ pub struct ServerRegistration {
 #[derive(Debug)]
 pub enum ServerKind {
     /// An `async fn` taking the request.
-    Handler(HandlerFn),
+    Handler {
+        /// Its future, boxed, for a router it shares with other handlers.
+        route: HandlerFn,
+        /// A server of its own, when it is its server's only function: no
+        /// router, no box.
+        alone: AloneFn,
+    },
     /// A `fn` returning a `tower::Service`, such as an `axum::Router`.
     Service(ServiceFn),
 }
@@ -226,7 +236,7 @@ fn assemble(
     // A service serves the whole server, alone.
     let service = group.iter().find_map(|r| match r.kind {
         ServerKind::Service(make) => Some((*r, make)),
-        ServerKind::Handler(_) => None,
+        ServerKind::Handler { .. } => None,
     });
     if let Some((service, make)) = service {
         if let Some(other) = group.iter().find(|r| !std::ptr::eq(**r, service)) {
@@ -250,9 +260,17 @@ fn assemble(
                 .map_or("every other path".to_owned(), |p| format!("path {p:?}"))
         ));
     }
+    if let [only] = group {
+        if let ServerKind::Handler { alone, .. } = only.kind {
+            return Ok(
+                alone(name.to_owned(), addr.to_owned(), handle.clone(), only.path)
+                    .declared_at(source),
+            );
+        }
+    }
     let mut routes = Routes::default();
     for r in group {
-        if let ServerKind::Handler(handler) = r.kind {
+        if let ServerKind::Handler { route: handler, .. } = r.kind {
             match r.path {
                 None => routes.fallback = Some(handler),
                 Some(path) if path.ends_with('/') => routes.subtrees.push((path, handler)),
@@ -282,11 +300,117 @@ impl Routes {
     fn find(&self, path: &str) -> Option<HandlerFn> {
         self.exact
             .iter()
-            .find(|(p, _)| *p == path)
-            .or_else(|| self.subtrees.iter().find(|(p, _)| path.starts_with(p)))
+            .find(|(p, _)| serves(p, path))
+            .or_else(|| self.subtrees.iter().find(|(p, _)| serves(p, path)))
             .map(|(_, handler)| *handler)
             .or(self.fallback)
     }
+}
+
+/// Whether a handler's `path` serves a request's: exactly, or as a subtree
+/// when it ends with `/`, as in Go's `ServeMux`.
+fn serves(pattern: &str, path: &str) -> bool {
+    if pattern.ends_with('/') {
+        path.starts_with(pattern)
+    } else {
+        path == pattern
+    }
+}
+
+/// A server of one handler (see [`ServerKind::Handler`]): the handler's
+/// future is the server's, unboxed.
+pub fn alone<C, F>(
+    name: String,
+    addr: String,
+    handle: ShutdownHandle,
+    path: Option<&'static str>,
+    call: C,
+    convert: fn(F::Output) -> Response<Body>,
+) -> Server
+where
+    C: Fn(Request, &ShutdownHandle) -> F + Clone + Send + 'static,
+    F: Future + Send + 'static,
+{
+    Server::new(
+        name,
+        addr,
+        Alone {
+            call,
+            convert,
+            handle,
+            path,
+        },
+    )
+}
+
+struct Alone<C, F: Future> {
+    call: C,
+    convert: fn(F::Output) -> Response<Body>,
+    handle: ShutdownHandle,
+    path: Option<&'static str>,
+}
+
+impl<C: Clone, F: Future> Clone for Alone<C, F> {
+    fn clone(&self) -> Self {
+        Alone {
+            call: self.call.clone(),
+            convert: self.convert,
+            handle: self.handle.clone(),
+            path: self.path,
+        }
+    }
+}
+
+impl<C, F> hyper::service::Service<Request> for Alone<C, F>
+where
+    C: Fn(Request, &ShutdownHandle) -> F,
+    F: Future,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = AloneFuture<F>;
+
+    #[inline]
+    fn call(&self, req: Request) -> AloneFuture<F> {
+        if self.path.is_some_and(|p| !serves(p, req.uri().path())) {
+            return AloneFuture::NotFound;
+        }
+        AloneFuture::Handler {
+            handler: (self.call)(req, &self.handle),
+            convert: self.convert,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = AloneFutureProj]
+    #[doc(hidden)]
+    pub enum AloneFuture<F: Future> {
+        Handler {
+            #[pin]
+            handler: F,
+            convert: fn(F::Output) -> Response<Body>,
+        },
+        NotFound,
+    }
+}
+
+impl<F: Future> Future for AloneFuture<F> {
+    type Output = Result<Response<Body>, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AloneFutureProj::Handler { handler, convert } => {
+                handler.poll(cx).map(|output| Ok(convert(output)))
+            }
+            AloneFutureProj::NotFound => Poll::Ready(Ok(not_found())),
+        }
+    }
+}
+
+fn not_found() -> Response<Body> {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
 /// The handlers that share one server, routed by path.
@@ -304,11 +428,7 @@ impl hyper::service::Service<Request> for Router {
     fn call(&self, req: Request) -> HandlerFuture {
         match self.routes.find(req.uri().path()) {
             Some(handler) => handler(req, &self.handle),
-            None => Box::pin(std::future::ready(Ok((
-                StatusCode::NOT_FOUND,
-                "not found\n",
-            )
-                .into_response()))),
+            None => Box::pin(std::future::ready(Ok(not_found()))),
         }
     }
 }

@@ -81,7 +81,6 @@ where
         TrackedFuture::Call {
             guard: Some(RequestGuard::start(conn, &req, h1)),
             fut: self.inner.call(req),
-            h1,
         }
     }
 }
@@ -135,7 +134,6 @@ pin_project! {
             #[pin]
             fut: F,
             guard: Option<RequestGuard>,
-            h1: bool,
         },
         // Boxed: the rare answers must not make every handler's future
         // larger, which every move of it would pay for.
@@ -172,12 +170,12 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            TrackedFutureProj::Call { fut, guard, h1 } => {
+            TrackedFutureProj::Call { fut, guard } => {
                 let result = ready!(fut.poll(cx));
                 let guard = guard.take().expect("TrackedFuture polled after completion");
                 match result {
                     Ok(response) => {
-                        let closing = *h1
+                        let closing = guard.is_h1()
                             && guard.phase() != Phase::Running
                             && response.status() != StatusCode::SWITCHING_PROTOCOLS;
                         let mut response =
