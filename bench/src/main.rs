@@ -53,6 +53,8 @@ struct Plan {
     warm_up_requests: u64,
     memory_connections: usize,
     scale_connections: usize,
+    /// Requests for the instruction count (0: not counted).
+    instruction_requests: u64,
 }
 
 const FULL: Plan = Plan {
@@ -64,6 +66,7 @@ const FULL: Plan = Plan {
     warm_up_requests: 5_000,
     memory_connections: 1_000,
     scale_connections: 10_000,
+    instruction_requests: 2_000,
 };
 
 const SMOKE: Plan = Plan {
@@ -75,6 +78,7 @@ const SMOKE: Plan = Plan {
     warm_up_requests: 200,
     memory_connections: 100,
     scale_connections: 300,
+    instruction_requests: 100,
 };
 
 /// Everything measured for one server.
@@ -93,6 +97,8 @@ struct Measured {
     rss_connections_kib: u64,
     scale_exit_ms: f64,
     scale_exit_code: i32,
+    /// User-space instructions per `GET /`, counted by callgrind, if installed.
+    instructions: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -131,13 +137,18 @@ struct Server {
 
 impl Server {
     async fn start(binary: &Path) -> Server {
-        let mut command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
+        let command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
             let mut command = Command::new("/usr/bin/taskset");
             command.arg("-c").arg("1").arg(binary);
             command
         } else {
             Command::new(binary)
         };
+        Server::spawn(command, binary).await
+    }
+
+    /// Runs `command`, which starts `binary`, and waits for its address.
+    async fn spawn(mut command: Command, binary: &Path) -> Server {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -362,6 +373,49 @@ async fn throughput(dir: &Path, plan: &Plan, servers: &mut BTreeMap<&'static str
     }
 }
 
+/// User-space instructions the server executes per `GET /`: the server
+/// runs under `valgrind --tool=callgrind`, once serving no request and once
+/// serving `requests` over one keep-alive connection; the difference, per
+/// request. Unlike throughput, the count does not drift with the machine.
+/// `None` without valgrind.
+async fn instructions(binary: &Path, requests: u64) -> Option<f64> {
+    let zero = callgrind_total(binary, 0).await?;
+    let many = callgrind_total(binary, requests).await?;
+    Some(many.saturating_sub(zero) as f64 / requests as f64)
+}
+
+async fn callgrind_total(binary: &Path, requests: u64) -> Option<u64> {
+    let out = std::env::temp_dir().join(format!(
+        "graceful-bench-callgrind-{}-{requests}",
+        std::process::id()
+    ));
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(binary);
+    let mut server = Server::spawn(command, binary).await;
+    let mut sender = client::connect(server.addr).await.ok()?;
+    for _ in 0..requests {
+        if !matches!(
+            client::send(&mut sender, "GET", "/", b"").await,
+            Outcome::Answered(_)
+        ) {
+            return None;
+        }
+    }
+    drop(sender);
+    server.signal();
+    server.exit(Duration::from_secs(60)).await;
+    let profile = std::fs::read_to_string(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    profile?.lines().find_map(|line| {
+        line.strip_prefix("summary:")
+            .or_else(|| line.strip_prefix("totals:"))
+            .and_then(|n| n.trim().parse().ok())
+    })
+}
+
 async fn drain_under_load(binary: &Path, plan: &Plan, m: &mut Measured) {
     let mut server = Server::start(binary).await;
     let addr = server.addr;
@@ -539,6 +593,15 @@ fn main() {
     load_generator().block_on(run(plan, write, args.join(" ")));
 }
 
+fn valgrind_installed() -> bool {
+    std::process::Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// Drives `GET /` against a server started by hand, for a profiler.
 fn load_only(args: &[String]) {
     let (Some(addr), Some(seconds)) = (
@@ -576,6 +639,17 @@ async fn run(plan: Plan, write: bool, args: String) {
         plan.rounds, plan.seconds, plan.connections
     );
     throughput(&dir, &plan, &mut servers).await;
+    if plan.instruction_requests > 0 {
+        if valgrind_installed() {
+            eprintln!("instructions per request, with callgrind");
+            for (name, bin) in PEERS {
+                servers.entry(name).or_default().instructions =
+                    instructions(&binary(bin), plan.instruction_requests).await;
+            }
+        } else {
+            eprintln!("valgrind is not installed: no instruction counts");
+        }
+    }
     for (name, bin) in PEERS {
         if args.starts_with("throughput") {
             break;
@@ -610,8 +684,13 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let doc = format!(
-            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`. Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
-            results.command, results.machine, plan.seconds, plan.connections, plan.rounds
+            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`. Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round. Instructions: each server runs under `valgrind --tool=callgrind`, once serving nothing and once serving {} `GET /` over one keep-alive connection; the difference per request counts every user-space instruction of the server (hyper, tokio, the allocator and, for graceful, its accounting), and does not drift with the machine as throughput does.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+            results.command,
+            results.machine,
+            plan.seconds,
+            plan.connections,
+            plan.rounds,
+            plan.instruction_requests
         );
         write_file(Path::new("BENCHMARKS.md"), &doc);
     }
@@ -627,12 +706,16 @@ fn markdown(r: &Results<'_>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let hyper_rss = r.servers["hyper"].rss_idle_kib;
+    let hyper_instructions = r.servers["hyper"].instructions;
     let _ = writeln!(
         s,
-        "| server | req/s (median) | ÷ bare hyper (median of rounds) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
+        "| server | req/s (median) | ÷ bare hyper (median of rounds) | instructions / request (÷ bare hyper) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
         r.plan.memory_connections, r.plan.scale_connections
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for (name, m) in r.servers.iter() {
         let d = m.drain.as_ref();
         let second = m.second_signal.as_ref();
@@ -640,9 +723,13 @@ fn markdown(r: &Results<'_>) -> String {
         let p99: Vec<f64> = m.p99_us.iter().map(|&v| v as f64).collect();
         let _ = writeln!(
             s,
-            "| {name} | {:.0} | {:.3} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
+            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
             median(&m.throughput),
             median(&m.vs_hyper),
+            match (m.instructions, hyper_instructions) {
+                (Some(n), Some(h)) => format!("{n:.0} ({:.3})", n / h),
+                _ => "–".to_owned(),
+            },
             median(&p50),
             median(&p99),
             d.map_or(0, |d| d.ok),
@@ -661,16 +748,16 @@ fn markdown(r: &Results<'_>) -> String {
             m.scale_exit_code,
         );
     }
-    let rounds: Vec<String> = r
-        .ratio_per_round
-        .iter()
-        .map(|x| format!("{x:.3}"))
-        .collect();
+    let mut sorted = r.ratio_per_round.clone();
+    sorted.sort_by(f64::total_cmp);
+    let quartile = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize);
     let _ = writeln!(
         s,
-        "\nThroughput graceful / bare hyper, per round: {}; median **{:.3}**.\n",
-        rounds.join(", "),
-        r.ratio_median
+        "\nThroughput graceful / bare hyper: median **{:.3}** over {} rounds; quartiles {:.3} and {:.3} (every round's ratio is in `target/bench/results.json`).\n",
+        r.ratio_median,
+        sorted.len(),
+        quartile(0.25).copied().unwrap_or(0.0),
+        quartile(0.75).copied().unwrap_or(0.0),
     );
     let g = &r.servers["graceful"];
     let d = g.drain.as_ref();

@@ -93,10 +93,9 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     } else {
         quote!(_)
     };
-    // Spanned at the return type: a type that is no response is reported there.
     let ident = &f.sig.ident;
     // Named with the written return type, spanned there: a type that is no
-    // response is reported on it. An `impl Trait` cannot be named; its
+    // response is reported on it, once. An `impl Trait` cannot be named; its
     // conversion is inferred.
     let convert = match &f.sig.output {
         ReturnType::Type(_, ty) if !contains_impl_trait(ty) => {

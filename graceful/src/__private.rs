@@ -3,6 +3,7 @@
 
 pub use std::boxed::Box;
 pub use std::option::Option::{self, None, Some};
+pub use std::string::String;
 pub use std::time::Duration;
 
 pub use inventory;
@@ -13,16 +14,14 @@ pub use crate::registry::{
 };
 pub use crate::response::IntoResponse;
 pub use crate::serve::Server;
-pub use std::string::String;
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::app::{App, init_default_subscriber};
 use crate::config;
 use crate::error::Error;
+use crate::registry::Respond;
 use crate::signals::Signal;
 
 /// A handler's future as the router runs it: boxed once, and nothing else
@@ -38,27 +37,7 @@ pub fn respond<F>(
 where
     F: Future + Send + 'static,
 {
-    Box::pin(Respond { handler, convert })
-}
-
-pin_project_lite::pin_project! {
-    struct Respond<F: Future> {
-        #[pin]
-        handler: F,
-        convert: fn(F::Output) -> http::Response<crate::Body>,
-    }
-}
-
-impl<F: Future> Future for Respond<F> {
-    type Output = Result<http::Response<crate::Body>, std::convert::Infallible>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        this.handler
-            .poll(cx)
-            .map(|output| Ok((this.convert)(output)))
-    }
+    Box::pin(Respond::new(handler, convert))
 }
 
 /// The arguments of `#[graceful::main]`, parsed at compile time.

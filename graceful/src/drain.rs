@@ -2,10 +2,13 @@
 //!
 //! This is the hot path. A request costs one counter increment when its
 //! handler starts and one when its response body ends or is dropped, on the
-//! server; one increment and one decrement on its connection (uncontended);
-//! one reference count; and two reads of the coarse clock (the request's age
-//! and the connection's last activity; see `clock`). No lock, no allocation. The lists that name
-//! requests are only written once the drain deadline has passed.
+//! server; one increment and one decrement on its connection (plain loads and
+//! stores for HTTP/1, whose connection is only touched by its own task); one
+//! reference count; two reads of the coarse clock (the request's age and the
+//! connection's last activity; see `clock`); and, for HTTP/1, a copy of the
+//! path's first 32 bytes into the connection. No lock, no allocation (an
+//! HTTP/2 request boxes its name). The lists that name requests are only
+//! written once the drain deadline has passed.
 
 use std::cell::Cell;
 use std::net::SocketAddr;

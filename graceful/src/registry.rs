@@ -376,20 +376,17 @@ where
             return AloneFuture::NotFound;
         }
         AloneFuture::Handler {
-            handler: (self.call)(req, &self.handle),
-            convert: self.convert,
+            respond: Respond::new((self.call)(req, &self.handle), self.convert),
         }
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = AloneFutureProj]
-    #[doc(hidden)]
-    pub enum AloneFuture<F: Future> {
+    pub(crate) enum AloneFuture<F: Future> {
         Handler {
             #[pin]
-            handler: F,
-            convert: fn(F::Output) -> Response<Body>,
+            respond: Respond<F>,
         },
         NotFound,
     }
@@ -401,11 +398,36 @@ impl<F: Future> Future for AloneFuture<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            AloneFutureProj::Handler { handler, convert } => {
-                handler.poll(cx).map(|output| Ok(convert(output)))
-            }
+            AloneFutureProj::Handler { respond } => respond.poll(cx),
             AloneFutureProj::NotFound => Poll::Ready(Ok(not_found())),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, whose output becomes the response.
+    pub(crate) struct Respond<F: Future> {
+        #[pin]
+        handler: F,
+        convert: fn(F::Output) -> Response<Body>,
+    }
+}
+
+impl<F: Future> Respond<F> {
+    pub(crate) fn new(handler: F, convert: fn(F::Output) -> Response<Body>) -> Self {
+        Respond { handler, convert }
+    }
+}
+
+impl<F: Future> Future for Respond<F> {
+    type Output = Result<Response<Body>, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.handler
+            .poll(cx)
+            .map(|output| Ok((this.convert)(output)))
     }
 }
 
