@@ -4,7 +4,8 @@
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
-//! hyper-util's graceful shutdown; axum with `with_graceful_shutdown`) as a
+//! hyper-util's graceful shutdown; axum with `with_graceful_shutdown`;
+//! actix-web with its own shutdown on SIGTERM) as a
 //! child process pinned to its own core, checks that they all answer with
 //! the same bytes, drives each from this process with a load generator
 //! pinned to another, and measures side by side in one run:
@@ -34,12 +35,13 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
 /// A server under test: its name and its binary beside this one.
-const PEERS: [(&str, &str); 5] = [
+const PEERS: [(&str, &str); 6] = [
     ("graceful", "serve-graceful"),
     ("hyper", "serve-hyper"),
     ("axum", "serve-axum"),
     ("graceful-builder", "serve-graceful-builder"),
     ("graceful-routed", "serve-graceful-routed"),
+    ("actix-web", "serve-actix"),
 ];
 
 /// The sizes of one run.
@@ -291,7 +293,7 @@ async fn measure(addr: SocketAddr, connections: usize, seconds: f64) -> (Vec<u32
 }
 
 /// What a server answers to `GET path`, without the `date` header's value:
-/// status, headers in order, body.
+/// status, headers (sorted: their order means nothing), body.
 async fn answer_of(addr: SocketAddr, path: &str) -> String {
     let outcome = match client::connect(addr).await {
         Ok(mut sender) => client::send(&mut sender, "GET", path, b"").await,
@@ -300,15 +302,20 @@ async fn answer_of(addr: SocketAddr, path: &str) -> String {
     let Outcome::Answered(answer) = outcome else {
         return format!("no answer: {outcome:?}");
     };
-    let mut text = format!("{}\n", answer.status);
-    for (name, value) in &answer.headers {
-        let value = if name == hyper::header::DATE {
-            "(now)"
-        } else {
-            value.to_str().unwrap_or("(not text)")
-        };
-        text.push_str(&format!("{name}: {value}\n"));
-    }
+    let mut headers: Vec<String> = answer
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if name == hyper::header::DATE {
+                "(now)"
+            } else {
+                value.to_str().unwrap_or("(not text)")
+            };
+            format!("{name}: {value}\n")
+        })
+        .collect();
+    headers.sort();
+    let mut text = format!("{}\n{}", answer.status, headers.concat());
     text.push('\n');
     text.push_str(answer.text());
     text
@@ -684,7 +691,7 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let doc = format!(
-            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`. Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round. Instructions: each server runs under `valgrind --tool=callgrind`, once serving nothing and once serving {} `GET /` over one keep-alive connection; the difference per request counts every user-space instruction of the server (hyper, tokio, the allocator and, for graceful, its accounting), and does not drift with the machine as throughput does.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+            "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/main.rs`); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`; **actix-web**, with the graceful shutdown it runs on SIGTERM (10 s, as bare hyper). Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round. Instructions: each server runs under `valgrind --tool=callgrind`, once serving nothing and once serving {} `GET /` over one keep-alive connection; the difference per request counts every user-space instruction of the server (hyper, tokio, the allocator and, for graceful, its accounting), and does not drift with the machine as throughput does.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
             results.command,
             results.machine,
             plan.seconds,
