@@ -308,13 +308,13 @@ impl CurrentRequest {
         while !path.is_char_boundary(len) {
             len -= 1;
         }
-        let bytes = &path.as_bytes()[..len];
-        for (i, word) in self.path.iter().enumerate() {
-            let chunk = bytes.get(i * 8..).unwrap_or_default();
-            let chunk = &chunk[..chunk.len().min(8)];
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(buf), Relaxed);
+        // One copy of a fixed size, then whole words.
+        let mut bytes = [0u8; PATH_BYTES];
+        bytes[..len].copy_from_slice(&path.as_bytes()[..len]);
+        for (word, chunk) in self.path.iter().zip(bytes.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(le), Relaxed);
         }
         let truncated = if len < path.len() { TRUNCATED } else { 0 };
         self.path_len.store(len as u8 | truncated, Relaxed);

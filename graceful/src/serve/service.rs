@@ -43,46 +43,65 @@ where
     type Error = BoxError;
     type Future = TrackedFuture<S::Future, B>;
 
-    #[inline]
+    #[inline(always)]
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let conn = &self.conn;
-        let server = &*conn.server;
-        let phase = server.lifecycle.phase();
-        let h1 = req.version() < Version::HTTP_2;
-        if !h1 {
-            conn.mark_h2();
-        }
-        conn.mark_started();
-        if let Some(path) = &server.health_path {
-            if req.uri().path() == &**path {
-                return TrackedFuture::fixed(health(phase, h1));
-            }
-        }
-        // Once the listeners are closed, a request is refused on a connection
-        // that was asked to close, or that was quiet for longer than the read
-        // grace (its task may not have run yet: the decision must not wait).
-        if phase >= Phase::Refusing
-            && (conn.is_refusing()
-                || conn
-                    .quiet_at(server.read_grace)
-                    .is_some_and(|at| at <= std::time::Instant::now()))
-        {
-            server.stats.refused.fetch_add(1, Relaxed);
-            // Read the request body before answering: closing a socket with
-            // unread data in it resets the connection, and the client would
-            // see a reset instead of the 503.
-            return TrackedFuture::Answer {
-                answer: Some(Box::new(Answer {
-                    unread: Some(req.into_body()),
-                    response: unavailable(h1),
-                })),
-            };
-        }
-        TrackedFuture::Call {
-            guard: Some(RequestGuard::start(conn, &req, h1)),
-            fut: self.inner.call(req),
+        // Small enough for hyper to inline: the handler's future is then
+        // built in place, where hyper keeps it, instead of being moved there.
+        match admit(&self.conn, &req) {
+            Ok(guard) => TrackedFuture {
+                fut: Some(self.inner.call(req)),
+                guard: Some(guard),
+                answer: None,
+            },
+            // The answer is built out of line and comes back as a pointer:
+            // were it written through a pointer into this future, the
+            // compiler could no longer build the future in place.
+            Err(ours) => TrackedFuture {
+                fut: None,
+                guard: None,
+                answer: Some(answer(ours, req)),
+            },
         }
     }
+}
+
+/// A request we answer ourselves; the flag: it came over HTTP/1.
+enum OwnAnswer {
+    /// The health endpoint's.
+    Health(Phase, bool),
+    /// 503: the server is stopping.
+    Refuse(bool),
+}
+
+/// Counts a request in, to be served by the user's service; or tells how we
+/// answer it ourselves.
+#[inline(never)]
+fn admit(conn: &Arc<ConnState>, req: &Request<Incoming>) -> Result<RequestGuard, OwnAnswer> {
+    let server = &*conn.server;
+    let phase = server.lifecycle.phase();
+    let h1 = req.version() < Version::HTTP_2;
+    if !h1 {
+        conn.mark_h2();
+    }
+    conn.mark_started();
+    if let Some(path) = &server.health_path {
+        if req.uri().path() == &**path {
+            return Err(OwnAnswer::Health(phase, h1));
+        }
+    }
+    // Once the listeners are closed, a request is refused on a connection
+    // that was asked to close, or that was quiet for longer than the read
+    // grace (its task may not have run yet: the decision must not wait).
+    if phase >= Phase::Refusing
+        && (conn.is_refusing()
+            || conn
+                .quiet_at(server.read_grace)
+                .is_some_and(|at| at <= std::time::Instant::now()))
+    {
+        server.stats.refused.fetch_add(1, Relaxed);
+        return Err(OwnAnswer::Refuse(h1));
+    }
+    Ok(RequestGuard::start(conn, req, h1))
 }
 
 /// `200 ok` while running, `503` from the first signal on.
@@ -127,19 +146,20 @@ fn fixed_response<B>(
 }
 
 pin_project! {
-    /// The handler's future, carrying its request's guard into the response body.
-    #[project = TrackedFutureProj]
-    pub(crate) enum TrackedFuture<F, B> {
-        Call {
-            #[pin]
-            fut: F,
-            guard: Option<RequestGuard>,
-        },
+    /// The handler's future, carrying its request's guard into the response
+    /// body; or, for a request we answer ourselves, that answer.
+    ///
+    /// A struct rather than an enum: hyper keeps it in place, and the
+    /// compiler builds a struct's fields where they will stay, while it
+    /// assembles an enum elsewhere and copies it, every request.
+    #[repr(C)]
+    pub(crate) struct TrackedFuture<F, B> {
+        guard: Option<RequestGuard>,
         // Boxed: the rare answers must not make every handler's future
         // larger, which every move of it would pay for.
-        Answer {
-            answer: Option<Box<Answer<B>>>,
-        },
+        answer: Option<Box<Answer<B>>>,
+        #[pin]
+        fut: Option<F>,
     }
 }
 
@@ -149,15 +169,23 @@ pub(crate) struct Answer<B> {
     response: Response<TrackedBody<B>>,
 }
 
-impl<F, B> TrackedFuture<F, B> {
-    fn fixed(response: Response<TrackedBody<B>>) -> Self {
-        TrackedFuture::Answer {
-            answer: Some(Box::new(Answer {
-                unread: None,
-                response,
-            })),
-        }
-    }
+/// Our own answer to a request the user's service does not see.
+#[cold]
+#[inline(never)]
+fn answer<B>(ours: OwnAnswer, req: Request<Incoming>) -> Box<Answer<B>> {
+    Box::new(match ours {
+        OwnAnswer::Health(phase, h1) => Answer {
+            unread: None,
+            response: health(phase, h1),
+        },
+        // Read the request body before answering: closing a socket with
+        // unread data in it resets the connection, and the client would
+        // see a reset instead of the 503.
+        OwnAnswer::Refuse(h1) => Answer {
+            unread: Some(req.into_body()),
+            response: unavailable(h1),
+        },
+    })
 }
 
 impl<F, B, E> Future for TrackedFuture<F, B>
@@ -169,51 +197,59 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            TrackedFutureProj::Call { fut, guard } => {
-                let result = ready!(fut.poll(cx));
-                let guard = guard.take().expect("TrackedFuture polled after completion");
-                match result {
-                    Ok(response) => {
-                        let closing = guard.is_h1()
-                            && guard.phase() != Phase::Running
-                            && response.status() != StatusCode::SWITCHING_PROTOCOLS;
-                        let mut response =
-                            response.map(|body| TrackedBody::Tracked { body, guard });
-                        if closing {
-                            response
-                                .headers_mut()
-                                .insert(CONNECTION, HeaderValue::from_static("close"));
-                        }
-                        Poll::Ready(Ok(response))
-                    }
-                    Err(err) => {
-                        // The handler answered, with an error: hyper closes the
-                        // connection. That is the handler's doing, not a cut.
-                        guard.finish();
-                        Poll::Ready(Err(err.into()))
-                    }
+        let this = self.project();
+        let Some(fut) = this.fut.as_pin_mut() else {
+            return poll_answer(this.answer, cx);
+        };
+        let result = ready!(fut.poll(cx));
+        let guard = this
+            .guard
+            .take()
+            .expect("TrackedFuture polled after completion");
+        match result {
+            Ok(response) => {
+                let closing = guard.is_h1()
+                    && guard.phase() != Phase::Running
+                    && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+                let (mut parts, body) = response.into_parts();
+                if closing {
+                    parts
+                        .headers
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
+                let body = TrackedBody::Tracked { body, guard };
+                Poll::Ready(Ok(Response::from_parts(parts, body)))
             }
-            TrackedFutureProj::Answer { answer } => {
-                let pending = answer
-                    .as_mut()
-                    .expect("TrackedFuture polled after completion");
-                if let Some(body) = &mut pending.unread {
-                    while !body.is_end_stream() {
-                        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
-                            Some(Ok(_)) => {}
-                            Some(Err(_)) | None => break,
-                        }
-                    }
-                }
-                let answer = answer
-                    .take()
-                    .expect("TrackedFuture polled after completion");
-                Poll::Ready(Ok(answer.response))
+            Err(err) => {
+                // The handler answered, with an error: hyper closes the
+                // connection. That is the handler's doing, not a cut.
+                guard.finish();
+                Poll::Ready(Err(err.into()))
             }
         }
     }
+}
+
+/// Reads what is left of the request body, then gives our answer.
+fn poll_answer<B>(
+    answer: &mut Option<Box<Answer<B>>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<TrackedBody<B>>, BoxError>> {
+    let pending = answer
+        .as_mut()
+        .expect("TrackedFuture polled after completion");
+    if let Some(body) = &mut pending.unread {
+        while !body.is_end_stream() {
+            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            }
+        }
+    }
+    let answer = answer
+        .take()
+        .expect("TrackedFuture polled after completion");
+    Poll::Ready(Ok(answer.response))
 }
 
 pin_project! {
