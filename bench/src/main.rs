@@ -95,10 +95,8 @@ struct Measured {
     drain: Option<Drain>,
     idle_exit_ms: Vec<f64>,
     second_signal: Option<SecondSignal>,
-    rss_idle_kib: u64,
-    rss_connections_kib: u64,
-    scale_exit_ms: f64,
-    scale_exit_code: i32,
+    memory: Option<Memory>,
+    scale: Option<Scale>,
     /// User-space instructions per `GET /`, counted by callgrind, if installed.
     instructions: Option<f64>,
 }
@@ -112,6 +110,18 @@ struct Drain {
     slow_ok: usize,
     slow_total: usize,
     signal_to_exit_ms: f64,
+    exit_code: i32,
+}
+
+#[derive(Debug, Serialize)]
+struct Memory {
+    idle_kib: u64,
+    connections_kib: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Scale {
+    exit_ms: f64,
     exit_code: i32,
 }
 
@@ -538,9 +548,12 @@ async fn open_idle(addr: SocketAddr, n: usize) -> Vec<client::Connection> {
 async fn memory(binary: &Path, plan: &Plan, m: &mut Measured) {
     let mut server = Server::start(binary).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    m.rss_idle_kib = server.rss_kib();
+    let idle_kib = server.rss_kib();
     let open = open_idle(server.addr, plan.memory_connections).await;
-    m.rss_connections_kib = server.rss_kib();
+    m.memory = Some(Memory {
+        idle_kib,
+        connections_kib: server.rss_kib(),
+    });
     server.signal();
     server.exit(Duration::from_secs(15)).await;
     drop(open);
@@ -551,8 +564,10 @@ async fn scale(binary: &Path, plan: &Plan, m: &mut Measured) {
     let open = open_idle(server.addr, plan.scale_connections).await;
     server.signal();
     let (code, took) = server.exit(Duration::from_secs(20)).await;
-    m.scale_exit_ms = took.as_secs_f64() * 1e3;
-    m.scale_exit_code = code;
+    m.scale = Some(Scale {
+        exit_ms: took.as_secs_f64() * 1e3,
+        exit_code: code,
+    });
     drop(open);
 }
 
@@ -712,7 +727,7 @@ fn write_file(path: &Path, text: &str) {
 fn markdown(r: &Results<'_>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let hyper_rss = r.servers["hyper"].rss_idle_kib;
+    let hyper_memory = r.servers["hyper"].memory.as_ref();
     let hyper_instructions = r.servers["hyper"].instructions;
     let _ = writeln!(
         s,
@@ -728,31 +743,41 @@ fn markdown(r: &Results<'_>) -> String {
         let second = m.second_signal.as_ref();
         let p50: Vec<f64> = m.p50_us.iter().map(|&v| v as f64).collect();
         let p99: Vec<f64> = m.p99_us.iter().map(|&v| v as f64).collect();
+        // A scenario this run did not measure (`throughput` alone) shows "–".
+        let none = || "–".to_owned();
         let _ = writeln!(
             s,
-            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} / {} / {} | {}/{} | {:.0} ({}) | {:.1} | {:.0} ({}) | {:.1} | {:.1} | {:.0} ({}) |",
+            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             median(&m.throughput),
             median(&m.vs_hyper),
             match (m.instructions, hyper_instructions) {
                 (Some(n), Some(h)) => format!("{n:.0} ({:.3})", n / h),
-                _ => "–".to_owned(),
+                _ => none(),
             },
             median(&p50),
             median(&p99),
-            d.map_or(0, |d| d.ok),
-            d.map_or(0, |d| d.refused),
-            d.map_or(0, |d| d.dirty),
-            d.map_or(0, |d| d.slow_ok),
-            d.map_or(0, |d| d.slow_total),
-            d.map_or(0.0, |d| d.signal_to_exit_ms),
-            d.map_or(0, |d| d.exit_code),
-            median(&m.idle_exit_ms),
-            second.map_or(0.0, |s| s.exit_ms),
-            second.map_or(0, |s| s.exit_code),
-            m.rss_idle_kib as f64 / 1024.0,
-            m.rss_connections_kib as f64 / 1024.0,
-            m.scale_exit_ms,
-            m.scale_exit_code,
+            d.map_or_else(none, |d| format!("{} / {} / {}", d.ok, d.refused, d.dirty)),
+            d.map_or_else(none, |d| format!("{}/{}", d.slow_ok, d.slow_total)),
+            d.map_or_else(none, |d| format!(
+                "{:.0} ({})",
+                d.signal_to_exit_ms, d.exit_code
+            )),
+            if m.idle_exit_ms.is_empty() {
+                none()
+            } else {
+                format!("{:.1}", median(&m.idle_exit_ms))
+            },
+            second.map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
+            m.memory
+                .as_ref()
+                .map_or_else(none, |m| format!("{:.1}", m.idle_kib as f64 / 1024.0)),
+            m.memory.as_ref().map_or_else(none, |m| format!(
+                "{:.1}",
+                m.connections_kib as f64 / 1024.0
+            )),
+            m.scale
+                .as_ref()
+                .map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
         );
     }
     let mut sorted = r.ratio_per_round.clone();
@@ -771,38 +796,45 @@ fn markdown(r: &Results<'_>) -> String {
     let bars = [
         (
             "median throughput ≥ 0.97 × bare hyper",
-            r.ratio_median >= 0.97,
+            Some(r.ratio_median >= 0.97),
             format!("{:.3}", r.ratio_median),
         ),
         (
             "0 dirty failures in the drain, every slow request finished",
-            d.is_some_and(|d| d.dirty == 0 && d.slow_ok == d.slow_total),
-            d.map_or("not measured".into(), |d| {
+            d.map(|d| d.dirty == 0 && d.slow_ok == d.slow_total),
+            d.map_or_else(String::new, |d| {
                 format!("{} dirty, {}/{} slow", d.dirty, d.slow_ok, d.slow_total)
             }),
         ),
         (
             "idle shutdown under 50 ms",
-            median(&g.idle_exit_ms) < 50.0,
+            Some(median(&g.idle_exit_ms) < 50.0).filter(|_| !g.idle_exit_ms.is_empty()),
             format!("{:.1} ms", median(&g.idle_exit_ms)),
         ),
-        (
-            "resident memory idle within 2 MiB of bare hyper",
-            g.rss_idle_kib <= hyper_rss + 2048,
-            format!(
-                "{:.1} MiB vs {:.1} MiB",
-                g.rss_idle_kib as f64 / 1024.0,
-                hyper_rss as f64 / 1024.0
+        match (g.memory.as_ref(), hyper_memory) {
+            (Some(g), Some(h)) => (
+                "resident memory idle within 2 MiB of bare hyper",
+                Some(g.idle_kib <= h.idle_kib + 2048),
+                format!(
+                    "{:.1} MiB vs {:.1} MiB",
+                    g.idle_kib as f64 / 1024.0,
+                    h.idle_kib as f64 / 1024.0
+                ),
             ),
-        ),
+            _ => (
+                "resident memory idle within 2 MiB of bare hyper",
+                None,
+                String::new(),
+            ),
+        },
     ];
     let _ = writeln!(s, "| bar for graceful | met | measured |\n|---|---|---|");
     for (bar, met, value) in bars {
-        let _ = writeln!(
-            s,
-            "| {bar} | {} | {value} |",
-            if met { "yes" } else { "**no**" }
-        );
+        let _ = match met {
+            Some(true) => writeln!(s, "| {bar} | yes | {value} |"),
+            Some(false) => writeln!(s, "| {bar} | **no** | {value} |"),
+            None => writeln!(s, "| {bar} | – | not measured in this run |"),
+        };
     }
     s
 }
@@ -866,9 +898,14 @@ fn chart(r: &Results<'_>, path: &Path) {
         ratios.iter().cloned().fold(1.2, f64::max),
     );
     let dirty_f: Vec<f64> = dirty.iter().map(|&d| d as f64).collect();
+    let measured = names.iter().any(|n| r.servers[n].drain.is_some());
     draw(
         &right,
-        "requests lost in the drain (dirty)",
+        if measured {
+            "requests lost in the drain (dirty)"
+        } else {
+            "requests lost in the drain: not measured"
+        },
         &dirty_f,
         dirty_f.iter().cloned().fold(5.0, f64::max) * 1.1,
     );
