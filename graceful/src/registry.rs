@@ -307,6 +307,12 @@ impl Routes {
     }
 }
 
+/// [`serves`], out of line: the lone handler's `call` stays small.
+#[inline(never)]
+fn serves_request(pattern: &str, req: &Request) -> bool {
+    serves(pattern, req.uri().path())
+}
+
 /// Whether a handler's `path` serves a request's: exactly, or as a subtree
 /// when it ends with `/`, as in Go's `ServeMux`.
 fn serves(pattern: &str, path: &str) -> bool {
@@ -372,23 +378,23 @@ where
 
     #[inline]
     fn call(&self, req: Request) -> AloneFuture<F> {
-        if self.path.is_some_and(|p| !serves(p, req.uri().path())) {
-            return AloneFuture::NotFound;
-        }
-        AloneFuture::Handler {
+        // The handler's future is built even for a path it does not serve
+        // (an `async fn` runs nothing until polled): one shape for both
+        // cases, built in place, saves a copy of the request.
+        let serves = self.path.is_none_or(|p| serves_request(p, &req));
+        AloneFuture {
             respond: Respond::new((self.call)(req, &self.handle), self.convert),
+            serves,
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    #[project = AloneFutureProj]
-    pub(crate) enum AloneFuture<F: Future> {
-        Handler {
-            #[pin]
-            respond: Respond<F>,
-        },
-        NotFound,
+    /// The lone handler's future; polled only if the handler serves the path.
+    pub(crate) struct AloneFuture<F: Future> {
+        #[pin]
+        respond: Respond<F>,
+        serves: bool,
     }
 }
 
@@ -397,9 +403,11 @@ impl<F: Future> Future for AloneFuture<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            AloneFutureProj::Handler { respond } => respond.poll(cx),
-            AloneFutureProj::NotFound => Poll::Ready(Ok(not_found())),
+        let this = self.project();
+        if *this.serves {
+            this.respond.poll(cx)
+        } else {
+            Poll::Ready(Ok(not_found()))
         }
     }
 }
