@@ -14,7 +14,7 @@ use graceful::{
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::get;
+use support::{Outcome, connect, get, send};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Barrier, mpsc};
 
@@ -407,4 +407,32 @@ async fn the_startup_hook_runs_before_binding_and_its_error_aborts_the_start() {
         report.phases.iter().map(|p| p.name).collect::<Vec<_>>(),
         ["not-ready", "refuse", "drain"]
     );
+}
+
+#[tokio::test]
+async fn the_report_counts_requests_of_connections_closed_and_still_open() {
+    let running = app().start().await.unwrap();
+    let addr = running.local_addr("api").unwrap();
+    // HTTP/1 connections count their own requests while the server runs,
+    // and add them to the server's when they end...
+    for _ in 0..2 {
+        assert_eq!(get(addr, "/").await.text(), "hello world");
+    }
+    // ...or when the shutdown begins.
+    let mut open = connect(addr).await.unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            send(&mut open, "GET", "/", b"").await,
+            Outcome::Answered(_)
+        ));
+    }
+    running.handle().shutdown();
+    let report = running.wait().await;
+    let server = &report.servers[0];
+    assert_eq!(
+        (server.served, server.drained, server.in_flight),
+        (5, 0, 0),
+        "{report}"
+    );
+    drop(open);
 }

@@ -607,7 +607,7 @@ fn main() {
         // Load for a profiler: `load ADDR SECONDS`.
         Some("load") => return load_only(&args),
         _ => {
-            eprintln!("usage: graceful-bench all|smoke [--write] | load ADDR SECONDS");
+            eprintln!("usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS");
             std::process::exit(2);
         }
     };
