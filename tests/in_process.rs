@@ -413,12 +413,11 @@ async fn the_startup_hook_runs_before_binding_and_its_error_aborts_the_start() {
 async fn the_report_counts_requests_of_connections_closed_and_still_open() {
     let running = app().start().await.unwrap();
     let addr = running.local_addr("api").unwrap();
-    // HTTP/1 connections count their own requests while the server runs,
-    // and add them to the server's when they end...
+    // Two connections the client closes while the server runs...
     for _ in 0..2 {
         assert_eq!(get(addr, "/").await.text(), "hello world");
     }
-    // ...or when the shutdown begins.
+    // ...and one still open at the shutdown.
     let mut open = connect(addr).await.unwrap();
     for _ in 0..3 {
         assert!(matches!(

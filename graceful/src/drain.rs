@@ -1,21 +1,18 @@
 //! In-flight accounting: what every server and connection is doing.
 //!
-//! This is the hot path. A request costs one increment when its handler
-//! starts and one when its response body ends or is dropped; on HTTP/1, while
-//! the server runs, both are plain loads and stores on its connection, added
-//! to the server's counters when the shutdown begins or the connection ends
-//! (HTTP/2, and the drain, count on the server). It also costs one increment
-//! and one decrement of its connection's in-flight count (plain for HTTP/1,
-//! whose connection is only touched by its own task); one reference count;
-//! two reads of the coarse clock (the request's age and the connection's last
-//! activity; see `clock`); and, for HTTP/1, a copy of the path's first 32
-//! bytes into the connection. No lock, no allocation (an HTTP/2 request boxes
-//! its name). The lists that name requests are only written once the drain
-//! deadline has passed.
+//! This is the hot path. A request costs one counter increment when its
+//! handler starts and one when its response body ends or is dropped, on the
+//! server; one increment and one decrement on its connection (plain loads and
+//! stores for HTTP/1, whose connection is only touched by its own task); one
+//! reference count; two reads of the coarse clock (the request's age and the
+//! connection's last activity; see `clock`); and, for HTTP/1, a copy of the
+//! path's first 32 bytes into the connection. No lock, no allocation (an
+//! HTTP/2 request boxes its name). The lists that name requests are only
+//! written once the drain deadline has passed.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -142,27 +139,6 @@ pub(crate) struct ConnState {
     pub(crate) notify: Notify,
     /// The HTTP/1 request in progress, named for the cut-off report.
     current: CurrentRequest,
-    /// HTTP/1 requests started and served while running.
-    own: OwnCounts,
-}
-
-/// The requests an HTTP/1 connection starts and serves while the server
-/// runs, counted by the connection's own task in plain loads and stores,
-/// and added to the server's counters when the shutdown begins or the
-/// connection ends: counting each request on the server would take a
-/// locked instruction, on a cache line every core shares.
-#[derive(Debug)]
-struct OwnCounts {
-    /// Off once added to the server's: from then on, requests count there.
-    on: AtomicBool,
-    started: AtomicU64,
-    served: AtomicU64,
-}
-
-/// Adds one to a counter only one task updates (see [`OwnCounts`]).
-#[inline]
-fn bump(counter: &AtomicU64) {
-    counter.store(counter.load(Relaxed) + 1, Relaxed);
 }
 
 impl ConnState {
@@ -175,35 +151,6 @@ impl ConnState {
             flags: AtomicU8::new(0),
             notify: Notify::new(),
             current: CurrentRequest::default(),
-            own: OwnCounts {
-                on: AtomicBool::new(true),
-                started: AtomicU64::new(0),
-                served: AtomicU64::new(0),
-            },
-        }
-    }
-
-    /// Whether an HTTP/1 request counts on the connection (see [`OwnCounts`]).
-    #[inline]
-    fn counts_own(&self, h1: bool) -> bool {
-        h1 && self.own.on.load(Relaxed)
-    }
-
-    /// Adds the requests this connection counted to its server's counters,
-    /// which count its requests from now on. The connection's task calls it
-    /// when the shutdown begins, so that the drain's figures are whole; and
-    /// its drop, at the latest.
-    pub(crate) fn add_own_counts(&self) {
-        if self.own.on.swap(false, Relaxed) {
-            let stats = &self.server.stats;
-            // Starts first: `Stats::in_flight` may read in between, and must
-            // not miss a request that is still running.
-            stats
-                .started
-                .fetch_add(self.own.started.swap(0, Relaxed), Relaxed);
-            stats
-                .served
-                .fetch_add(self.own.served.swap(0, Relaxed), Relaxed);
         }
     }
 
@@ -302,12 +249,6 @@ impl ConnState {
         }
         let last = self.last_active.load(Relaxed);
         Some(self.lifecycle().clock.instant_of(last) + grace)
-    }
-}
-
-impl Drop for ConnState {
-    fn drop(&mut self) {
-        self.add_own_counts();
     }
 }
 
@@ -410,11 +351,7 @@ impl CurrentRequest {
 impl RequestGuard {
     #[inline]
     pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
-        if conn.counts_own(h1) {
-            bump(&conn.own.started);
-        } else {
-            conn.server.stats.started.fetch_add(1, Relaxed);
-        }
+        conn.server.stats.started.fetch_add(1, Relaxed);
         conn.add_in_flight(h1, 1);
         let own_name = if h1 {
             let started = conn.lifecycle().clock.now();
@@ -483,14 +420,9 @@ impl Drop for RequestGuard {
         let now = lifecycle.clock.now();
         let counter = if self.finished.get() {
             if phase == Phase::Running {
-                if conn.counts_own(self.is_h1()) {
-                    bump(&conn.own.served);
-                    None
-                } else {
-                    Some(&server.stats.served)
-                }
+                &server.stats.served
             } else {
-                Some(&server.stats.drained)
+                &server.stats.drained
             }
         } else if phase == Phase::Cancelled {
             let request = self.name(now);
@@ -506,15 +438,13 @@ impl Drop for RequestGuard {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(request);
-            Some(&server.stats.cut_off)
+            &server.stats.cut_off
         } else {
-            Some(&server.stats.disconnected)
+            &server.stats.disconnected
         };
         conn.last_active.store(now, Relaxed);
         conn.add_in_flight(self.is_h1(), -1);
-        if let Some(counter) = counter {
-            counter.fetch_add(1, Relaxed);
-        }
+        counter.fetch_add(1, Relaxed);
         if phase != Phase::Running {
             conn.notify.notify_one();
         }

@@ -65,8 +65,6 @@ pub(crate) async fn serve_connection<S: HttpService>(
     })
     .await;
     if ended.is_none() {
-        // The drain's figures must include what this connection counted.
-        conn.add_own_counts();
         close_gracefully(connection.as_mut(), &conn, |c| c.graceful_shutdown()).await;
     }
     server.stats.open_connections.fetch_sub(1, Relaxed);
