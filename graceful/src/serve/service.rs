@@ -45,8 +45,11 @@ where
 
     #[inline(always)]
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        // Small enough for hyper to inline: the handler's future is then
-        // built in place, where hyper keeps it, instead of being moved there.
+        // Kept small (admission and our own answers are out of line), so
+        // that hyper can inline it: the handler's future is then built in
+        // place, where hyper keeps it, instead of being moved there. Whether
+        // it does depends on the codegen unit hyper's `HttpService::call`
+        // lands in, which is not `#[inline]`.
         match admit(&self.conn, &req) {
             Ok(guard) => TrackedFuture {
                 fut: Some(self.inner.call(req)),
@@ -152,14 +155,13 @@ pin_project! {
     /// A struct rather than an enum: hyper keeps it in place, and the
     /// compiler builds a struct's fields where they will stay, while it
     /// assembles an enum elsewhere and copies it, every request.
-    #[repr(C)]
     pub(crate) struct TrackedFuture<F, B> {
+        #[pin]
+        fut: Option<F>,
         guard: Option<RequestGuard>,
         // Boxed: the rare answers must not make every handler's future
         // larger, which every move of it would pay for.
         answer: Option<Box<Answer<B>>>,
-        #[pin]
-        fut: Option<F>,
     }
 }
 
