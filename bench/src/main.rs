@@ -808,24 +808,22 @@ fn markdown(r: &Results<'_>) -> String {
         ),
         (
             "idle shutdown under 50 ms",
-            Some(median(&g.idle_exit_ms) < 50.0).filter(|_| !g.idle_exit_ms.is_empty()),
+            (!g.idle_exit_ms.is_empty()).then(|| median(&g.idle_exit_ms) < 50.0),
             format!("{:.1} ms", median(&g.idle_exit_ms)),
         ),
-        match (g.memory.as_ref(), hyper_memory) {
-            (Some(g), Some(h)) => (
+        {
+            let both = g.memory.as_ref().zip(hyper_memory);
+            (
                 "resident memory idle within 2 MiB of bare hyper",
-                Some(g.idle_kib <= h.idle_kib + 2048),
-                format!(
-                    "{:.1} MiB vs {:.1} MiB",
-                    g.idle_kib as f64 / 1024.0,
-                    h.idle_kib as f64 / 1024.0
-                ),
-            ),
-            _ => (
-                "resident memory idle within 2 MiB of bare hyper",
-                None,
-                String::new(),
-            ),
+                both.map(|(g, h)| g.idle_kib <= h.idle_kib + 2048),
+                both.map_or_else(String::new, |(g, h)| {
+                    format!(
+                        "{:.1} MiB vs {:.1} MiB",
+                        g.idle_kib as f64 / 1024.0,
+                        h.idle_kib as f64 / 1024.0
+                    )
+                }),
+            )
         },
     ];
     let _ = writeln!(s, "| bar for graceful | met | measured |\n|---|---|---|");
