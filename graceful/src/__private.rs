@@ -18,11 +18,12 @@ pub use crate::serve::Server;
 use std::fmt;
 use std::future::Future;
 
-use crate::app::{App, init_default_subscriber};
+use crate::app::{App, block_on, early_watchdog, init_default_subscriber};
 use crate::config;
 use crate::error::Error;
-use crate::registry::Respond;
+use crate::registry::{Respond, shutdown_handle};
 use crate::signals::Signal;
+use crate::watchdog::exit_process;
 
 /// A handler's future as the router runs it: boxed once, and nothing else
 /// around it (an `async` block would hold the handler's future beside its
@@ -101,7 +102,7 @@ where
             err.exit_code()
         }
     };
-    std::process::exit(code)
+    exit_process(code)
 }
 
 fn run<F, Fut>(settings: MainConfig, body: F) -> Result<i32, Error>
@@ -110,11 +111,13 @@ where
     Fut: Future,
     Fut::Output: MainResult,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let mut app = App::registered()?;
+    // The signal handlers first of all: a signal from here on goes through
+    // the lifecycle instead of killing the process half-started.
+    let watchdog = early_watchdog(
+        settings.signals.unwrap_or(&Signal::DEFAULT),
+        &shutdown_handle().lifecycle,
+    )?;
+    let mut app = App::registered()?.owning_process(watchdog);
     let MainConfig {
         shutdown_timeout,
         drain_timeout,
@@ -152,11 +155,11 @@ where
         let _logging = DefaultSubscriberAfter;
         body().await.into_result().map_err(Into::into)
     };
-    let report = runtime.block_on(async {
+    let report = block_on(async {
         let started = app.start_with(&config::process_env, Some(setup)).await;
         init_default_subscriber();
         Ok::<_, Error>(started?.wait().await)
-    })?;
+    })??;
     Ok(report.exit_code())
 }
 

@@ -4,22 +4,26 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
 use crate::config::{self, Config, Lookup};
 use crate::drain::ServerShared;
 use crate::error::{BoxError, Error};
-use crate::handle::{Lifecycle, Phase, ShutdownHandle, Trigger};
-use crate::report::{ForcedBy, PhaseReport, Report};
+use crate::handle::{ForcedBy, Lifecycle, Phase, ShutdownHandle, Trigger};
+use crate::report::Report;
 use crate::serve::{self, Server};
-use crate::signals::{Signal, Signals};
+use crate::signals::Signal;
+use crate::watchdog::{Watchdog, exit_process};
 
-/// How long a forced exit waits for the connections it aborts to be counted.
-const FORCED_ABORT_WAIT: Duration = Duration::from_millis(200);
+/// How long aborted connections get to end (and be counted) once cut off,
+/// at the drain deadline or a forced exit. A task blocking its thread does
+/// not end: it is reported as abandoned.
+const ABORT_WAIT: Duration = Duration::from_millis(200);
 
 type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
@@ -70,6 +74,11 @@ pub struct App {
     callbacks: Vec<Callback>,
     startup: Option<Startup>,
     lifecycle: Arc<Lifecycle>,
+    /// Installed early by the generated `main`, before anything else runs.
+    watchdog: Option<Watchdog>,
+    /// Whether the process is the app's (`run_blocking`, `#[graceful::main]`):
+    /// then a forced exit ends it even if the runtime is stalled.
+    owns_process: bool,
 }
 
 impl fmt::Debug for App {
@@ -106,7 +115,17 @@ impl App {
             callbacks: Vec::new(),
             startup: None,
             lifecycle,
+            watchdog: None,
+            owns_process: false,
         }
+    }
+
+    /// Makes the process the app's: its watchdog, installed early, may end
+    /// it on a forced exit even if the runtime is stalled.
+    pub(crate) fn owning_process(mut self, watchdog: Watchdog) -> Self {
+        self.watchdog = Some(watchdog);
+        self.owns_process = true;
+        self
     }
 
     /// Adds a server. Names must be unique.
@@ -353,26 +372,27 @@ impl App {
             callbacks,
             startup: _,
             lifecycle,
+            watchdog,
+            owns_process,
         } = self;
         config.apply_env(env)?;
         let plan = Plan::new(callbacks, config.callback_timeout, env)?;
         serve::validate(&servers)?;
 
         // Handlers first: from here on, a signal goes through the lifecycle.
-        let mut signals = Signals::install(&config.signals)?;
+        let watchdog = match watchdog {
+            Some(watchdog) => watchdog,
+            None => Watchdog::start(&config.signals, Arc::clone(&lifecycle))?,
+        };
         if let Some(startup) = startup {
             tokio::select! {
                 result = startup => result.map_err(Error::Startup)?,
-                signal = signals.recv() => { lifecycle.trigger(Trigger::Signal(signal)); }
                 () = lifecycle.begun() => {}
             }
         }
         let mut bound = Vec::new();
         if lifecycle.phase() == Phase::Running {
             bound = serve::bind_all(servers, env).await?;
-            if let Some(signal) = signals.try_recv() {
-                lifecycle.trigger(Trigger::Signal(signal));
-            }
         }
         let during_startup = lifecycle.phase() != Phase::Running;
         if during_startup {
@@ -417,14 +437,20 @@ impl App {
                 "the shutdown budget exceeds shutdown_timeout: a slow shutdown would be forced mid-cleanup"
             );
         }
-        Ok(Running {
+        let books = Arc::new(Books::new(
+            Arc::clone(&lifecycle),
             servers,
+            plan.ledger(),
+            during_startup,
+        ));
+        watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
+        Ok(Running {
+            books,
             accept_loops,
             lifecycle,
-            signals,
+            watchdog,
             plan,
             config,
-            during_startup,
         })
     }
 
@@ -466,27 +492,45 @@ impl App {
     /// ```
     pub fn run_blocking(self) -> ! {
         init_default_subscriber();
-        let code = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => match runtime.block_on(self.run()) {
-                Ok(report) => report.exit_code(),
-                Err(err) => {
-                    tracing::error!("{err}");
-                    err.exit_code()
-                }
-            },
+        let run = early_watchdog(&self.config.signals, &self.lifecycle)
+            .map(|watchdog| self.owning_process(watchdog))
+            .and_then(|app| block_on(app.run()))
+            .and_then(|run| run);
+        exit_process(match run {
+            Ok(report) => report.exit_code(),
             Err(err) => {
-                let err = Error::Runtime(err);
                 tracing::error!("{err}");
                 err.exit_code()
             }
-        };
-        // Exit without dropping the runtime: a task stuck in blocking code
-        // must not hold the process after a forced shutdown.
-        std::process::exit(code)
+        })
     }
+}
+
+/// Installs the signal handlers before anything else runs, with the signals
+/// the environment names (or, if it names none or none valid, `configured`).
+/// A malformed `GRACEFUL_SIGNALS` is still reported by the start.
+pub(crate) fn early_watchdog(
+    configured: &[Signal],
+    lifecycle: &Arc<Lifecycle>,
+) -> Result<Watchdog, Error> {
+    let signals = config::signals_var(&config::process_env)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| configured.to_vec());
+    Watchdog::start(&signals, Arc::clone(lifecycle))
+}
+
+/// Builds a multi-threaded runtime and runs `future` on it, then leaves the
+/// runtime behind (forgotten, not dropped): the caller exits the process,
+/// and dropping the runtime would wait for every blocking thread.
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let output = runtime.block_on(future);
+    std::mem::forget(runtime);
+    Ok(output)
 }
 
 /// Installs the default subscriber: human-readable, on standard error,
@@ -521,13 +565,12 @@ pub(crate) fn init_default_subscriber() {
 /// # }
 /// ```
 pub struct Running {
-    servers: Vec<Arc<ServerShared>>,
+    books: Arc<Books>,
     accept_loops: Vec<JoinHandle<()>>,
     lifecycle: Arc<Lifecycle>,
-    signals: Signals,
+    watchdog: Watchdog,
     plan: Plan,
     config: Config,
-    during_startup: bool,
 }
 
 impl fmt::Debug for Running {
@@ -547,10 +590,9 @@ impl Running {
     /// # }
     /// ```
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.servers
-            .iter()
-            .find(|s| &*s.name == name)
-            .map(|s| s.addr)
+        self.local_addrs()
+            .find(|(n, _)| *n == name)
+            .map(|(_, addr)| addr)
     }
 
     /// Every server's name and address, in declaration order.
@@ -561,7 +603,7 @@ impl Running {
     /// # }
     /// ```
     pub fn local_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> + '_ {
-        self.servers.iter().map(|s| (&*s.name, s.addr))
+        self.books.servers().iter().map(|s| (&*s.name, s.addr))
     }
 
     /// A handle on this app's shutdown.
@@ -589,113 +631,62 @@ impl Running {
     /// ```
     pub async fn wait(self) -> Report {
         let Running {
-            servers,
+            books,
             accept_loops,
             lifecycle,
-            mut signals,
+            watchdog,
             plan,
             config,
-            during_startup,
         } = self;
-        if lifecycle.phase() == Phase::Running {
-            tokio::select! {
-                signal = signals.recv() => { lifecycle.trigger(Trigger::Signal(signal)); }
-                () = lifecycle.begun() => {}
-            }
-        }
-        let first = lifecycle
-            .triggers()
-            .first()
-            .map_or_else(|| (Trigger::Handle, Instant::now()), |t| *t);
-        tracing::info!(trigger = %first.0, "shutdown started");
+        // Signals reach the lifecycle through the watchdog's thread.
+        lifecycle.begun().await;
+        tracing::info!(trigger = %books.first_trigger(), "shutdown started");
 
-        let phases = Mutex::new(Vec::new());
-        let callback_names = plan.names();
-        let callback_results = plan.results();
-        let sequence = pin!(shutdown_sequence(
-            &servers,
-            accept_loops,
-            &lifecycle,
-            &config,
-            plan,
-            &phases
-        ));
-        let forced = async {
-            tokio::select! {
-                signal = signals.recv() => {
-                    lifecycle.trigger(Trigger::Signal(signal));
-                    ForcedBy::Trigger(Trigger::Signal(signal))
-                }
-                () = tokio::time::sleep_until((first.1 + config.shutdown_timeout).into()) => {
-                    ForcedBy::Deadline(config.shutdown_timeout)
-                }
-            }
-        };
-        let mut report = tokio::select! {
+        let sequence = shutdown_sequence(&books, accept_loops, &lifecycle, &config, plan);
+        let report = tokio::select! {
             biased;
-            forced_by = forced => {
-                let phase = lifecycle.phase();
-                tracing::error!(forced_by = %forced_by, ?phase, "forced exit");
-                let in_flight: Vec<_> = servers.iter().map(|s| (s, s.stats.in_flight())).collect();
-                for (server, n) in &in_flight {
-                    if *n > 0 {
-                        tracing::error!(server = %server.name, in_flight = n, "requests still running at the forced exit");
-                    }
-                }
-                let callbacks = Plan::outcomes_so_far(&callback_names, &callback_results);
-                for cb in callbacks.iter().filter(|c| c.outcome == crate::CallbackOutcome::NotFinished) {
-                    tracing::error!(callback = %cb.name, phase = cb.phase, "callback not finished at the forced exit");
-                }
+            () = lifecycle.forced() => {
+                let by = lifecycle.forced_by().cloned().unwrap_or(ForcedBy::Trigger(Trigger::Handle));
+                tracing::error!(forced_by = %by, phase = ?lifecycle.phase(), "forced exit");
+                books.log_still_running();
                 // Cut off whatever still runs, and count it; a task stuck in
                 // blocking code cannot hold the forced exit for long.
                 lifecycle.advance(Phase::Cancelled);
-                let aborted = async {
-                    for server in &servers {
-                        server.tasks.close();
-                        server.tasks.wait().await;
-                    }
-                };
-                let _ = tokio::time::timeout(FORCED_ABORT_WAIT, aborted).await;
-                Report {
-                    servers: servers.iter().map(|s| s.report()).collect(),
-                    cut_off: servers.iter().flat_map(|s| s.take_cut_off()).collect(),
-                    callbacks,
-                    forced: Some(forced_by),
-                    ..Report::default()
-                }
+                wait_for_tasks(books.servers(), ABORT_WAIT).await;
+                books.forced(by)
             }
             report = sequence => report,
         };
-        report.during_startup = during_startup;
-        report.phases = std::mem::take(&mut *phases.lock().unwrap_or_else(PoisonError::into_inner));
-        report.triggers = lifecycle
-            .triggers()
-            .into_iter()
-            .map(|(trigger, at)| (trigger, at.saturating_duration_since(first.1)))
-            .collect();
-        report.total = first.1.elapsed();
+        watchdog.stop();
+        let report = books.finish(report);
         report.log();
         report
     }
 }
 
+/// Closes every server's task tracker and waits until its tasks have ended,
+/// or `limit` has passed. Returns whether they all ended.
+async fn wait_for_tasks(servers: &[Arc<ServerShared>], limit: Duration) -> bool {
+    for server in servers {
+        server.tasks.close();
+    }
+    let all = async {
+        for server in servers {
+            server.tasks.wait().await;
+        }
+    };
+    tokio::time::timeout(limit, all).await.is_ok()
+}
+
 /// Phases 3 to 6 of the lifecycle, each logged with its duration.
 async fn shutdown_sequence(
-    servers: &[Arc<ServerShared>],
+    books: &Books,
     accept_loops: Vec<JoinHandle<()>>,
     lifecycle: &Lifecycle,
     config: &Config,
     plan: Plan,
-    phases: &Mutex<Vec<PhaseReport>>,
 ) -> Report {
-    let record = |name: &'static str, started: Instant| {
-        let duration = started.elapsed();
-        tracing::info!(phase = %name, ?duration, "phase ended");
-        phases
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(PhaseReport { name, duration });
-    };
+    let servers = books.servers();
 
     // Not ready: health answers 503, clients are told to move on.
     let started = Instant::now();
@@ -703,7 +694,7 @@ async fn shutdown_sequence(
     if !config.pre_stop_delay.is_zero() {
         tokio::time::sleep(config.pre_stop_delay).await;
     }
-    record("not-ready", started);
+    books.phase_ended("not-ready", started);
 
     // Refuse new work: close every listener.
     let started = Instant::now();
@@ -711,7 +702,7 @@ async fn shutdown_sequence(
     for accept_loop in accept_loops {
         let _ = accept_loop.await;
     }
-    record("refuse", started);
+    books.phase_ended("refuse", started);
 
     // Drain: wait until no connection is left, or the deadline.
     let started = Instant::now();
@@ -734,7 +725,9 @@ async fn shutdown_sequence(
             () = tokio::time::sleep_until(deadline) => {
                 tracing::warn!(drain_timeout = ?config.drain_timeout, "drain deadline passed: cutting off what remains");
                 lifecycle.advance(Phase::Cancelled);
-                drained.await;
+                // Aborted tasks end at their next poll; one blocking its
+                // thread never does, and is reported as abandoned.
+                wait_for_tasks(servers, ABORT_WAIT).await;
                 break;
             }
             _ = progress.tick() => {
@@ -749,7 +742,7 @@ async fn shutdown_sequence(
             }
         }
     }
-    record("drain", started);
+    books.phase_ended("drain", started);
 
     // Callbacks, phase by phase.
     let callbacks = if plan.is_empty() {
@@ -757,14 +750,8 @@ async fn shutdown_sequence(
     } else {
         let started = Instant::now();
         let callbacks = plan.run().await;
-        record("callbacks", started);
+        books.phase_ended("callbacks", started);
         callbacks
     };
-
-    Report {
-        servers: servers.iter().map(|s| s.report()).collect(),
-        cut_off: servers.iter().flat_map(|s| s.take_cut_off()).collect(),
-        callbacks,
-        ..Report::default()
-    }
+    books.completed(callbacks)
 }

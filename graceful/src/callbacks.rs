@@ -255,8 +255,57 @@ impl ShutdownContext {
 /// The callbacks, sorted, with their timeouts resolved.
 pub(crate) struct Plan {
     callbacks: Vec<(Callback, Duration)>,
-    /// Results as they come in, so that a forced exit can report them.
-    done: Arc<Mutex<Vec<CallbackReport>>>,
+    ledger: Arc<Ledger>,
+}
+
+/// What the callbacks did so far, readable at any instant: a forced exit
+/// reports from it, from the runtime or from the watchdog.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    planned: Vec<Planned>,
+    /// Reports as callbacks end.
+    done: Mutex<Vec<CallbackReport>>,
+    /// Callbacks aborted at their timeout: their work may still run.
+    aborted: Mutex<Vec<String>>,
+}
+
+/// A callback as planned.
+#[derive(Debug)]
+struct Planned {
+    name: String,
+    phase: i32,
+    timeout: Duration,
+}
+
+impl Ledger {
+    /// What a forced exit reports: finished callbacks as they ended, the
+    /// others as not finished.
+    pub(crate) fn outcomes_so_far(&self) -> Vec<CallbackReport> {
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        self.planned
+            .iter()
+            .map(|planned| {
+                done.iter()
+                    .find(|r| r.name == planned.name && r.phase == planned.phase)
+                    .cloned()
+                    .unwrap_or_else(|| CallbackReport {
+                        name: planned.name.clone(),
+                        phase: planned.phase,
+                        timeout: planned.timeout,
+                        outcome: CallbackOutcome::NotFinished,
+                        duration: Duration::ZERO,
+                    })
+            })
+            .collect()
+    }
+
+    /// The callbacks aborted at their timeout, whose work the exit abandons.
+    pub(crate) fn aborted(&self) -> Vec<String> {
+        self.aborted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl Plan {
@@ -289,9 +338,21 @@ impl Plan {
                 .unwrap_or(default_timeout);
             resolved.push((cb, timeout));
         }
+        let planned = resolved
+            .iter()
+            .map(|(cb, timeout)| Planned {
+                name: cb.name.clone(),
+                phase: cb.phase,
+                timeout: *timeout,
+            })
+            .collect();
         Ok(Plan {
             callbacks: resolved,
-            done: Arc::default(),
+            ledger: Arc::new(Ledger {
+                planned,
+                done: Mutex::default(),
+                aborted: Mutex::default(),
+            }),
         })
     }
 
@@ -316,40 +377,9 @@ impl Plan {
         self.callbacks.is_empty()
     }
 
-    /// What a forced exit reports: finished callbacks as they ended, the
-    /// others as not finished.
-    pub(crate) fn outcomes_so_far(
-        names: &[(String, i32, Duration)],
-        done: &Mutex<Vec<CallbackReport>>,
-    ) -> Vec<CallbackReport> {
-        let done = done.lock().unwrap_or_else(PoisonError::into_inner);
-        names
-            .iter()
-            .map(|(name, phase, timeout)| {
-                done.iter()
-                    .find(|r| &r.name == name && r.phase == *phase)
-                    .cloned()
-                    .unwrap_or_else(|| CallbackReport {
-                        name: name.clone(),
-                        phase: *phase,
-                        timeout: *timeout,
-                        outcome: CallbackOutcome::NotFinished,
-                        duration: Duration::ZERO,
-                    })
-            })
-            .collect()
-    }
-
-    /// Names, phases and timeouts, for [`Plan::outcomes_so_far`].
-    pub(crate) fn names(&self) -> Vec<(String, i32, Duration)> {
-        self.callbacks
-            .iter()
-            .map(|(cb, timeout)| (cb.name.clone(), cb.phase, *timeout))
-            .collect()
-    }
-
-    pub(crate) fn results(&self) -> Arc<Mutex<Vec<CallbackReport>>> {
-        Arc::clone(&self.done)
+    /// The ledger the callbacks write as they end.
+    pub(crate) fn ledger(&self) -> Arc<Ledger> {
+        Arc::clone(&self.ledger)
     }
 
     /// Runs every phase in order, and every callback of a phase concurrently.
@@ -359,15 +389,16 @@ impl Plan {
             let phase = first.phase;
             let started = Instant::now();
             let mut set = JoinSet::new();
-            set.spawn(run_one(first, timeout));
+            set.spawn(run_one(first, timeout, Arc::clone(&self.ledger)));
             while let Some((cb, timeout)) = callbacks.next_if(|(cb, _)| cb.phase == phase) {
-                set.spawn(run_one(cb, timeout));
+                set.spawn(run_one(cb, timeout, Arc::clone(&self.ledger)));
             }
             tracing::info!(phase, callbacks = set.len(), "callback phase started");
             while let Some(joined) = set.join_next().await {
                 // `run_one` never panics: the callback runs in a task of its own.
                 if let Ok(report) = joined {
-                    self.done
+                    self.ledger
+                        .done
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(report);
@@ -375,15 +406,19 @@ impl Plan {
             }
             tracing::info!(phase, duration = ?started.elapsed(), "callback phase ended");
         }
-        let mut done =
-            std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut done = self
+            .ledger
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         done.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
         done
     }
 }
 
 /// Runs one callback in its own task, under its timeout, then the wind-down.
-async fn run_one(cb: Callback, timeout: Duration) -> CallbackReport {
+async fn run_one(cb: Callback, timeout: Duration, ledger: Arc<Ledger>) -> CallbackReport {
     let started = Instant::now();
     let token = CancellationToken::new();
     let ctx = ShutdownContext {
@@ -409,6 +444,7 @@ async fn run_one(cb: Callback, timeout: Duration) -> CallbackReport {
                 },
                 Err(_) => {
                     task.abort();
+                    ledger.aborted.lock().unwrap_or_else(PoisonError::into_inner).push(cb.name.clone());
                     CallbackOutcome::TimedOut { message: None, aborted: true }
                 }
             }

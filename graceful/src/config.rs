@@ -166,9 +166,8 @@ impl Config {
                 "the progress interval must be positive",
             ));
         }
-        if let Some(value) = env(ENV_SIGNALS) {
-            self.signals =
-                parse_signals(&value).map_err(|reason| invalid(ENV_SIGNALS, &value, &reason))?;
+        if let Some(signals) = signals_var(env)? {
+            self.signals = signals;
         }
         if let Some(value) = env(ENV_HEALTH_PATH) {
             self.health_path = match value.as_str() {
@@ -194,6 +193,16 @@ pub(crate) fn duration_var(env: Lookup<'_>, var: &str) -> Result<Option<Duration
         Some(value) => parse_duration(&value)
             .map(Some)
             .map_err(|reason| invalid(var, &value, &reason)),
+    }
+}
+
+/// Reads `GRACEFUL_SIGNALS`.
+pub(crate) fn signals_var(env: Lookup<'_>) -> Result<Option<Vec<Signal>>, Error> {
+    match env(ENV_SIGNALS) {
+        None => Ok(None),
+        Some(value) => parse_signals(&value)
+            .map(Some)
+            .map_err(|reason| invalid(ENV_SIGNALS, &value, &reason)),
     }
 }
 

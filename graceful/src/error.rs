@@ -103,6 +103,8 @@ pub enum Error {
     Startup(BoxError),
     /// The tokio runtime could not be built.
     Runtime(io::Error),
+    /// The watchdog thread (signals and the global deadline) could not start.
+    Watchdog(io::Error),
 }
 
 impl Error {
@@ -173,6 +175,7 @@ impl fmt::Display for Error {
             }
             Error::Startup(err) => write!(f, "start-up failed: {err}"),
             Error::Runtime(err) => write!(f, "cannot build the tokio runtime: {err}"),
+            Error::Watchdog(err) => write!(f, "cannot start the watchdog thread: {err}"),
         }
     }
 }
@@ -183,7 +186,8 @@ impl std::error::Error for Error {
             Error::Resolve { source, .. }
             | Error::Bind { source, .. }
             | Error::Signal { source, .. }
-            | Error::Runtime(source) => Some(source),
+            | Error::Runtime(source)
+            | Error::Watchdog(source) => Some(source),
             Error::Startup(err) => Some(err.as_ref()),
             _ => None,
         }

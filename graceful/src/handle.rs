@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Context;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -46,6 +46,33 @@ impl std::fmt::Display for Trigger {
     }
 }
 
+/// Why the exit was forced.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// if let Some(reason) = &report.forced {
+///     eprintln!("forced: {reason}");
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForcedBy {
+    /// A second signal.
+    Trigger(Trigger),
+    /// The global `shutdown_timeout` passed.
+    Deadline(Duration),
+}
+
+impl std::fmt::Display for ForcedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForcedBy::Trigger(trigger) => write!(f, "second {trigger}"),
+            ForcedBy::Deadline(limit) => write!(f, "shutdown timeout of {limit:?} passed"),
+        }
+    }
+}
+
 /// Every server's name and address.
 pub(crate) type Addrs = Vec<(Arc<str>, SocketAddr)>;
 
@@ -67,6 +94,12 @@ pub(crate) struct Lifecycle {
     started: CancellationToken,
     /// Whether the servers were started, and where they listen.
     serving: Mutex<(bool, Addrs)>,
+    /// Cancelled when the exit is forced; `forced_by` says why.
+    forced: CancellationToken,
+    forced_by: OnceLock<ForcedBy>,
+    /// Wakes the watchdog when a trigger comes from code rather than a
+    /// signal, so that it starts the global deadline's clock.
+    watchdog: OnceLock<Waker>,
 }
 
 impl Lifecycle {
@@ -80,7 +113,41 @@ impl Lifecycle {
             triggers: Mutex::new(Vec::new()),
             started: CancellationToken::new(),
             serving: Mutex::new((false, Vec::new())),
+            forced: CancellationToken::new(),
+            forced_by: OnceLock::new(),
+            watchdog: OnceLock::new(),
         }
+    }
+
+    /// Tells the watchdog of triggers from now on.
+    pub(crate) fn set_watchdog(&self, waker: Waker) {
+        let _ = self.watchdog.set(waker);
+    }
+
+    /// Forces the exit. Returns whether this was the first time.
+    pub(crate) fn force(&self, by: ForcedBy) -> bool {
+        let first = self.forced_by.set(by).is_ok();
+        self.forced.cancel();
+        first
+    }
+
+    /// Why the exit was forced, once it was.
+    pub(crate) fn forced_by(&self) -> Option<&ForcedBy> {
+        self.forced_by.get()
+    }
+
+    /// Completes when the exit is forced.
+    pub(crate) fn forced(&self) -> WaitForCancellationFuture<'_> {
+        self.forced.cancelled()
+    }
+
+    /// When the first trigger came, if one did.
+    pub(crate) fn first_trigger(&self) -> Option<(Trigger, Instant)> {
+        self.triggers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first()
+            .copied()
     }
 
     /// Records the end of the start: whether the servers serve, and where.
@@ -124,6 +191,9 @@ impl Lifecycle {
             triggers.len() == 1
         };
         self.advance(Phase::Stopping);
+        if let Some(watchdog) = self.watchdog.get() {
+            watchdog.wake_by_ref();
+        }
         first
     }
 

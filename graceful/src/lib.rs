@@ -154,6 +154,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod app;
+mod books;
 mod callbacks;
 mod clock;
 pub mod config;
@@ -165,6 +166,7 @@ mod report;
 mod response;
 mod serve;
 mod signals;
+mod watchdog;
 
 #[doc(hidden)]
 pub mod __private;
@@ -172,10 +174,10 @@ pub mod __private;
 pub use app::{App, Running};
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
 pub use error::{BoxError, Error};
-pub use handle::{ShutdownHandle, Trigger};
+pub use handle::{ForcedBy, ShutdownHandle, Trigger};
 pub use registry::shutdown_handle;
 pub use report::{
-    CallbackOutcome, CallbackReport, ForcedBy, OpenRequest, PhaseReport, Report, ServerReport,
+    Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
     exit_code,
 };
 pub use response::{Body, IntoBody, IntoResponse};

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::handle::Trigger;
+use crate::handle::{ForcedBy, Trigger};
 
 /// The process exit codes, from [`Report::exit_code`] and [`Error::exit_code`](crate::Error::exit_code).
 ///
@@ -191,29 +191,45 @@ pub struct PhaseReport {
     pub duration: Duration,
 }
 
-/// Why the exit was forced.
+/// Work still running when the report was taken, which the process's exit
+/// abandons: code blocking a thread cannot be cancelled, only left behind.
 ///
 /// ```
 /// # fn show(report: &graceful::Report) {
-/// if let Some(reason) = &report.forced {
-///     eprintln!("forced: {reason}");
+/// for work in &report.abandoned {
+///     eprintln!("abandoned: {work}");
 /// }
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ForcedBy {
-    /// A second signal.
-    Trigger(Trigger),
-    /// The global `shutdown_timeout` passed.
-    Deadline(Duration),
+pub enum Abandoned {
+    /// A callback aborted at its timeout: whatever blocking work it started
+    /// (`spawn_blocking`, a blocked thread) may still run.
+    Callback {
+        /// The callback's name.
+        name: String,
+    },
+    /// Connection or HTTP/2 stream tasks of a server that did not end when
+    /// aborted: their code blocks a thread.
+    Tasks {
+        /// The server's name.
+        server: String,
+        /// How many.
+        tasks: usize,
+    },
 }
 
-impl fmt::Display for ForcedBy {
+impl fmt::Display for Abandoned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ForcedBy::Trigger(trigger) => write!(f, "second {trigger}"),
-            ForcedBy::Deadline(limit) => write!(f, "shutdown timeout of {limit:?} passed"),
+            Abandoned::Callback { name } => write!(f, "callback {name} (aborted at its timeout)"),
+            Abandoned::Tasks { server, tasks } => {
+                write!(
+                    f,
+                    "{tasks} task(s) of server {server} that did not end when aborted"
+                )
+            }
         }
     }
 }
@@ -244,6 +260,8 @@ pub struct Report {
     pub callbacks: Vec<CallbackReport>,
     /// Set when the exit was forced.
     pub forced: Option<ForcedBy>,
+    /// Work still running, which the exit abandons.
+    pub abandoned: Vec<Abandoned>,
     /// From the first trigger to the end of the report.
     pub total: Duration,
 }
@@ -276,7 +294,10 @@ impl Report {
                 refused = server.refused,
                 cut_off = server.cut_off,
                 disconnected = server.disconnected,
+                in_flight = server.in_flight,
                 connections = server.connections,
+                idle_closed = server.idle_closed,
+                connections_aborted = server.connections_aborted,
                 "server report"
             );
         }
@@ -285,6 +306,16 @@ impl Report {
                 tracing::info!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
             } else {
                 tracing::warn!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+            }
+        }
+        for work in &self.abandoned {
+            match work {
+                Abandoned::Callback { name } => {
+                    tracing::warn!(callback = %name, "abandoned at exit");
+                }
+                Abandoned::Tasks { server, tasks } => {
+                    tracing::warn!(server = %server, tasks, "abandoned at exit");
+                }
             }
         }
         let code = self.exit_code();
@@ -342,6 +373,9 @@ impl fmt::Display for Report {
                 "  callback {} (phase {}): {} in {:?}",
                 cb.name, cb.phase, cb.outcome, cb.duration
             )?;
+        }
+        for work in &self.abandoned {
+            writeln!(f, "  abandoned: {work}")?;
         }
         write!(f, "  total {:?}", self.total)
     }

@@ -9,9 +9,7 @@
 //! grace period. [`Signal`] therefore has no variant for them.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
 use std::str::FromStr;
-use std::task::Poll;
 
 use crate::error::Error;
 
@@ -62,19 +60,6 @@ impl Signal {
             Signal::Usr2 => "SIGUSR2",
         }
     }
-
-    #[cfg(unix)]
-    fn kind(self) -> tokio::signal::unix::SignalKind {
-        use tokio::signal::unix::SignalKind;
-        match self {
-            Signal::Term => SignalKind::terminate(),
-            Signal::Int => SignalKind::interrupt(),
-            Signal::Quit => SignalKind::quit(),
-            Signal::Hup => SignalKind::hangup(),
-            Signal::Usr1 => SignalKind::user_defined1(),
-            Signal::Usr2 => SignalKind::user_defined2(),
-        }
-    }
 }
 
 impl fmt::Display for Signal {
@@ -110,63 +95,93 @@ impl FromStr for Signal {
     }
 }
 
-/// The installed signal handlers. Installed before the first bind, so that a
-/// signal during start-up is received, not acted on by the default handler.
-pub(crate) struct Signals {
-    #[cfg(unix)]
-    streams: Vec<(Signal, tokio::signal::unix::Signal)>,
+/// The installed signal handlers: one self-pipe per signal, written once for
+/// every delivery, so that two signals sent back to back count as two. The
+/// watchdog thread reads them; nothing here needs the runtime.
+#[cfg(unix)]
+pub(crate) struct SignalPipes {
+    pipes: Vec<Pipe>,
 }
 
-impl Signals {
-    /// Installs a handler for each signal.
+#[cfg(unix)]
+struct Pipe {
+    signal: Signal,
+    read: std::os::unix::net::UnixStream,
+    id: signal_hook::SigId,
+}
+
+#[cfg(unix)]
+impl SignalPipes {
+    /// Installs a handler for each signal, then unblocks them in this thread
+    /// (a parent may have started the process with them blocked; a signal
+    /// that arrived meanwhile is delivered now, to the handler).
     pub(crate) fn install(signals: &[Signal]) -> Result<Self, Error> {
-        #[cfg(unix)]
-        {
-            let mut streams = Vec::with_capacity(signals.len());
-            for &signal in signals {
-                let stream = tokio::signal::unix::signal(signal.kind())
-                    .map_err(|source| Error::Signal { signal, source })?;
-                streams.push((signal, stream));
+        use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+        let mut pipes = SignalPipes {
+            pipes: Vec::with_capacity(signals.len()),
+        };
+        let mut set = SigSet::empty();
+        for &signal in signals {
+            let installed = (|| {
+                let (read, write) = std::os::unix::net::UnixStream::pair()?;
+                read.set_nonblocking(true)?;
+                let id = signal_hook::low_level::pipe::register(signal.raw() as i32, write)?;
+                Ok(Pipe { signal, read, id })
+            })();
+            pipes
+                .pipes
+                .push(installed.map_err(|source| Error::Signal { signal, source })?);
+            set.add(signal.raw());
+        }
+        pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None).map_err(|errno| {
+            Error::Signal {
+                signal: signals[0],
+                source: errno.into(),
             }
-            Ok(Signals { streams })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = signals;
-            Ok(Signals {})
-        }
+        })?;
+        Ok(pipes)
     }
 
-    /// A signal already received, if any, without waiting.
-    pub(crate) fn try_recv(&mut self) -> Option<Signal> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match std::pin::pin!(self.recv()).poll(&mut cx) {
-            Poll::Ready(signal) => Some(signal),
-            Poll::Pending => None,
-        }
+    /// The pipes' read ends, to wait on.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.pipes.iter().map(|pipe| pipe.read.as_fd())
     }
 
-    /// Waits for the next signal.
-    pub(crate) async fn recv(&mut self) -> Signal {
-        #[cfg(unix)]
-        {
-            poll_fn(|cx| {
-                for (signal, stream) in &mut self.streams {
-                    if let Poll::Ready(Some(())) = stream.poll_recv(cx) {
-                        return Poll::Ready(*signal);
-                    }
-                }
-                Poll::Pending
-            })
-            .await
-        }
-        #[cfg(not(unix))]
-        {
-            // Only Ctrl-C exists off Unix.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
+    /// Every delivery since the last call, one entry each, without waiting.
+    pub(crate) fn take(&mut self) -> Vec<Signal> {
+        use std::io::Read;
+        let mut delivered = Vec::new();
+        for pipe in &mut self.pipes {
+            let mut buf = [0u8; 16];
+            while let Ok(n @ 1..) = pipe.read.read(&mut buf) {
+                delivered.extend(std::iter::repeat_n(pipe.signal, n));
             }
-            Signal::Int
+        }
+        delivered
+    }
+}
+
+#[cfg(unix)]
+impl Drop for SignalPipes {
+    fn drop(&mut self) {
+        for pipe in &self.pipes {
+            signal_hook::low_level::unregister(pipe.id);
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Signal {
+    fn raw(self) -> nix::sys::signal::Signal {
+        use nix::sys::signal::Signal as Raw;
+        match self {
+            Signal::Term => Raw::SIGTERM,
+            Signal::Int => Raw::SIGINT,
+            Signal::Quit => Raw::SIGQUIT,
+            Signal::Hup => Raw::SIGHUP,
+            Signal::Usr1 => Raw::SIGUSR1,
+            Signal::Usr2 => Raw::SIGUSR2,
         }
     }
 }

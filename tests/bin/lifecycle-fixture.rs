@@ -13,8 +13,13 @@
 //! - `GET /slow?ms=N`: waits N ms, then answers `slow done` (logs `slow request started`)
 //! - `GET /hang`: never answers (logs `hanging request started`)
 //! - `POST /echo`: answers the length of the body it read
+//! - `GET /block?ms=N`: blocks its worker thread for N ms (`std::thread::sleep`)
+//!   in the async handler, as a synchronous driver would (logs `blocking request started`)
+//! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
+//!   (logs `spawn_blocking request started`)
 //!
-//! Callback behaviours: `ok`, `err`, `panic`, `hang`, `sleep=MS`.
+//! Callback behaviours: `ok`, `err`, `panic`, `hang`, `sleep=MS`, `block=MS`
+//! (blocks its thread), `spawn-blocking=MS` (awaits blocking work).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -31,10 +36,7 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = match path.as_str() {
         "/" => Bytes::from_static(b"hello world"),
         "/slow" => {
-            let ms = query
-                .strip_prefix("ms=")
-                .and_then(|ms| ms.parse().ok())
-                .unwrap_or(1000);
+            let ms = millis(&query);
             tracing::info!(ms, "slow request started");
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Bytes::from_static(b"slow done")
@@ -43,6 +45,21 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
             tracing::info!("hanging request started");
             std::future::pending::<()>().await;
             unreachable!("pending never completes")
+        }
+        "/block" => {
+            let ms = millis(&query);
+            tracing::info!(ms, "blocking request started");
+            std::thread::sleep(Duration::from_millis(ms));
+            Bytes::from_static(b"block done")
+        }
+        "/spawn-blocking" => {
+            let ms = millis(&query);
+            tracing::info!(ms, "spawn_blocking request started");
+            let work = tokio::task::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+            });
+            let _ = work.await;
+            Bytes::from_static(b"spawn_blocking done")
         }
         "/echo" => match req.into_body().collect().await {
             Ok(body) => Bytes::from(body.to_bytes().len().to_string()),
@@ -55,6 +72,14 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
         }
     };
     Ok(Response::new(Full::new(body)))
+}
+
+/// `ms=N` in the query, else 1000.
+fn millis(query: &str) -> u64 {
+    query
+        .strip_prefix("ms=")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(1000)
 }
 
 fn callback(spec: &str) -> Callback {
@@ -72,12 +97,20 @@ fn callback(spec: &str) -> Callback {
             "err" => Err("the callback failed".to_owned()),
             "panic" => panic!("the callback panicked"),
             "hang" => std::future::pending().await,
-            sleep => {
-                let ms: u64 = sleep
-                    .strip_prefix("sleep=")
-                    .and_then(|ms| ms.parse().ok())
-                    .expect("ok, err, panic, hang or sleep=MS");
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+            timed => {
+                let (kind, ms) = timed
+                    .split_once('=')
+                    .and_then(|(kind, ms)| Some((kind, ms.parse().ok()?)))
+                    .expect("ok, err, panic, hang, sleep=MS, block=MS or spawn-blocking=MS");
+                let ms = Duration::from_millis(ms);
+                match kind {
+                    "sleep" => tokio::time::sleep(ms).await,
+                    "block" => std::thread::sleep(ms),
+                    "spawn-blocking" => {
+                        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(ms)).await;
+                    }
+                    other => panic!("unknown callback behaviour {other}"),
+                }
                 Ok(())
             }
         }

@@ -32,6 +32,25 @@ impl Fixture {
         Fixture::program(env!("CARGO_BIN_EXE_lifecycle-fixture").as_ref(), args, env)
     }
 
+    /// Starts the fixture with SIGTERM blocked and already pending when it
+    /// execs, as if the signal had arrived in the process's first instant.
+    pub fn spawn_with_sigterm_pending(args: &[&str], env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        // SAFETY: the closure runs in the forked child before exec and calls
+        // only async-signal-safe functions (sigprocmask, raise).
+        unsafe {
+            command.pre_exec(|| {
+                use nix::sys::signal::{SigSet, SigmaskHow, raise, sigprocmask};
+                let mut term = SigSet::empty();
+                term.add(Signal::SIGTERM);
+                sigprocmask(SigmaskHow::SIG_BLOCK, Some(&term), None)?;
+                raise(Signal::SIGTERM)?;
+                Ok(())
+            });
+        }
+        Fixture::command(command, args, env)
+    }
+
     /// Starts the `#[graceful::main]` fixture with extra environment variables.
     pub fn attribute_fixture(env: &[(&str, &str)]) -> Fixture {
         Fixture::program(env!("CARGO_BIN_EXE_attribute-fixture").as_ref(), &[], env)
@@ -56,7 +75,10 @@ impl Fixture {
     }
 
     fn program(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Fixture {
-        let mut command = Command::new(path);
+        Fixture::command(Command::new(path), args, env)
+    }
+
+    fn command(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Fixture {
         command
             .args(args)
             .stdin(Stdio::null())
@@ -147,6 +169,29 @@ impl Fixture {
     pub fn signal(&self, signal: Signal) {
         let pid = self.child.id().expect("the child is running");
         kill(Pid::from_raw(pid as i32), signal).expect("send the signal");
+    }
+
+    /// Waits until no `signal` is pending for the child: the kernel has
+    /// delivered it (to a handler, or to the default action). Two signals of
+    /// one kind sent while the first is still pending are merged by the
+    /// kernel into one delivery; this tells them apart.
+    pub async fn wait_until_delivered(&self, signal: Signal) {
+        let pid = self.child.id().expect("the child is running");
+        let bit = 1u64 << (signal as i32 - 1);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let pending = status
+                .lines()
+                .filter(|l| l.starts_with("ShdPnd:") || l.starts_with("SigPnd:"))
+                .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+                .fold(0, |all, set| all | set);
+            if pending & bit == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{signal} stayed pending");
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Waits for the child to exit; returns its exit code and how long the wait took.

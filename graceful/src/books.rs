@@ -1,0 +1,134 @@
+//! The books of a shutdown: what it can report at any instant, from the
+//! runtime at the end of the lifecycle, or from the watchdog without it.
+//!
+//! Everything here is read from atomics and short-held locks, never from a
+//! task: a forced exit must be able to report while the runtime is stalled.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::callbacks::Ledger;
+use crate::drain::ServerShared;
+use crate::handle::{ForcedBy, Lifecycle, Trigger};
+use crate::report::{Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report};
+
+/// A started app's servers, callbacks and phases, as far as they got.
+#[derive(Debug)]
+pub(crate) struct Books {
+    lifecycle: Arc<Lifecycle>,
+    servers: Vec<Arc<ServerShared>>,
+    callbacks: Arc<Ledger>,
+    phases: Mutex<Vec<PhaseReport>>,
+    during_startup: bool,
+}
+
+impl Books {
+    pub(crate) fn new(
+        lifecycle: Arc<Lifecycle>,
+        servers: Vec<Arc<ServerShared>>,
+        callbacks: Arc<Ledger>,
+        during_startup: bool,
+    ) -> Self {
+        Books {
+            lifecycle,
+            servers,
+            callbacks,
+            phases: Mutex::new(Vec::new()),
+            during_startup,
+        }
+    }
+
+    pub(crate) fn servers(&self) -> &[Arc<ServerShared>] {
+        &self.servers
+    }
+
+    /// Records (and logs) that a phase which started at `started` ended.
+    pub(crate) fn phase_ended(&self, name: &'static str, started: Instant) {
+        let duration = started.elapsed();
+        tracing::info!(phase = %name, ?duration, "phase ended");
+        self.phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(PhaseReport { name, duration });
+    }
+
+    /// The report of a shutdown that ran its course.
+    pub(crate) fn completed(&self, callbacks: Vec<CallbackReport>) -> Report {
+        Report {
+            servers: self.servers.iter().map(|s| s.report()).collect(),
+            cut_off: self.servers.iter().flat_map(|s| s.take_cut_off()).collect(),
+            callbacks,
+            ..Report::default()
+        }
+    }
+
+    /// Logs what still runs at a forced exit, before it is cut off.
+    pub(crate) fn log_still_running(&self) {
+        for server in &self.servers {
+            let in_flight = server.stats.in_flight();
+            if in_flight > 0 {
+                tracing::error!(server = %server.name, in_flight, "requests still running at the forced exit");
+            }
+        }
+        for cb in self
+            .callbacks
+            .outcomes_so_far()
+            .iter()
+            .filter(|c| c.outcome == CallbackOutcome::NotFinished)
+        {
+            tracing::error!(callback = %cb.name, phase = cb.phase, "callback not finished at the forced exit");
+        }
+    }
+
+    /// The report of a forced exit.
+    pub(crate) fn forced(&self, by: ForcedBy) -> Report {
+        Report {
+            forced: Some(by),
+            ..self.completed(self.callbacks.outcomes_so_far())
+        }
+    }
+
+    /// Completes a report: triggers, phases, the true total since the first
+    /// trigger (the moment it arrived, not the moment the runtime saw it),
+    /// and the work the exit abandons.
+    pub(crate) fn finish(&self, mut report: Report) -> Report {
+        let first = self
+            .lifecycle
+            .first_trigger()
+            .map_or_else(Instant::now, |(_, at)| at);
+        report.during_startup = self.during_startup;
+        report.phases = self
+            .phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        report.triggers = self
+            .lifecycle
+            .triggers()
+            .into_iter()
+            .map(|(trigger, at)| (trigger, at.saturating_duration_since(first)))
+            .collect();
+        report.abandoned = self
+            .callbacks
+            .aborted()
+            .into_iter()
+            .map(|name| Abandoned::Callback { name })
+            .chain(self.servers.iter().filter_map(|s| {
+                let tasks = s.tasks.len();
+                (tasks > 0).then(|| Abandoned::Tasks {
+                    server: s.name.to_string(),
+                    tasks,
+                })
+            }))
+            .collect();
+        report.total = first.elapsed();
+        report
+    }
+
+    /// What started the shutdown.
+    pub(crate) fn first_trigger(&self) -> Trigger {
+        self.lifecycle
+            .first_trigger()
+            .map_or(Trigger::Handle, |(trigger, _)| trigger)
+    }
+}

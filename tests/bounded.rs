@@ -1,0 +1,200 @@
+//! A shutdown is bounded, whatever the application's code does: blocking
+//! callbacks and handlers, a starved runtime, signals sent back to back, a
+//! signal that arrives before the app is ready for it. Real processes, real
+//! signals, real sockets.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+use support::{Fixture, connect, send};
+
+/// Sends `GET path` on a connection of its own, in the background.
+fn request(addr: std::net::SocketAddr, path: &'static str) {
+    tokio::spawn(async move {
+        let mut sender = connect(addr).await.expect("connect");
+        send(&mut sender, "GET", path, b"").await
+    });
+}
+
+/// The exit follows the report within this, whatever blocking work is left.
+const PROMPT: Duration = Duration::from_secs(1);
+
+/// Waits for the exit; asserts its code and that it followed the report's
+/// last line promptly. Returns the time from `since` to the exit.
+async fn exits_after_the_report(app: &mut Fixture, code: i32, since: Instant) -> Duration {
+    app.wait_for_line("shutdown complete").await;
+    let reported = Instant::now();
+    let (exit, _) = app.exit().await;
+    let lag = reported.elapsed();
+    assert_eq!(exit, code, "{}", app.log());
+    assert!(
+        lag < PROMPT,
+        "the process lived {lag:?} after its report: {}",
+        app.log()
+    );
+    since.elapsed()
+}
+
+#[tokio::test]
+async fn a_callback_that_blocks_its_thread_does_not_hold_the_exit() {
+    for behaviour in ["block=60000", "spawn-blocking=60000"] {
+        let mut app = Fixture::spawn(
+            &["--callback", &format!("flush:0:{behaviour}")],
+            &[
+                ("GRACEFUL_CALLBACK_TIMEOUT", "500ms"),
+                ("GRACEFUL_SHUTDOWN_TIMEOUT", "10s"),
+            ],
+        );
+        app.addr("api").await;
+        let signalled = Instant::now();
+        app.signal(SIGTERM);
+        let took = exits_after_the_report(&mut app, 4, signalled).await;
+        assert!(
+            took < Duration::from_secs(5),
+            "{behaviour}: exit took {took:?}"
+        );
+        let log = app.log();
+        assert!(log.contains("outcome=timed out (aborted)"), "{log}");
+        assert!(
+            log.contains("abandoned at exit callback=flush"),
+            "{behaviour}: the report names the work it abandons: {log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn blocking_work_of_a_cut_off_request_does_not_hold_the_exit() {
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "500ms")]);
+    let addr = app.addr("api").await;
+    request(addr, "/spawn-blocking?ms=60000");
+    app.wait_for_line("spawn_blocking request started").await;
+    let signalled = Instant::now();
+    app.signal(SIGTERM);
+    let took = exits_after_the_report(&mut app, 3, signalled).await;
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(app.log().contains("cut_off=1"), "{}", app.log());
+}
+
+/// One worker thread, blocked by a handler: nothing on the runtime runs.
+const ONE_WORKER: (&str, &str) = ("TOKIO_WORKER_THREADS", "1");
+
+#[tokio::test]
+async fn the_global_deadline_holds_when_the_runtime_is_starved() {
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, ("GRACEFUL_SHUTDOWN_TIMEOUT", "2s")]);
+    let addr = app.addr("api").await;
+    request(addr, "/block?ms=30000");
+    app.wait_for_line("blocking request started").await;
+    let signalled = Instant::now();
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    let took = signalled.elapsed();
+    let log = app.log();
+    assert_eq!(code, 1, "{log}");
+    assert!(took >= Duration::from_secs(2), "forced early: {took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "forced late: {took:?}: {log}"
+    );
+    assert!(log.contains("shutdown timeout of 2s passed"), "{log}");
+    assert!(
+        log.contains("the runtime did not answer"),
+        "the watchdog says why it exits on its own: {log}"
+    );
+    assert!(log.contains("in_flight=1"), "the last counts: {log}");
+    assert_true_total(&log, Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_second_signal_holds_when_the_runtime_is_starved() {
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER]);
+    let addr = app.addr("api").await;
+    request(addr, "/block?ms=30000");
+    app.wait_for_line("blocking request started").await;
+    app.signal(SIGTERM);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = Instant::now();
+    app.signal(SIGINT);
+    let (code, _) = app.exit().await;
+    let took = second.elapsed();
+    assert_eq!(code, 1, "{}", app.log());
+    assert!(took < Duration::from_secs(2), "forced late: {took:?}");
+    assert!(
+        app.log().contains("forced_by=second SIGINT"),
+        "{}",
+        app.log()
+    );
+}
+
+/// The report's `total` is at least `at_least`: it counts from the signal,
+/// not from the moment a starved runtime got to it.
+fn assert_true_total(log: &str, at_least: Duration) {
+    let total = log
+        .lines()
+        .rev()
+        .find_map(|line| line.split("total=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no total in the log: {log}"));
+    let secs: f64 = if let Some(ms) = total.strip_suffix("ms") {
+        ms.parse::<f64>().expect("a number") / 1000.0
+    } else {
+        total
+            .strip_suffix('s')
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("a duration: {total}"))
+    };
+    assert!(
+        secs >= at_least.as_secs_f64(),
+        "the report claims total={total}: {log}"
+    );
+}
+
+#[tokio::test]
+async fn every_delivered_signal_counts_however_close_behind() {
+    // The only worker is busy for a while: both signals are delivered
+    // before the runtime could look at the first.
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, ("GRACEFUL_DRAIN_TIMEOUT", "20s")]);
+    let addr = app.addr("api").await;
+    request(addr, "/block?ms=2000");
+    app.wait_for_line("blocking request started").await;
+    app.signal(SIGTERM);
+    app.wait_until_delivered(SIGTERM).await;
+    let second = Instant::now();
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    let took = second.elapsed();
+    assert_eq!(code, 1, "two deliveries counted as one: {}", app.log());
+    assert!(took < Duration::from_millis(1500), "forced late: {took:?}");
+    assert!(
+        app.log().contains("forced_by=second SIGTERM"),
+        "{}",
+        app.log()
+    );
+}
+
+#[tokio::test]
+async fn a_sigterm_then_at_once_a_sigint_force_the_exit() {
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "20s")]);
+    let addr = app.addr("api").await;
+    request(addr, "/hang");
+    app.wait_for_line("hanging request started").await;
+    app.signal(SIGTERM);
+    app.signal(SIGINT);
+    let (code, took) = app.exit().await;
+    assert_eq!(code, 1, "{}", app.log());
+    assert!(took < Duration::from_secs(2), "forced late: {took:?}");
+}
+
+#[tokio::test]
+async fn a_sigterm_pending_at_exec_goes_through_the_lifecycle() {
+    // The child starts with SIGTERM blocked and already pending, as if it
+    // had arrived in its first instant: the handlers, once installed, take it.
+    let mut app = Fixture::spawn_with_sigterm_pending(&[], &[]);
+    let (code, took) = app.exit().await;
+    assert_eq!(code, 0, "killed by the default action? {}", app.log());
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let log = app.log();
+    assert!(log.contains("trigger=SIGTERM"), "{log}");
+    assert!(log.contains("during start-up"), "{log}");
+}
