@@ -375,6 +375,7 @@ impl App {
             watchdog,
             owns_process,
         } = self;
+        config.validate()?;
         config.apply_env(env)?;
         let plan = Plan::new(callbacks, config.callback_timeout, env)?;
         serve::validate(&servers)?;

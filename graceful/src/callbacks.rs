@@ -333,6 +333,12 @@ impl Plan {
                 config::ENV_CALLBACK_TIMEOUT_PREFIX,
                 config::env_suffix(&cb.name)
             );
+            if let Some(timeout) = cb.timeout {
+                config::check_duration(timeout).map_err(|reason| Error::Setting {
+                    setting: format!("timeout of callback {:?}", cb.name),
+                    reason,
+                })?;
+            }
             let timeout = config::duration_var(env, &var)?
                 .or(cb.timeout)
                 .unwrap_or(default_timeout);

@@ -47,6 +47,7 @@ pub(crate) struct Stats {
     pub(crate) refused: AtomicU64,
     pub(crate) cut_off: AtomicU64,
     pub(crate) disconnected: AtomicU64,
+    pub(crate) panicked: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) open_connections: AtomicU64,
     pub(crate) idle_closed: AtomicU64,
@@ -61,7 +62,8 @@ impl Stats {
         let ended = self.served.load(Relaxed)
             + self.drained.load(Relaxed)
             + self.cut_off.load(Relaxed)
-            + self.disconnected.load(Relaxed);
+            + self.disconnected.load(Relaxed)
+            + self.panicked.load(Relaxed);
         self.started.load(Relaxed).saturating_sub(ended)
     }
 }
@@ -99,6 +101,7 @@ impl ServerShared {
             refused: s.refused.load(Relaxed),
             cut_off: s.cut_off.load(Relaxed),
             disconnected: s.disconnected.load(Relaxed),
+            panicked: s.panicked.load(Relaxed),
             in_flight: s.in_flight(),
             connections: s.connections.load(Relaxed),
             idle_closed: s.idle_closed.load(Relaxed),
@@ -261,7 +264,18 @@ pub(crate) struct RequestGuard {
     conn: Arc<ConnState>,
     /// The request's name, for HTTP/2, where a connection serves many at once.
     own_name: Option<Box<OwnName>>,
-    finished: Cell<bool>,
+    end: Cell<End>,
+}
+
+/// How a request ended, as far as its guard knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// Not yet: dropped like this, it was cut off or its client went away.
+    Open,
+    /// Its response was sent in full.
+    Finished,
+    /// Its handler panicked.
+    Panicked,
 }
 
 #[derive(Debug)]
@@ -367,7 +381,7 @@ impl RequestGuard {
         RequestGuard {
             conn: Arc::clone(conn),
             own_name,
-            finished: Cell::new(false),
+            end: Cell::new(End::Open),
         }
     }
 
@@ -387,7 +401,29 @@ impl RequestGuard {
     /// the connection then, which is the handler's own answer).
     #[inline]
     pub(crate) fn finish(&self) {
-        self.finished.set(true);
+        if self.end.get() == End::Open {
+            self.end.set(End::Finished);
+        }
+    }
+
+    /// The handler (or its response body) panicked: logged here, counted
+    /// as `panicked` when the guard drops.
+    #[cold]
+    pub(crate) fn panicked(&self, payload: &(dyn std::any::Any + Send)) {
+        self.end.set(End::Panicked);
+        let request = self.name(self.conn.lifecycle().clock.now());
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic with a non-string payload");
+        tracing::error!(
+            server = %request.server,
+            method = %request.method,
+            path = %request.path,
+            panic = message,
+            "handler panicked"
+        );
     }
 
     /// The request's name, for the cut-off report.
@@ -418,13 +454,27 @@ impl Drop for RequestGuard {
         let lifecycle = &*server.lifecycle;
         let phase = lifecycle.phase();
         let now = lifecycle.clock.now();
-        let counter = if self.finished.get() {
-            if phase == Phase::Running {
-                &server.stats.served
-            } else {
-                &server.stats.drained
-            }
-        } else if phase == Phase::Cancelled {
+        let counter = match self.end.get() {
+            End::Finished if phase == Phase::Running => &server.stats.served,
+            End::Finished => &server.stats.drained,
+            End::Panicked => &server.stats.panicked,
+            End::Open => self.cut(phase, now),
+        };
+        conn.last_active.store(now, Relaxed);
+        conn.add_in_flight(self.is_h1(), -1);
+        counter.fetch_add(1, Relaxed);
+        if phase != Phase::Running {
+            conn.notify.notify_one();
+        }
+    }
+}
+
+impl RequestGuard {
+    /// The counter of a request that ended without its response: cut off at
+    /// the drain deadline (named in the report), or its client went away.
+    fn cut(&self, phase: Phase, now: u64) -> &AtomicU64 {
+        let server = &*self.conn.server;
+        if phase == Phase::Cancelled {
             let request = self.name(now);
             tracing::warn!(
                 server = %request.server,
@@ -441,12 +491,6 @@ impl Drop for RequestGuard {
             &server.stats.cut_off
         } else {
             &server.stats.disconnected
-        };
-        conn.last_active.store(now, Relaxed);
-        conn.add_in_flight(self.is_h1(), -1);
-        counter.fetch_add(1, Relaxed);
-        if phase != Phase::Running {
-            conn.notify.notify_one();
         }
     }
 }

@@ -40,6 +40,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting given in code (the builder, an attribute) is out of range.
+    Setting {
+        /// The setting, such as `drain_timeout`, or `timeout of callback "flush"`.
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// No server was registered: the app would wait for a signal doing nothing.
     NoServers,
     /// Two servers share one name.
@@ -128,6 +135,9 @@ impl fmt::Display for Error {
                     f,
                     "environment variable {var}={value:?} is invalid: {reason}"
                 )
+            }
+            Error::Setting { setting, reason } => {
+                write!(f, "setting {setting} is invalid: {reason}")
             }
             Error::NoServers => f.write_str(
                 "no server is registered: add one with `App::server` or `#[graceful::server]`",

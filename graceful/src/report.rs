@@ -78,6 +78,9 @@ pub struct ServerReport {
     pub cut_off: u64,
     /// Requests whose client went away before the response ended.
     pub disconnected: u64,
+    /// Requests whose handler (or response body) panicked: answered `500`
+    /// over HTTP/1, reset with `INTERNAL_ERROR` over HTTP/2.
+    pub panicked: u64,
     /// Requests still running when the report was taken (only in a forced report).
     pub in_flight: u64,
     /// Connections accepted.
@@ -294,6 +297,7 @@ impl Report {
                 refused = server.refused,
                 cut_off = server.cut_off,
                 disconnected = server.disconnected,
+                panicked = server.panicked,
                 in_flight = server.in_flight,
                 connections = server.connections,
                 idle_closed = server.idle_closed,
@@ -352,8 +356,15 @@ impl fmt::Display for Report {
         for s in &self.servers {
             write!(
                 f,
-                "  server {} ({}): {} served, {} drained, {} refused, {} cut off, {} disconnected",
-                s.name, s.addr, s.served, s.drained, s.refused, s.cut_off, s.disconnected
+                "  server {} ({}): {} served, {} drained, {} refused, {} cut off, {} disconnected, {} panicked",
+                s.name,
+                s.addr,
+                s.served,
+                s.drained,
+                s.refused,
+                s.cut_off,
+                s.disconnected,
+                s.panicked
             )?;
             if s.in_flight > 0 {
                 write!(f, ", {} still in flight", s.in_flight)?;

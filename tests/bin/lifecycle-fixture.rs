@@ -15,6 +15,7 @@
 //! - `POST /echo`: answers the length of the body it read
 //! - `GET /block?ms=N`: blocks its worker thread for N ms (`std::thread::sleep`)
 //!   in the async handler, as a synchronous driver would (logs `blocking request started`)
+//! - `GET /panic`: the handler panics
 //! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
 //!   (logs `spawn_blocking request started`)
 //!
@@ -46,6 +47,7 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
             std::future::pending::<()>().await;
             unreachable!("pending never completes")
         }
+        "/panic" => panic!("the handler panicked"),
         "/block" => {
             let ms = millis(&query);
             tracing::info!(ms, "blocking request started");

@@ -3,6 +3,7 @@
 //! and adds `Connection: close` to every HTTP/1 response from the first signal on.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -199,11 +200,21 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Some(fut) = this.fut.as_pin_mut() else {
+        let mut this = self.project();
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
             return poll_answer(this.answer, cx);
         };
-        let result = ready!(fut.poll(cx));
+        // A panic must not unwind through hyper: it would drop the
+        // connection with no answer. Free when nothing panics.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result,
+            Err(payload) => {
+                this.fut.set(None);
+                return Poll::Ready(panicked(this.guard.take(), &*payload));
+            }
+        };
         let guard = this
             .guard
             .take()
@@ -229,6 +240,30 @@ where
                 Poll::Ready(Err(err.into()))
             }
         }
+    }
+}
+
+/// The answer to a request whose handler panicked: `500` over HTTP/1; over
+/// HTTP/2 an error, which hyper turns into a stream reset with
+/// `INTERNAL_ERROR`.
+#[cold]
+#[inline(never)]
+fn panicked<B>(
+    guard: Option<RequestGuard>,
+    payload: &(dyn std::any::Any + Send),
+) -> Result<Response<TrackedBody<B>>, BoxError> {
+    let h1 = guard.as_ref().is_none_or(RequestGuard::is_h1);
+    if let Some(guard) = &guard {
+        guard.panicked(payload);
+    }
+    if h1 {
+        Ok(fixed_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal server error\n",
+            false,
+        ))
+    } else {
+        Err("the handler panicked".into())
     }
 }
 
@@ -283,14 +318,24 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project() {
-            TrackedBodyProj::Tracked { body, guard } => match ready!(body.poll_frame(cx)) {
-                None => {
-                    guard.finish();
-                    Poll::Ready(None)
+            TrackedBodyProj::Tracked { body, guard } => {
+                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| body.poll_frame(cx)));
+                match polled {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(None)) => {
+                        guard.finish();
+                        Poll::Ready(None)
+                    }
+                    Ok(Poll::Ready(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
+                    Ok(Poll::Ready(Some(Err(err)))) => Poll::Ready(Some(Err(err.into()))),
+                    Err(payload) => {
+                        // Headers are sent: all that is left is to end the
+                        // response as broken (closed, or the stream reset).
+                        guard.panicked(&*payload);
+                        Poll::Ready(Some(Err("the response body panicked".into())))
+                    }
                 }
-                Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
-                Some(Err(err)) => Poll::Ready(Some(Err(err.into()))),
-            },
+            }
             TrackedBodyProj::Fixed { body } => Pin::new(body).poll_frame(cx),
         }
     }

@@ -9,4 +9,7 @@ async fn flush() {}
 #[graceful::on_shutdown(timeout = 3, name = flush)]
 async fn flush_again() {}
 
+#[graceful::on_shutdown(timeout = "2y")]
+async fn flush_for_years() {}
+
 fn main() {}
