@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
 use support::{Fixture, connect, send};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Sends `GET path` on a connection of its own, in the background.
 fn request(addr: std::net::SocketAddr, path: &'static str) {
@@ -197,4 +199,52 @@ async fn a_sigterm_pending_at_exec_goes_through_the_lifecycle() {
     let log = app.log();
     assert!(log.contains("trigger=SIGTERM"), "{log}");
     assert!(log.contains("during start-up"), "{log}");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_completes_its_headers_is_closed_while_running() {
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_HEADER_READ_TIMEOUT", "500ms")]);
+    let addr = app.addr("api").await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut trickle = TcpStream::connect(addr).await.unwrap();
+    trickle.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    // A request longer than the timeout is not cut: only request heads are timed.
+    let slow = tokio::spawn(async move { support::get(addr, "/slow?ms=1200").await });
+    let opened = Instant::now();
+    for stream in [&mut silent, &mut trickle] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0))), "{read:?}: {}", app.log());
+    }
+    let took = opened.elapsed();
+    assert!(took >= Duration::from_millis(500), "closed early: {took:?}");
+    assert!(took < Duration::from_secs(3), "closed late: {took:?}");
+    assert_eq!(slow.await.unwrap().text(), "slow done");
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(app.log().contains("header_timeouts=2"), "{}", app.log());
+}
+
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_gets_its_response() {
+    let mut app = Fixture::spawn(&[], &[]);
+    let addr = app.addr("api").await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    app.wait_for_line("slow request started").await;
+    stream.shutdown().await.unwrap(); // SHUT_WR: nothing more to send
+    let mut buf = Vec::new();
+    tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf))
+        .await
+        .expect("the server answers and closes")
+        .expect("a clean close");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.ends_with("slow done"), "{text:?}");
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }

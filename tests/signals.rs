@@ -210,6 +210,12 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
         "{log}"
     );
     assert!(log.contains("cut_off=1"), "{log}");
+    assert!(
+        log.contains("request cut off at the forced exit")
+            && !log.contains("request cut off at the drain deadline"),
+        "the log says which deadline cut the request: {log}"
+    );
+    assert!(log.contains("idle_closed=0 connections_aborted=1"), "{log}");
 }
 
 #[tokio::test]

@@ -111,6 +111,14 @@ pub(crate) const MAIN_KEYS: &[Key] = &[
         kind: ValueKind::Duration,
     },
     Key {
+        name: "header_read_timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "progress_interval",
+        kind: ValueKind::Duration,
+    },
+    Key {
         name: "signals",
         kind: ValueKind::Str,
     },

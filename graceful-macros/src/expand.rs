@@ -265,6 +265,8 @@ pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) 
         "pre_stop_delay",
         "read_grace",
         "header_grace",
+        "header_read_timeout",
+        "progress_interval",
     ]
     .map(|key| {
         let field = format_ident!("{}", key);

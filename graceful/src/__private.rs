@@ -56,6 +56,10 @@ pub struct MainConfig {
     pub read_grace: Option<Duration>,
     /// `header_grace = "..."`
     pub header_grace: Option<Duration>,
+    /// `header_read_timeout = "..."`
+    pub header_read_timeout: Option<Duration>,
+    /// `progress_interval = "..."`
+    pub progress_interval: Option<Duration>,
     /// `signals = "TERM, INT"`
     pub signals: Option<&'static [Signal]>,
     /// `health_path = "/healthz"`
@@ -125,6 +129,8 @@ where
         pre_stop_delay,
         read_grace,
         header_grace,
+        header_read_timeout,
+        progress_interval,
         signals,
         health_path,
     } = settings;
@@ -138,6 +144,8 @@ where
         (pre_stop_delay, App::pre_stop_delay),
         (read_grace, App::read_grace),
         (header_grace, App::header_grace),
+        (header_read_timeout, App::header_read_timeout),
+        (progress_interval, App::progress_interval),
     ] {
         if let Some(value) = value {
             app = set(app, value);

@@ -259,6 +259,23 @@ impl App {
         self
     }
 
+    /// How long a connection may take, while serving, to send a complete
+    /// request head, counted from its accept or from the end of its last
+    /// response: a client that connects and sends nothing, or trickles its
+    /// headers, is disconnected (an idle HTTP/1 keep-alive connection is
+    /// closed after it too). HTTP/2 connections are not timed. Default 30 s;
+    /// `GRACEFUL_HEADER_READ_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().header_read_timeout(Duration::from_secs(10));
+    /// # drop(app);
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
     /// How often the drain logs what is still in flight. Default 1 s;
     /// `GRACEFUL_PROGRESS_INTERVAL`. Zero is treated as the default.
     ///
@@ -413,6 +430,7 @@ impl App {
                 Arc::clone(&lifecycle),
                 config.read_grace,
                 config.header_grace,
+                config.header_read_timeout,
                 health_path.clone(),
             ));
             tracing::info!(name = %b.name, addr = %b.addr, "listening");

@@ -13,6 +13,7 @@
 //! | `GRACEFUL_PRE_STOP_DELAY` | [`App::pre_stop_delay`](crate::App::pre_stop_delay) | 0 |
 //! | `GRACEFUL_READ_GRACE` | [`App::read_grace`](crate::App::read_grace) | 100 ms |
 //! | `GRACEFUL_HEADER_GRACE` | [`App::header_grace`](crate::App::header_grace) | 1 s |
+//! | `GRACEFUL_HEADER_READ_TIMEOUT` | [`App::header_read_timeout`](crate::App::header_read_timeout) | 30 s |
 //! | `GRACEFUL_PROGRESS_INTERVAL` | [`App::progress_interval`](crate::App::progress_interval) | 1 s |
 //! | `GRACEFUL_SIGNALS` | [`App::signals`](crate::App::signals) | `TERM,INT,QUIT,HUP` |
 //! | `GRACEFUL_HEALTH_PATH` | [`App::health_path`](crate::App::health_path) | none |
@@ -39,6 +40,8 @@ pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_READ_GRACE: Duration = Duration::from_millis(100);
 /// Default for [`App::header_grace`](crate::App::header_grace): 1 s.
 pub const DEFAULT_HEADER_GRACE: Duration = Duration::from_secs(1);
+/// Default for [`App::header_read_timeout`](crate::App::header_read_timeout): 30 s, hyper's.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`App::progress_interval`](crate::App::progress_interval): 1 s.
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -54,6 +57,8 @@ pub const ENV_PRE_STOP_DELAY: &str = "GRACEFUL_PRE_STOP_DELAY";
 pub const ENV_READ_GRACE: &str = "GRACEFUL_READ_GRACE";
 /// `GRACEFUL_HEADER_GRACE`: how long a connection may take to finish sending request headers.
 pub const ENV_HEADER_GRACE: &str = "GRACEFUL_HEADER_GRACE";
+/// `GRACEFUL_HEADER_READ_TIMEOUT`: how long a connection may take to send a request head while serving.
+pub const ENV_HEADER_READ_TIMEOUT: &str = "GRACEFUL_HEADER_READ_TIMEOUT";
 /// `GRACEFUL_PROGRESS_INTERVAL`: how often the drain logs what is still in flight.
 pub const ENV_PROGRESS_INTERVAL: &str = "GRACEFUL_PROGRESS_INTERVAL";
 /// `GRACEFUL_SIGNALS`: the signals that start the shutdown, comma separated (`TERM,INT`).
@@ -131,6 +136,7 @@ pub(crate) struct Config {
     pub(crate) pre_stop_delay: Duration,
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
+    pub(crate) header_read_timeout: Duration,
     pub(crate) progress_interval: Duration,
     pub(crate) signals: Vec<Signal>,
     pub(crate) health_path: Option<String>,
@@ -145,6 +151,7 @@ impl Default for Config {
             pre_stop_delay: Duration::ZERO,
             read_grace: DEFAULT_READ_GRACE,
             header_grace: DEFAULT_HEADER_GRACE,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
             signals: Signal::DEFAULT.to_vec(),
             health_path: None,
@@ -172,6 +179,7 @@ impl Config {
             ("pre_stop_delay", self.pre_stop_delay),
             ("read_grace", self.read_grace),
             ("header_grace", self.header_grace),
+            ("header_read_timeout", self.header_read_timeout),
             ("progress_interval", self.progress_interval),
         ] {
             check_duration(value).map_err(|reason| Error::Setting {
@@ -191,6 +199,7 @@ impl Config {
             (ENV_PRE_STOP_DELAY, &mut self.pre_stop_delay),
             (ENV_READ_GRACE, &mut self.read_grace),
             (ENV_HEADER_GRACE, &mut self.header_grace),
+            (ENV_HEADER_READ_TIMEOUT, &mut self.header_read_timeout),
             (ENV_PROGRESS_INTERVAL, &mut self.progress_interval),
         ] {
             if let Some(value) = duration_var(env, var)? {

@@ -31,6 +31,7 @@ pub(crate) struct ServerShared {
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
+    pub(crate) header_read_timeout: Duration,
     pub(crate) health_path: Option<Box<str>>,
     /// Connection tasks and HTTP/2 stream tasks: the drain waits for it to empty.
     pub(crate) tasks: TaskTracker,
@@ -51,6 +52,7 @@ pub(crate) struct Stats {
     pub(crate) connections: AtomicU64,
     pub(crate) open_connections: AtomicU64,
     pub(crate) idle_closed: AtomicU64,
+    pub(crate) header_timeouts: AtomicU64,
     pub(crate) connections_aborted: AtomicU64,
 }
 
@@ -75,6 +77,7 @@ impl ServerShared {
         lifecycle: Arc<Lifecycle>,
         read_grace: Duration,
         header_grace: Duration,
+        header_read_timeout: Duration,
         health_path: Option<Box<str>>,
     ) -> Self {
         ServerShared {
@@ -83,6 +86,7 @@ impl ServerShared {
             lifecycle,
             read_grace,
             header_grace,
+            header_read_timeout,
             health_path,
             tasks: TaskTracker::new(),
             stats: Stats::default(),
@@ -105,6 +109,7 @@ impl ServerShared {
             in_flight: s.in_flight(),
             connections: s.connections.load(Relaxed),
             idle_closed: s.idle_closed.load(Relaxed),
+            header_timeouts: s.header_timeouts.load(Relaxed),
             connections_aborted: s.connections_aborted.load(Relaxed),
         }
     }
@@ -476,13 +481,23 @@ impl RequestGuard {
         let server = &*self.conn.server;
         if phase == Phase::Cancelled {
             let request = self.name(now);
-            tracing::warn!(
-                server = %request.server,
-                method = %request.method,
-                path = %request.path,
-                age = ?request.age,
-                "request cut off at the drain deadline"
-            );
+            match server.lifecycle.forced_by() {
+                None => tracing::warn!(
+                    server = %request.server,
+                    method = %request.method,
+                    path = %request.path,
+                    age = ?request.age,
+                    "request cut off at the drain deadline"
+                ),
+                Some(forced_by) => tracing::warn!(
+                    server = %request.server,
+                    method = %request.method,
+                    path = %request.path,
+                    age = ?request.age,
+                    %forced_by,
+                    "request cut off at the forced exit"
+                ),
+            }
             server
                 .cut_off
                 .lock()

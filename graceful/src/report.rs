@@ -89,6 +89,9 @@ pub struct ServerReport {
     pub idle_closed: u64,
     /// Connections aborted at the drain deadline.
     pub connections_aborted: u64,
+    /// Connections closed while serving because they sent no complete
+    /// request head within the header read timeout.
+    pub header_timeouts: u64,
 }
 
 /// How a shutdown callback ended.
@@ -302,6 +305,7 @@ impl Report {
                 connections = server.connections,
                 idle_closed = server.idle_closed,
                 connections_aborted = server.connections_aborted,
+                header_timeouts = server.header_timeouts,
                 "server report"
             );
         }

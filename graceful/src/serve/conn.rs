@@ -50,24 +50,101 @@ pub(crate) async fn serve_connection<S: HttpService>(
         pin!(builder.serve_connection_with_upgrades(io, Tracked::new(service, Arc::clone(&conn))));
 
     // Running: poll the connection; the shutdown's start is checked with one
-    // relaxed load per wake-up (see `Moment`).
+    // relaxed load per wake-up (see `Moment`), the header read timeout with
+    // one read of the coarse clock (see `HeadTimer`).
     let mut begun = pin!(lifecycle.begun());
     let mut moment = Moment::new(lifecycle, Phase::Stopping, begun.as_mut());
+    let mut sleep = pin!(tokio::time::sleep(server.header_read_timeout));
+    let mut timer = HeadTimer::new(&conn, sleep.as_mut());
     let ended = poll_fn(|cx| {
-        if let Poll::Ready(result) = connection.as_mut().poll(cx) {
-            return Poll::Ready(Some(result));
+        if connection.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ended::Closed);
         }
         if moment.has_come(cx) {
-            Poll::Ready(None)
+            Poll::Ready(Ended::Stopping)
+        } else if timer.expired(cx) {
+            Poll::Ready(Ended::HeadTimeout)
         } else {
             Poll::Pending
         }
     })
     .await;
-    if ended.is_none() {
-        close_gracefully(connection.as_mut(), &conn, |c| c.graceful_shutdown()).await;
+    match ended {
+        Ended::Closed => {}
+        Ended::Stopping => {
+            close_gracefully(connection.as_mut(), &conn, |c| c.graceful_shutdown()).await;
+        }
+        Ended::HeadTimeout => {
+            server.stats.header_timeouts.fetch_add(1, Relaxed);
+            tracing::debug!(server = %server.name, timeout = ?server.header_read_timeout, "closing a connection that sent no complete request head in time");
+        }
     }
     server.stats.open_connections.fetch_sub(1, Relaxed);
+}
+
+/// Why the running phase of a connection ended.
+enum Ended {
+    /// The connection closed (or was upgraded).
+    Closed,
+    /// The shutdown began.
+    Stopping,
+    /// No complete request head came within the header read timeout.
+    HeadTimeout,
+}
+
+/// The header read timeout of a running HTTP/1 connection: it expires once
+/// the connection has had no request in flight for the timeout, counted from
+/// its accept or the end of its last response.
+///
+/// The timer is registered once, and again only when it fires on a
+/// connection that was busy meanwhile; between those, a wake-up costs one
+/// relaxed load (whether the timer has fired), not a registration.
+struct HeadTimer<'c, 's> {
+    conn: &'c ConnState,
+    sleep: Pin<&'s mut tokio::time::Sleep>,
+    /// Off: a zero timeout, or an HTTP/2 connection.
+    off: bool,
+    registered: bool,
+}
+
+impl<'c, 's> HeadTimer<'c, 's> {
+    fn new(conn: &'c ConnState, sleep: Pin<&'s mut tokio::time::Sleep>) -> Self {
+        HeadTimer {
+            conn,
+            sleep,
+            off: conn.server.header_read_timeout.is_zero(),
+            registered: false,
+        }
+    }
+
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.off {
+            return false;
+        }
+        if !self.registered {
+            self.registered = true;
+            // Pending: it now wakes this task at its deadline.
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+        } else if !self.sleep.is_elapsed() {
+            return false;
+        }
+        if self.conn.is_h2() {
+            self.off = true;
+            return false;
+        }
+        let timeout = self.conn.server.header_read_timeout;
+        let now = std::time::Instant::now();
+        let due = match self.conn.quiet_at(timeout) {
+            Some(at) if at <= now => return true,
+            Some(at) => at,
+            None => now + timeout,
+        };
+        self.sleep.as_mut().reset(Instant::from_std(due));
+        self.registered = false;
+        self.expired(cx)
+    }
 }
 
 /// Steps 2 and 3 of the module's rule.

@@ -346,9 +346,13 @@ where
 /// Accepts connections until the listener must close, then serves what the
 /// kernel had already accepted (instead of resetting it) and closes.
 async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerShared>, service: S) {
-    let builder = Arc::new(Builder::new(StreamExecutor {
+    let mut builder = Builder::new(StreamExecutor {
         server: Arc::clone(&server),
-    }));
+    });
+    // A client that half-closes its socket after its request still gets
+    // the response.
+    builder.http1().half_close(true);
+    let builder = Arc::new(builder);
     let lifecycle = &*server.lifecycle;
     let mut refusing = pin!(lifecycle.refusing());
     let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());
