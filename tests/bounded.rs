@@ -248,3 +248,51 @@ async fn a_client_that_half_closes_after_its_request_gets_its_response() {
     app.signal(SIGTERM);
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }
+
+#[tokio::test]
+async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_READ_GRACE", "0ms")]);
+    let addr = app.addr("api").await;
+    let sockets = app.sockets();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer.write_all(b"POST /echo HTTP/1.1\r\n").await.unwrap();
+    // The server has accepted the connection: the request is on its way.
+    app.wait_for_sockets(sockets + 1).await;
+    app.signal(SIGTERM);
+    app.wait_for_line("listener closed").await;
+    // Headers, then a body far larger than anything a grace would wait for,
+    // at about 1 MB/s.
+    const BODY: usize = 100 * 1024 * 1024;
+    writer
+        .write_all(format!("Host: localhost\r\nContent-Length: {BODY}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let upload = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..BODY / chunk.len() {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(support::PATIENCE, reader.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "{read:?} after {text:?}: {}",
+        app.log()
+    );
+    assert!(text.starts_with("HTTP/1.1 503"), "{text:?}: {}", app.log());
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    drop(reader);
+    upload.abort();
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(app.log().contains("refused=1"), "{}", app.log());
+}

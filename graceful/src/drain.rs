@@ -57,7 +57,8 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    /// Requests whose handler started and whose response has not ended.
+    /// Requests whose handler started (or whose refusal was decided) and whose
+    /// response has not ended.
     pub(crate) fn in_flight(&self) -> u64 {
         // Ends are read before starts: a request is started before it ends,
         // so this never underflows in practice, and saturates if it could.
@@ -65,7 +66,8 @@ impl Stats {
             + self.drained.load(Relaxed)
             + self.cut_off.load(Relaxed)
             + self.disconnected.load(Relaxed)
-            + self.panicked.load(Relaxed);
+            + self.panicked.load(Relaxed)
+            + self.refused.load(Relaxed);
         self.started.load(Relaxed).saturating_sub(ended)
     }
 }
@@ -128,6 +130,7 @@ const REFUSING: u8 = 2;
 const WRITE_PENDING: u8 = 4;
 const READ_ANY: u8 = 8;
 const STARTED_ANY: u8 = 16;
+const LINGER: u8 = 32;
 
 /// One connection's state, shared by its task, its service and its requests.
 #[derive(Debug)]
@@ -223,6 +226,24 @@ impl ConnState {
         self.set_flag(STARTED_ANY, true);
     }
 
+    /// A request was answered with its body unread: when the connection
+    /// closes, what the client still sends is read and discarded for a while
+    /// (see `TrackedIo`), so that the close resets nothing and the client
+    /// reads its answer.
+    pub(crate) fn set_linger(&self) {
+        self.set_flag(LINGER, true);
+    }
+
+    pub(crate) fn lingers(&self) -> bool {
+        self.flag(LINGER)
+    }
+
+    /// Counts a refusal in: in flight until its 503 is sent (see [`Refusal`]).
+    pub(crate) fn refusal(self: &Arc<Self>) -> Refusal {
+        self.server.stats.started.fetch_add(1, Relaxed);
+        Refusal(Cell::new(Some(Arc::clone(self))))
+    }
+
     /// The client sent bytes, but no request is complete yet: its first
     /// request is on its way. hyper-util, still telling HTTP/1 from HTTP/2,
     /// would drop those bytes if asked to shut down now.
@@ -244,9 +265,9 @@ impl ConnState {
         }
     }
 
-    /// No request in flight and nothing left to write.
+    /// No request in flight, nothing left to write, no lingering close.
     pub(crate) fn is_idle(&self) -> bool {
-        self.in_flight.load(Relaxed) == 0 && !self.flag(WRITE_PENDING)
+        self.in_flight.load(Relaxed) == 0 && !self.flag(WRITE_PENDING) && !self.flag(LINGER)
     }
 
     /// When this connection becomes quiet: `None` while a request is in
@@ -257,6 +278,33 @@ impl ConnState {
         }
         let last = self.last_active.load(Relaxed);
         Some(self.lifecycle().clock.instant_of(last) + grace)
+    }
+}
+
+/// A refused request's accounting: `refused` once its 503 has been sent in
+/// full; `disconnected` if the client went away before.
+pub(crate) struct Refusal(Cell<Option<Arc<ConnState>>>);
+
+impl std::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refusal").finish_non_exhaustive()
+    }
+}
+
+impl Refusal {
+    /// The 503 was sent in full.
+    pub(crate) fn sent(&self) {
+        if let Some(conn) = self.0.take() {
+            conn.server.stats.refused.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.get_mut().take() {
+            conn.server.stats.disconnected.fetch_add(1, Relaxed);
+        }
     }
 }
 

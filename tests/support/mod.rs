@@ -194,6 +194,28 @@ impl Fixture {
         }
     }
 
+    /// How many sockets the child holds open (listeners and connections).
+    pub fn sockets(&self) -> usize {
+        let pid = self.child.id().expect("the child is running");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|fds| {
+                fds.filter_map(Result::ok)
+                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                    .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Waits until the child holds `n` sockets: it has accepted a connection.
+    pub async fn wait_for_sockets(&self, n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.sockets() < n {
+            assert!(Instant::now() < deadline, "the child holds no {n} sockets");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Waits for the child to exit; returns its exit code and how long the wait took.
     pub async fn exit(&mut self) -> (i32, Duration) {
         let started = Instant::now();

@@ -8,8 +8,13 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::drain::ConnState;
+
+/// How long a lingering close (see [`ConnState::set_linger`]) discards what
+/// the client still sends, at most, before the socket is closed.
+pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
 pin_project! {
     /// A `TcpStream` that records whether its last write is still pending,
@@ -20,12 +25,18 @@ pin_project! {
         #[pin]
         stream: TcpStream,
         conn: Arc<ConnState>,
+        // Set once a lingering close has sent its FIN.
+        linger: Option<Pin<Box<Sleep>>>,
     }
 }
 
 impl TrackedIo {
     pub(crate) fn new(stream: TcpStream, conn: Arc<ConnState>) -> Self {
-        TrackedIo { stream, conn }
+        TrackedIo {
+            stream,
+            conn,
+            linger: None,
+        }
     }
 }
 
@@ -83,6 +94,40 @@ impl AsyncWrite for TrackedIo {
 
     #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().stream.poll_shutdown(cx)
+        let this = self.project();
+        if !this.conn.lingers() {
+            return this.stream.poll_shutdown(cx);
+        }
+        linger(this.stream, this.linger, cx)
     }
+}
+
+/// A lingering close, as nginx does it: our FIN goes first, then what the
+/// client still sends is read and discarded until it closes, or [`LINGER`]
+/// has passed. Closing over unread data would reset the connection, and the
+/// reset can destroy the answer the client has not read yet.
+#[cold]
+fn linger(
+    mut stream: Pin<&mut TcpStream>,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let timer = match timer {
+        Some(timer) => timer,
+        None => {
+            std::task::ready!(stream.as_mut().poll_shutdown(cx))?;
+            timer.insert(Box::pin(tokio::time::sleep(LINGER)))
+        }
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut read = ReadBuf::new(&mut buf);
+        match stream.as_mut().poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) if read.filled().is_empty() => return Poll::Ready(Ok(())),
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+            Poll::Pending => break,
+        }
+    }
+    timer.as_mut().poll(cx).map(Ok)
 }

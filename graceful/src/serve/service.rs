@@ -6,8 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -16,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
-use crate::drain::{ConnState, RequestGuard};
+use crate::drain::{ConnState, Refusal, RequestGuard};
 use crate::error::BoxError;
 use crate::handle::Phase;
 
@@ -63,7 +62,7 @@ where
             Err(ours) => TrackedFuture {
                 fut: None,
                 guard: None,
-                answer: Some(answer(ours, req)),
+                answer: Some(answer(ours, req, &self.conn)),
             },
         }
     }
@@ -74,7 +73,7 @@ enum OwnAnswer {
     /// The health endpoint's.
     Health(Phase, bool),
     /// 503: the server is stopping.
-    Refuse(bool),
+    Refuse(Refusal, bool),
 }
 
 /// Counts a request in, to be served by the user's service; or tells how we
@@ -102,8 +101,7 @@ fn admit(conn: &Arc<ConnState>, req: &Request<Incoming>) -> Result<RequestGuard,
                 .quiet_at(server.read_grace)
                 .is_some_and(|at| at <= std::time::Instant::now()))
     {
-        server.stats.refused.fetch_add(1, Relaxed);
-        return Err(OwnAnswer::Refuse(h1));
+        return Err(OwnAnswer::Refuse(conn.refusal(), h1));
     }
     Ok(RequestGuard::start(conn, req, h1))
 }
@@ -111,20 +109,29 @@ fn admit(conn: &Arc<ConnState>, req: &Request<Incoming>) -> Result<RequestGuard,
 /// `200 ok` while running, `503` from the first signal on.
 fn health<B>(phase: Phase, h1: bool) -> Response<TrackedBody<B>> {
     if phase == Phase::Running {
-        fixed_response(StatusCode::OK, "ok\n", false)
+        fixed_response(StatusCode::OK, "ok\n", false, TrackedBody::fixed)
     } else {
-        let mut response = fixed_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n", h1);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        response
+        retry_later(fixed_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n",
+            h1,
+            TrackedBody::fixed,
+        ))
     }
 }
 
 /// The answer to a request that arrives once the server is refusing work:
 /// retryable, and the connection closes after it.
-fn unavailable<B>(h1: bool) -> Response<TrackedBody<B>> {
-    let mut response = fixed_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n", h1);
+fn unavailable<B>(refusal: Refusal, h1: bool) -> Response<TrackedBody<B>> {
+    retry_later(fixed_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "shutting down\n",
+        h1,
+        |body| TrackedBody::Refused { body, refusal },
+    ))
+}
+
+fn retry_later<B>(mut response: Response<B>) -> Response<B> {
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -135,8 +142,9 @@ fn fixed_response<B>(
     status: StatusCode,
     body: &'static str,
     close: bool,
+    wrap: impl FnOnce(crate::Body) -> TrackedBody<B>,
 ) -> Response<TrackedBody<B>> {
-    let mut response = Response::new(TrackedBody::Fixed { body: body.into() });
+    let mut response = Response::new(wrap(body.into()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -162,32 +170,31 @@ pin_project! {
         guard: Option<RequestGuard>,
         // Boxed: the rare answers must not make every handler's future
         // larger, which every move of it would pay for.
-        answer: Option<Box<Answer<B>>>,
+        answer: Option<Box<Response<TrackedBody<B>>>>,
     }
-}
-
-/// A response of our own (health, 503), after reading the request body, if any.
-pub(crate) struct Answer<B> {
-    unread: Option<Incoming>,
-    response: Response<TrackedBody<B>>,
 }
 
 /// Our own answer to a request the user's service does not see.
 #[cold]
 #[inline(never)]
-fn answer<B>(ours: OwnAnswer, req: Request<Incoming>) -> Box<Answer<B>> {
+fn answer<B>(
+    ours: OwnAnswer,
+    req: Request<Incoming>,
+    conn: &ConnState,
+) -> Box<Response<TrackedBody<B>>> {
     Box::new(match ours {
-        OwnAnswer::Health(phase, h1) => Answer {
-            unread: None,
-            response: health(phase, h1),
-        },
-        // Read the request body before answering: closing a socket with
-        // unread data in it resets the connection, and the client would
-        // see a reset instead of the 503.
-        OwnAnswer::Refuse(h1) => Answer {
-            unread: Some(req.into_body()),
-            response: unavailable(h1),
-        },
+        OwnAnswer::Health(phase, h1) => health(phase, h1),
+        // Answer at once, whatever the body: a client may send it for a long
+        // time, and read the answer only then. The body is left unread
+        // (hyper stops reading and closes after the 503), so the connection
+        // lingers: what the client still sends is discarded for a while, and
+        // the close resets nothing the client has not read.
+        OwnAnswer::Refuse(refusal, h1) => {
+            if !req.body().is_end_stream() {
+                conn.set_linger();
+            }
+            unavailable(refusal, h1)
+        }
     })
 }
 
@@ -202,7 +209,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            return poll_answer(this.answer, cx);
+            let answer = this
+                .answer
+                .take()
+                .expect("TrackedFuture polled after completion");
+            return Poll::Ready(Ok(*answer));
         };
         // A panic must not unwind through hyper: it would drop the
         // connection with no answer. Free when nothing panics.
@@ -261,32 +272,11 @@ fn panicked<B>(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal server error\n",
             false,
+            TrackedBody::fixed,
         ))
     } else {
         Err("the handler panicked".into())
     }
-}
-
-/// Reads what is left of the request body, then gives our answer.
-fn poll_answer<B>(
-    answer: &mut Option<Box<Answer<B>>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<Response<TrackedBody<B>>, BoxError>> {
-    let pending = answer
-        .as_mut()
-        .expect("TrackedFuture polled after completion");
-    if let Some(body) = &mut pending.unread {
-        while !body.is_end_stream() {
-            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
-            }
-        }
-    }
-    let answer = answer
-        .take()
-        .expect("TrackedFuture polled after completion");
-    Poll::Ready(Ok(answer.response))
 }
 
 pin_project! {
@@ -301,6 +291,16 @@ pin_project! {
         Fixed {
             body: crate::Body,
         },
+        Refused {
+            body: crate::Body,
+            refusal: Refusal,
+        },
+    }
+}
+
+impl<B> TrackedBody<B> {
+    fn fixed(body: crate::Body) -> Self {
+        TrackedBody::Fixed { body }
     }
 }
 
@@ -337,6 +337,13 @@ where
                 }
             }
             TrackedBodyProj::Fixed { body } => Pin::new(body).poll_frame(cx),
+            TrackedBodyProj::Refused { body, refusal } => {
+                let polled = Pin::new(&mut *body).poll_frame(cx);
+                if matches!(polled, Poll::Ready(None)) || body.is_end_stream() {
+                    refusal.sent();
+                }
+                polled
+            }
         }
     }
 
@@ -352,6 +359,13 @@ where
                 end
             }
             TrackedBody::Fixed { body } => body.is_end_stream(),
+            TrackedBody::Refused { body, refusal } => {
+                let end = body.is_end_stream();
+                if end {
+                    refusal.sent();
+                }
+                end
+            }
         }
     }
 
@@ -359,7 +373,7 @@ where
     fn size_hint(&self) -> SizeHint {
         match self {
             TrackedBody::Tracked { body, .. } => body.size_hint(),
-            TrackedBody::Fixed { body } => body.size_hint(),
+            TrackedBody::Fixed { body } | TrackedBody::Refused { body, .. } => body.size_hint(),
         }
     }
 }
