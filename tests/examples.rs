@@ -49,6 +49,41 @@ async fn the_axum_example_keeps_its_router_and_drains_a_slow_request() {
 }
 
 #[tokio::test]
+async fn the_websocket_example_says_goodbye_with_1001_at_the_signal() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let mut app = Fixture::example("websocket", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let addr = app.addr("api").await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo"))
+        .await
+        .expect("a WebSocket handshake");
+    socket.send(Message::text("ping")).await.unwrap();
+    assert_eq!(socket.next().await.unwrap().unwrap(), Message::text("ping"));
+    app.signal(SIGTERM);
+    let close = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("no close frame: {other:?}: {}", app.log()),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(close.code, CloseCode::Away);
+    assert_eq!(close.reason, "going away");
+    // The client's reply completes the closing handshake.
+    while socket.next().await.is_some() {}
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("upgraded=1 upgraded_closed=1 upgraded_cut_off=0"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn servers_registered_in_a_library_run_in_the_binary() {
     let mut app = Fixture::example("from_library", &[("GRACEFUL_ADDR_STATUS", "127.0.0.1:0")]);
     let addr = app.addr("status").await;

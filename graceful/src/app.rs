@@ -671,7 +671,7 @@ impl Running {
                 // Cut off whatever still runs, and count it; a task stuck in
                 // blocking code cannot hold the forced exit for long.
                 lifecycle.advance(Phase::Cancelled);
-                wait_for_tasks(books.servers(), ABORT_WAIT).await;
+                cut_off(books.servers(), ABORT_WAIT).await;
                 books.forced(by)
             }
             report = sequence => report,
@@ -683,10 +683,12 @@ impl Running {
     }
 }
 
-/// Closes every server's task tracker and waits until its tasks have ended,
-/// or `limit` has passed. Returns whether they all ended.
-async fn wait_for_tasks(servers: &[Arc<ServerShared>], limit: Duration) -> bool {
+/// Once the lifecycle is `Cancelled`: cuts off every upgraded connection,
+/// then waits until every server's aborted tasks have ended, or `limit` has
+/// passed. Returns whether they all ended.
+async fn cut_off(servers: &[Arc<ServerShared>], limit: Duration) -> bool {
     for server in servers {
+        server.cut_upgraded();
         server.tasks.close();
     }
     let all = async {
@@ -746,7 +748,7 @@ async fn shutdown_sequence(
                 lifecycle.advance(Phase::Cancelled);
                 // Aborted tasks end at their next poll; one blocking its
                 // thread never does, and is reported as abandoned.
-                wait_for_tasks(servers, ABORT_WAIT).await;
+                cut_off(servers, ABORT_WAIT).await;
                 break;
             }
             _ = progress.tick() => {

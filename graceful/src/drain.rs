@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::handle::{Lifecycle, Phase};
 use crate::report::{OpenRequest, ServerReport};
@@ -37,6 +38,16 @@ pub(crate) struct ServerShared {
     pub(crate) tasks: TaskTracker,
     pub(crate) stats: Stats,
     cut_off: Mutex<Vec<OpenRequest>>,
+    /// Upgraded connections still open, each holding the drain open.
+    upgraded: Mutex<Vec<Upgraded>>,
+}
+
+/// An upgraded connection on the books: its state, and the token that
+/// keeps the drain waiting for it.
+#[derive(Debug)]
+struct Upgraded {
+    conn: Arc<ConnState>,
+    _token: TaskTrackerToken,
 }
 
 /// A server's counters. `in_flight` is derived: started minus ended.
@@ -54,6 +65,9 @@ pub(crate) struct Stats {
     pub(crate) idle_closed: AtomicU64,
     pub(crate) header_timeouts: AtomicU64,
     pub(crate) connections_aborted: AtomicU64,
+    pub(crate) upgraded: AtomicU64,
+    pub(crate) upgraded_closed: AtomicU64,
+    pub(crate) upgraded_cut_off: AtomicU64,
 }
 
 impl Stats {
@@ -93,6 +107,81 @@ impl ServerShared {
             tasks: TaskTracker::new(),
             stats: Stats::default(),
             cut_off: Mutex::new(Vec::new()),
+            upgraded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Puts a connection that hyper handed over to the app (after a `101`)
+    /// on the books: counted, and held in the drain until its socket closes
+    /// or the drain deadline cuts it.
+    #[cold]
+    pub(crate) fn upgraded(&self, conn: &Arc<ConnState>) {
+        self.stats.upgraded.fetch_add(1, Relaxed);
+        let mut upgraded = self.upgraded.lock().unwrap_or_else(PoisonError::into_inner);
+        if conn.flag(IO_CLOSED) {
+            // The app dropped it already.
+            self.stats.upgraded_closed.fetch_add(1, Relaxed);
+        } else {
+            upgraded.push(Upgraded {
+                conn: Arc::clone(conn),
+                _token: self.tasks.token(),
+            });
+        }
+    }
+
+    /// An upgraded connection's socket was dropped by the app.
+    #[cold]
+    fn upgraded_closed(&self, conn: &ConnState) {
+        let mut upgraded = self.upgraded.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.set_flag(IO_CLOSED, true);
+        if let Some(i) = upgraded.iter().position(|u| std::ptr::eq(&*u.conn, conn)) {
+            upgraded.swap_remove(i);
+            self.stats.upgraded_closed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Cuts off every upgraded connection still open (the drain deadline, or
+    /// a forced exit): its socket is shut down, whatever its task is doing,
+    /// and it is named in the report like a cut-off request.
+    pub(crate) fn cut_upgraded(&self) {
+        let cut = {
+            let mut upgraded = self.upgraded.lock().unwrap_or_else(PoisonError::into_inner);
+            // Under the lock: no socket here is closed meanwhile.
+            for u in upgraded.iter() {
+                u.conn.shut_down_socket();
+            }
+            std::mem::take(&mut *upgraded)
+        };
+        let now = self.lifecycle.clock.now();
+        for Upgraded { conn, .. } in cut {
+            self.stats.upgraded_cut_off.fetch_add(1, Relaxed);
+            let request = OpenRequest {
+                server: self.name.to_string(),
+                method: conn.current.method(),
+                path: conn.current.path(),
+                age: Duration::from_nanos(now.saturating_sub(conn.current.started.load(Relaxed))),
+            };
+            match self.lifecycle.forced_by() {
+                None => tracing::warn!(
+                    server = %request.server,
+                    method = %request.method,
+                    path = %request.path,
+                    age = ?request.age,
+                    "upgraded connection cut off at the drain deadline"
+                ),
+                Some(forced_by) => tracing::warn!(
+                    server = %request.server,
+                    method = %request.method,
+                    path = %request.path,
+                    age = ?request.age,
+                    %forced_by,
+                    "upgraded connection cut off at the forced exit"
+                ),
+            }
+            self.cut_off
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(request);
         }
     }
 
@@ -111,6 +200,9 @@ impl ServerShared {
             in_flight: s.in_flight(),
             connections: s.connections.load(Relaxed),
             idle_closed: s.idle_closed.load(Relaxed),
+            upgraded: s.upgraded.load(Relaxed),
+            upgraded_closed: s.upgraded_closed.load(Relaxed),
+            upgraded_cut_off: s.upgraded_cut_off.load(Relaxed),
             header_timeouts: s.header_timeouts.load(Relaxed),
             connections_aborted: s.connections_aborted.load(Relaxed),
         }
@@ -131,6 +223,8 @@ const WRITE_PENDING: u8 = 4;
 const READ_ANY: u8 = 8;
 const STARTED_ANY: u8 = 16;
 const LINGER: u8 = 32;
+const UPGRADED: u8 = 64;
+const IO_CLOSED: u8 = 128;
 
 /// One connection's state, shared by its task, its service and its requests.
 #[derive(Debug)]
@@ -150,11 +244,18 @@ pub(crate) struct ConnState {
     pub(crate) notify: Notify,
     /// The HTTP/1 request in progress, named for the cut-off report.
     current: CurrentRequest,
+    /// The socket, for cutting off an upgraded connection whose socket the
+    /// app holds. Only used while the connection is on the upgraded books,
+    /// where it is known to be open.
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
 }
 
 impl ConnState {
-    pub(crate) fn new(server: Arc<ServerShared>) -> Self {
+    pub(crate) fn new(server: Arc<ServerShared>, stream: &tokio::net::TcpStream) -> Self {
         let now = server.lifecycle.clock.now();
+        #[cfg(not(unix))]
+        let _ = stream;
         ConnState {
             server,
             in_flight: AtomicU32::new(0),
@@ -162,6 +263,39 @@ impl ConnState {
             flags: AtomicU8::new(0),
             notify: Notify::new(),
             current: CurrentRequest::default(),
+            #[cfg(unix)]
+            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+        }
+    }
+
+    /// The response is a `101 Switching Protocols`: hyper hands the socket
+    /// to the app once it is written.
+    #[cold]
+    pub(crate) fn mark_upgraded(&self) {
+        self.set_flag(UPGRADED, true);
+    }
+
+    pub(crate) fn is_upgraded(&self) -> bool {
+        self.flag(UPGRADED)
+    }
+
+    /// The socket is being dropped: an upgraded one leaves the books.
+    pub(crate) fn io_closed(&self) {
+        if self.flag(UPGRADED) {
+            self.server.upgraded_closed(self);
+        }
+    }
+
+    /// Shuts the socket down both ways: the client sees the end of the
+    /// stream, the app's next read an end and its next write an error.
+    /// Only called on a connection on the upgraded books, under their lock,
+    /// so the socket is open (its owner's drop takes that lock first, see
+    /// [`ConnState::io_closed`]).
+    fn shut_down_socket(&self) {
+        #[cfg(unix)]
+        {
+            use nix::sys::socket::{Shutdown, shutdown};
+            let _ = shutdown(self.fd, Shutdown::Both);
         }
     }
 
@@ -436,6 +570,11 @@ impl RequestGuard {
             own_name,
             end: Cell::new(End::Open),
         }
+    }
+
+    /// The request's connection.
+    pub(crate) fn conn(&self) -> &ConnState {
+        &self.conn
     }
 
     /// Whether the request came over HTTP/1 (whose connection keeps its name).

@@ -204,6 +204,11 @@ impl Lifecycle {
             .clone()
     }
 
+    /// [`Lifecycle::begun`], owning what it waits on.
+    pub(crate) fn begun_owned(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.begun.clone().cancelled_owned()
+    }
+
     pub(crate) fn begun(&self) -> WaitForCancellationFuture<'_> {
         self.begun.cancelled()
     }

@@ -166,6 +166,7 @@ mod report;
 mod response;
 mod serve;
 mod signals;
+mod stream;
 mod watchdog;
 
 #[doc(hidden)]
@@ -185,6 +186,7 @@ pub use serve::Server;
 
 pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;
+pub use stream::EndOnShutdown;
 
 /// hyper, re-exported so that handlers need no version of their own.
 pub use hyper;

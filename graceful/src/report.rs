@@ -89,6 +89,15 @@ pub struct ServerReport {
     pub idle_closed: u64,
     /// Connections aborted at the drain deadline.
     pub connections_aborted: u64,
+    /// Connections upgraded (`101 Switching Protocols`: WebSocket and the
+    /// like) and handed to the app.
+    pub upgraded: u64,
+    /// Upgraded connections that ended before the drain deadline: the app
+    /// (or the client) closed them.
+    pub upgraded_closed: u64,
+    /// Upgraded connections still open at the drain deadline, cut off (and
+    /// named in [`Report::cut_off`]).
+    pub upgraded_cut_off: u64,
     /// Connections closed while serving because they sent no complete
     /// request head within the header read timeout.
     pub header_timeouts: u64,
@@ -306,6 +315,9 @@ impl Report {
                 idle_closed = server.idle_closed,
                 connections_aborted = server.connections_aborted,
                 header_timeouts = server.header_timeouts,
+                upgraded = server.upgraded,
+                upgraded_closed = server.upgraded_closed,
+                upgraded_cut_off = server.upgraded_cut_off,
                 "server report"
             );
         }

@@ -16,6 +16,12 @@
 //! - `GET /block?ms=N`: blocks its worker thread for N ms (`std::thread::sleep`)
 //!   in the async handler, as a synchronous driver would (logs `blocking request started`)
 //! - `GET /panic`: the handler panics
+//! - `GET /events`: server-sent events, a tick every 50 ms, ended with a
+//!   last `bye` event when the shutdown begins
+//! - `GET /upgrade` (with `Upgrade: echo`): switches protocols, writes
+//!   `hello`, echoes what it reads, and at the shutdown's start writes `bye`
+//!   and closes (logs `upgraded connection open`)
+//! - `GET /upgrade-stubborn`: the same, but never closes by itself
 //! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
 //!   (logs `spawn_blocking request started`)
 //!
@@ -28,10 +34,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use graceful::hyper::service::service_fn;
 use graceful::hyper::{Response, StatusCode};
-use graceful::{App, Callback, Request, Server, ShutdownContext};
-use http_body_util::{BodyExt, Full};
+use graceful::{
+    App, Body, Callback, EndOnShutdown, Request, Server, ShutdownContext, ShutdownHandle,
+};
+use http_body_util::BodyExt;
 
-async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let body = match path.as_str() {
@@ -48,6 +56,14 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
             unreachable!("pending never completes")
         }
         "/panic" => panic!("the handler panicked"),
+        "/events" => {
+            // A tick every 50 ms until the shutdown, then a last event.
+            let ticks = Ticks(tokio::time::interval(Duration::from_millis(50)));
+            let body = EndOnShutdown::new(ticks, &shutdown)
+                .last_frame(Bytes::from_static(b"event: bye\ndata: going away\n\n"));
+            return Ok(Response::new(Body::new(body)));
+        }
+        "/upgrade" | "/upgrade-stubborn" => return Ok(upgrade(req, path == "/upgrade")),
         "/block" => {
             let ms = millis(&query);
             tracing::info!(ms, "blocking request started");
@@ -68,12 +84,82 @@ async fn handle(req: Request) -> Result<Response<Full<Bytes>>, Infallible> {
             Err(_) => Bytes::from_static(b"body error"),
         },
         _ => {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"not found")));
+            let mut response = Response::new(Body::from("not found"));
             *response.status_mut() = StatusCode::NOT_FOUND;
             return Ok(response);
         }
     };
-    Ok(Response::new(Full::new(body)))
+    Ok(Response::new(Body::from(body)))
+}
+
+/// An endless server-sent event stream: `data: tick` at every interval.
+struct Ticks(tokio::time::Interval);
+
+impl graceful::hyper::body::Body for Ticks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<graceful::hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0.poll_tick(cx).map(|_| {
+            Some(Ok(graceful::hyper::body::Frame::data(Bytes::from_static(
+                b"data: tick\n\n",
+            ))))
+        })
+    }
+}
+
+/// Switches to an echo protocol on the upgraded connection, in a task of
+/// its own; a polite one says `bye` and closes when the shutdown begins.
+fn upgrade(req: Request, polite: bool) -> Response<Body> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let handle = req.extensions().get::<ShutdownHandle>().cloned();
+    let on_upgrade = graceful::hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        tracing::info!(polite, "upgraded connection open");
+        let _ = io.write_all(b"hello\n").await;
+        let told = async {
+            match &handle {
+                Some(handle) if polite => handle.shutting_down().await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::pin!(told);
+        let mut buf = [0; 1024];
+        loop {
+            tokio::select! {
+                () = &mut told => {
+                    let _ = io.write_all(b"bye\n").await;
+                    let _ = io.shutdown().await;
+                    return;
+                }
+                read = io.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        let _ = io.write_all(&buf[..n]).await;
+                    }
+                },
+            }
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(
+        "upgrade",
+        graceful::hyper::header::HeaderValue::from_static("echo"),
+    );
+    headers.insert(
+        "connection",
+        graceful::hyper::header::HeaderValue::from_static("upgrade"),
+    );
+    response
 }
 
 /// `ms=N` in the query, else 1000.
@@ -122,6 +208,11 @@ fn callback(spec: &str) -> Callback {
 
 fn main() {
     let mut app = App::new();
+    let shutdown = app.handle();
+    let service = move || {
+        let shutdown = shutdown.clone();
+        service_fn(move |req| handle(req, shutdown.clone()))
+    };
     let mut servers = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -129,7 +220,7 @@ fn main() {
         match arg.as_str() {
             "--server" => {
                 let (name, addr) = value.split_once('=').expect("--server NAME=ADDR");
-                app = app.server(Server::new(name, addr, service_fn(handle)));
+                app = app.server(Server::new(name, addr, service()));
                 servers += 1;
             }
             "--callback" => app = app.on_shutdown(callback(&value)),
@@ -145,7 +236,7 @@ fn main() {
         }
     }
     if servers == 0 {
-        app = app.server(Server::new("api", "127.0.0.1:0", service_fn(handle)));
+        app = app.server(Server::new("api", "127.0.0.1:0", service()));
     }
     app.run_blocking()
 }

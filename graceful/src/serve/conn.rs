@@ -79,6 +79,10 @@ pub(crate) async fn serve_connection<S: HttpService>(
             tracing::debug!(server = %server.name, timeout = ?server.header_read_timeout, "closing a connection that sent no complete request head in time");
         }
     }
+    if conn.is_upgraded() {
+        // hyper handed the socket to the app: it stays on the books.
+        server.upgraded(&conn);
+    }
     server.stats.open_connections.fetch_sub(1, Relaxed);
 }
 

@@ -28,6 +28,13 @@ pin_project! {
         // Set once a lingering close has sent its FIN.
         linger: Option<Pin<Box<Sleep>>>,
     }
+
+    impl PinnedDrop for TrackedIo {
+        fn drop(this: Pin<&mut Self>) {
+            // Before the socket closes: see `ConnState::shut_down_socket`.
+            this.conn.io_closed();
+        }
+    }
 }
 
 impl TrackedIo {

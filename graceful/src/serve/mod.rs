@@ -413,7 +413,7 @@ fn spawn_connection<S: HttpService>(
     // Small responses should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     server.stats.connections.fetch_add(1, Relaxed);
-    let conn = Arc::new(ConnState::new(Arc::clone(server)));
+    let conn = Arc::new(ConnState::new(Arc::clone(server), &stream));
     server.tasks.spawn(conn::serve_connection(
         stream,
         conn,

@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 
 use crate::drain::{ConnState, Refusal, RequestGuard};
 use crate::error::BoxError;
-use crate::handle::Phase;
+use crate::handle::{Phase, ShutdownHandle};
 
 /// The user's service, as one connection sees it.
 #[derive(Clone, Debug)]
@@ -44,13 +44,13 @@ where
     type Future = TrackedFuture<S::Future, B>;
 
     #[inline(always)]
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         // Kept small (admission and our own answers are out of line), so
         // that hyper can inline it: the handler's future is then built in
         // place, where hyper keeps it, instead of being moved there. Whether
         // it does depends on the codegen unit hyper's `HttpService::call`
         // lands in, which is not `#[inline]`.
-        match admit(&self.conn, &req) {
+        match admit(&self.conn, &mut req) {
             Ok(guard) => TrackedFuture {
                 fut: Some(self.inner.call(req)),
                 guard: Some(guard),
@@ -79,7 +79,7 @@ enum OwnAnswer {
 /// Counts a request in, to be served by the user's service; or tells how we
 /// answer it ourselves.
 #[inline(never)]
-fn admit(conn: &Arc<ConnState>, req: &Request<Incoming>) -> Result<RequestGuard, OwnAnswer> {
+fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGuard, OwnAnswer> {
     let server = &*conn.server;
     let phase = server.lifecycle.phase();
     let h1 = req.version() < Version::HTTP_2;
@@ -102,6 +102,19 @@ fn admit(conn: &Arc<ConnState>, req: &Request<Incoming>) -> Result<RequestGuard,
                 .is_some_and(|at| at <= std::time::Instant::now()))
     {
         return Err(OwnAnswer::Refuse(conn.refusal(), h1));
+    }
+    // A request that may switch protocols carries the shutdown handle, so
+    // that the task serving the upgraded connection is told of the
+    // shutdown. hyper gives only such requests extensions: for any other,
+    // this is one null check.
+    if req
+        .extensions()
+        .get::<hyper::upgrade::OnUpgrade>()
+        .is_some()
+    {
+        req.extensions_mut().insert(ShutdownHandle {
+            lifecycle: Arc::clone(&server.lifecycle),
+        });
     }
     Ok(RequestGuard::start(conn, req, h1))
 }
@@ -232,9 +245,11 @@ where
             .expect("TrackedFuture polled after completion");
         match result {
             Ok(response) => {
-                let closing = guard.is_h1()
-                    && guard.phase() != Phase::Running
-                    && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+                let upgrading = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+                if upgrading && guard.is_h1() {
+                    guard.conn().mark_upgraded();
+                }
+                let closing = guard.is_h1() && guard.phase() != Phase::Running && !upgrading;
                 let (mut parts, body) = response.into_parts();
                 if closing {
                     parts
