@@ -296,3 +296,34 @@ async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
     assert_eq!(code, 0, "{}", app.log());
     assert!(app.log().contains("refused=1"), "{}", app.log());
 }
+
+#[tokio::test]
+async fn pipelined_requests_behind_a_closing_response_are_counted() {
+    let mut app = Fixture::spawn(&[], &[]);
+    let addr = app.addr("api").await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // Ten requests in one write: a slow one, then nine more behind it.
+    let mut batch = b"GET /slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec();
+    for _ in 0..9 {
+        batch.extend_from_slice(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    }
+    stream.write_all(&batch).await.unwrap();
+    app.wait_for_line("slow request started").await;
+    app.signal(SIGTERM);
+    let mut buf = Vec::new();
+    tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf))
+        .await
+        .expect("the server closes")
+        .expect("a clean close");
+    let text = String::from_utf8_lossy(&buf);
+    let answered = text.matches("HTTP/1.1 200").count();
+    assert!(text.contains("slow done"), "{text}");
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 0, "{log}");
+    // Every request is accounted for: answered, or counted as unanswered.
+    assert!(
+        log.contains(&format!("unanswered={}", 10 - answered)),
+        "{answered} answered: {log}"
+    );
+}

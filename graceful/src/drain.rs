@@ -68,6 +68,7 @@ pub(crate) struct Stats {
     pub(crate) upgraded: AtomicU64,
     pub(crate) upgraded_closed: AtomicU64,
     pub(crate) upgraded_cut_off: AtomicU64,
+    pub(crate) unanswered: AtomicU64,
 }
 
 impl Stats {
@@ -203,6 +204,7 @@ impl ServerShared {
             upgraded: s.upgraded.load(Relaxed),
             upgraded_closed: s.upgraded_closed.load(Relaxed),
             upgraded_cut_off: s.upgraded_cut_off.load(Relaxed),
+            unanswered: s.unanswered.load(Relaxed),
             header_timeouts: s.header_timeouts.load(Relaxed),
             connections_aborted: s.connections_aborted.load(Relaxed),
         }

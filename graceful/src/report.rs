@@ -98,6 +98,10 @@ pub struct ServerReport {
     /// Upgraded connections still open at the drain deadline, cut off (and
     /// named in [`Report::cut_off`]).
     pub upgraded_cut_off: u64,
+    /// HTTP/1 requests pipelined behind the response that closed their
+    /// connection, read and never answered (RFC 9112 lets the client retry
+    /// them; they are counted so that nothing goes unreported).
+    pub unanswered: u64,
     /// Connections closed while serving because they sent no complete
     /// request head within the header read timeout.
     pub header_timeouts: u64,
@@ -318,6 +322,7 @@ impl Report {
                 upgraded = server.upgraded,
                 upgraded_closed = server.upgraded_closed,
                 upgraded_cut_off = server.upgraded_cut_off,
+                unanswered = server.unanswered,
                 "server report"
             );
         }

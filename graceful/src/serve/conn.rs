@@ -23,14 +23,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
-use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 
+use super::HttpService;
 use super::io::TrackedIo;
+use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
-use super::{HttpService, StreamExecutor};
 use crate::drain::ConnState;
 use crate::error::BoxError;
 use crate::handle::{Moment, Phase};
@@ -39,15 +38,14 @@ use crate::handle::{Moment, Phase};
 pub(crate) async fn serve_connection<S: HttpService>(
     stream: TcpStream,
     conn: Arc<ConnState>,
-    builder: Arc<Builder<StreamExecutor>>,
+    protocols: Arc<Protocols>,
     service: S,
 ) {
     let server = Arc::clone(&conn.server);
     let lifecycle = &*server.lifecycle;
     server.stats.open_connections.fetch_add(1, Relaxed);
-    let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&conn)));
-    let mut connection =
-        pin!(builder.serve_connection_with_upgrades(io, Tracked::new(service, Arc::clone(&conn))));
+    let io = TrackedIo::new(stream, Arc::clone(&conn));
+    let mut connection = Serving::new(io, Tracked::new(service, Arc::clone(&conn)), protocols);
 
     // Running: poll the connection; the shutdown's start is checked with one
     // relaxed load per wake-up (see `Moment`), the header read timeout with
@@ -57,7 +55,7 @@ pub(crate) async fn serve_connection<S: HttpService>(
     let mut sleep = pin!(tokio::time::sleep(server.header_read_timeout));
     let mut timer = HeadTimer::new(&conn, sleep.as_mut());
     let ended = poll_fn(|cx| {
-        if connection.as_mut().poll(cx).is_ready() {
+        if Pin::new(&mut connection).poll(cx).is_ready() {
             return Poll::Ready(Ended::Closed);
         }
         if moment.has_come(cx) {
@@ -72,7 +70,10 @@ pub(crate) async fn serve_connection<S: HttpService>(
     match ended {
         Ended::Closed => {}
         Ended::Stopping => {
-            close_gracefully(connection.as_mut(), &conn, |c| c.graceful_shutdown()).await;
+            close_gracefully(Pin::new(&mut connection), &conn, |c| {
+                c.get_mut().graceful_shutdown()
+            })
+            .await;
         }
         Ended::HeadTimeout => {
             server.stats.header_timeouts.fetch_add(1, Relaxed);
@@ -82,6 +83,14 @@ pub(crate) async fn serve_connection<S: HttpService>(
     if conn.is_upgraded() {
         // hyper handed the socket to the app: it stays on the books.
         server.upgraded(&conn);
+    }
+    let unanswered = connection.unanswered();
+    if unanswered > 0 {
+        server
+            .stats
+            .unanswered
+            .fetch_add(unanswered as u64, Relaxed);
+        tracing::warn!(server = %server.name, requests = unanswered, "requests pipelined behind the response that closed their connection were never answered; the client may retry them");
     }
     server.stats.open_connections.fetch_sub(1, Relaxed);
 }

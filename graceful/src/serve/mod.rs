@@ -3,6 +3,7 @@
 
 mod conn;
 mod io;
+mod protocol;
 mod service;
 
 use std::fmt;
@@ -13,6 +14,8 @@ use std::panic::Location;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+
+use protocol::Protocols;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -20,7 +23,6 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
-use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -346,13 +348,9 @@ where
 /// Accepts connections until the listener must close, then serves what the
 /// kernel had already accepted (instead of resetting it) and closes.
 async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerShared>, service: S) {
-    let mut builder = Builder::new(StreamExecutor {
+    let builder = Arc::new(Protocols::new(StreamExecutor {
         server: Arc::clone(&server),
-    });
-    // A client that half-closes its socket after its request still gets
-    // the response.
-    builder.http1().half_close(true);
-    let builder = Arc::new(builder);
+    }));
     let lifecycle = &*server.lifecycle;
     let mut refusing = pin!(lifecycle.refusing());
     let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());
@@ -395,7 +393,7 @@ async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerSh
 fn take_accepted<S: HttpService>(
     listener: &TcpListener,
     server: &Arc<ServerShared>,
-    builder: &Arc<Builder<StreamExecutor>>,
+    builder: &Arc<Protocols>,
     service: &S,
 ) {
     let mut cx = Context::from_waker(Waker::noop());
@@ -407,7 +405,7 @@ fn take_accepted<S: HttpService>(
 fn spawn_connection<S: HttpService>(
     stream: TcpStream,
     server: &Arc<ServerShared>,
-    builder: &Arc<Builder<StreamExecutor>>,
+    builder: &Arc<Protocols>,
     service: &S,
 ) {
     // Small responses should not wait for Nagle's algorithm.

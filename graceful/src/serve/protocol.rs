@@ -1,0 +1,296 @@
+//! Telling HTTP/1 from HTTP/2 by a connection's first bytes, then serving
+//! it with hyper: HTTP/1.1 (keep-alive, upgrades) or HTTP/2.
+//!
+//! hyper-util's `auto` builder does the same, but hides hyper's connection:
+//! serving it ourselves lets us take back what hyper read and never answered
+//! (requests pipelined behind one whose response closed the connection), so
+//! that they are counted instead of silently dropped.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::io::TrackedIo;
+use super::service::Tracked;
+use super::{HttpService, StreamExecutor};
+use crate::error::BoxError;
+
+/// The HTTP/2 connection preface a client sends first.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How every connection of a server is served.
+#[derive(Debug)]
+pub(crate) struct Protocols {
+    h1: http1::Builder,
+    h2: http2::Builder<StreamExecutor>,
+}
+
+impl Protocols {
+    pub(crate) fn new(executor: StreamExecutor) -> Self {
+        let mut h1 = http1::Builder::new();
+        // A client that half-closes its socket after its request still gets
+        // the response.
+        h1.half_close(true);
+        Protocols {
+            h1,
+            h2: http2::Builder::new(executor),
+        }
+    }
+}
+
+type Io = TokioIo<Rewind>;
+
+/// One connection, from its first byte to its end.
+// It lives once, in the connection's task: boxing its large variants would
+// cost an allocation per connection and save nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Serving<S: HttpService> {
+    /// Reading until the bytes tell the protocol.
+    Detecting {
+        io: Option<TrackedIo>,
+        read: [u8; 24],
+        filled: usize,
+        service: Option<Tracked<S>>,
+        protocols: Arc<Protocols>,
+        cancelled: bool,
+    },
+    H1(http1::UpgradeableConnection<Io, Tracked<S>>),
+    H2(http2::Connection<Io, Tracked<S>, StreamExecutor>),
+    Done,
+}
+
+// The service is never pinned (hyper's connections, which own it once the
+// protocol is known, are `Unpin` whatever it is), so neither is this.
+impl<S: HttpService> Unpin for Serving<S> {}
+
+impl<S: HttpService> Serving<S> {
+    pub(crate) fn new(io: TrackedIo, service: Tracked<S>, protocols: Arc<Protocols>) -> Self {
+        Serving::Detecting {
+            io: Some(io),
+            read: [0; 24],
+            filled: 0,
+            service: Some(service),
+            protocols,
+            cancelled: false,
+        }
+    }
+
+    /// hyper's graceful shutdown: GOAWAY for HTTP/2; for HTTP/1, close now
+    /// if idle, else after the response in progress. Before the protocol is
+    /// known, the connection ends.
+    pub(crate) fn graceful_shutdown(&mut self) {
+        match self {
+            Serving::Detecting { cancelled, .. } => *cancelled = true,
+            Serving::H1(conn) => Pin::new(conn).graceful_shutdown(),
+            Serving::H2(conn) => Pin::new(conn).graceful_shutdown(),
+            Serving::Done => {}
+        }
+    }
+
+    /// Once the connection has ended: how many requests hyper had read and
+    /// never answered, pipelined behind the response that closed the
+    /// connection. An incomplete one counts too.
+    pub(crate) fn unanswered(&mut self) -> usize {
+        match std::mem::replace(self, Serving::Done) {
+            Serving::H1(conn) => conn
+                .into_parts()
+                .map_or(0, |parts| count_requests(&parts.read_buf)),
+            _ => 0,
+        }
+    }
+
+    /// Reads until the first bytes tell HTTP/2's preface from anything else.
+    fn poll_detect(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        let Serving::Detecting {
+            io,
+            read,
+            filled,
+            service,
+            protocols,
+            cancelled,
+        } = self
+        else {
+            return Poll::Ready(Ok(()));
+        };
+        let h2 = loop {
+            if *cancelled {
+                return Poll::Ready(Ok(()));
+            }
+            if *filled == H2_PREFACE.len() {
+                break true;
+            }
+            let Some(stream) = io.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let mut buf = ReadBuf::new(&mut read[*filled..]);
+            ready!(Pin::new(stream).poll_read(cx, &mut buf))?;
+            let got = buf.filled().len();
+            if got == 0 {
+                // The client closed before saying anything useful.
+                return Poll::Ready(Ok(()));
+            }
+            let start = *filled;
+            *filled += got;
+            if read[start..*filled] != H2_PREFACE[start..*filled] {
+                break false;
+            }
+        };
+        let (Some(stream), Some(service)) = (io.take(), service.take()) else {
+            return Poll::Ready(Ok(()));
+        };
+        let io = TokioIo::new(Rewind::new(stream, *read, *filled));
+        *self = if h2 {
+            Serving::H2(protocols.h2.serve_connection(io, service))
+        } else {
+            Serving::H1(protocols.h1.serve_connection(io, service).with_upgrades())
+        };
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: HttpService> Future for Serving<S> {
+    type Output = Result<(), BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Serving::Detecting { .. } = this {
+            ready!(this.poll_detect(cx))?;
+        }
+        match this {
+            Serving::H1(conn) => Pin::new(conn).poll(cx).map_err(Into::into),
+            Serving::H2(conn) => Pin::new(conn).poll(cx).map_err(Into::into),
+            Serving::Detecting { .. } | Serving::Done => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Counts the requests in bytes hyper read and never served: complete heads
+/// (skipping their bodies when a `Content-Length` tells their size), and an
+/// incomplete one at the end.
+fn count_requests(mut bytes: &[u8]) -> usize {
+    let mut count = 0;
+    while !bytes.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut headers);
+        let Ok(httparse::Status::Complete(head)) = request.parse(bytes) else {
+            // Incomplete, or not HTTP: one request that was on its way.
+            return count + 1;
+        };
+        count += 1;
+        let length = request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .and_then(|h| {
+                std::str::from_utf8(h.value)
+                    .ok()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            });
+        let chunked = request
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+        if chunked {
+            // Its body's end is not worth decoding here: what follows is
+            // unknown, and counted as nothing more.
+            return count;
+        }
+        bytes = bytes.get(head + length.unwrap_or(0)..).unwrap_or_default();
+    }
+    count
+}
+
+/// The socket, with the bytes read to tell the protocol put back in front.
+pub(crate) struct Rewind {
+    io: TrackedIo,
+    prefix: [u8; 24],
+    start: usize,
+    end: usize,
+}
+
+impl Rewind {
+    fn new(io: TrackedIo, prefix: [u8; 24], len: usize) -> Self {
+        Rewind {
+            io,
+            prefix,
+            start: 0,
+            end: len,
+        }
+    }
+}
+
+impl AsyncRead for Rewind {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.start < this.end {
+            let n = (this.end - this.start).min(buf.remaining());
+            buf.put_slice(&this.prefix[this.start..this.start + n]);
+            this.start += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    #[inline]
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_requests;
+
+    #[test]
+    fn unanswered_requests_are_counted_heads_bodies_and_a_partial_one() {
+        assert_eq!(count_requests(b""), 0);
+        assert_eq!(count_requests(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
+        let two = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n";
+        assert_eq!(count_requests(two), 2);
+        assert_eq!(count_requests(b"GET / HTTP/1.1\r\n\r\nGET /x HT"), 2);
+        assert_eq!(count_requests(b"\x16\x03\x01garbage"), 1);
+    }
+}
