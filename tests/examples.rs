@@ -84,6 +84,41 @@ async fn the_websocket_example_says_goodbye_with_1001_at_the_signal() {
 }
 
 #[tokio::test]
+async fn the_sse_example_ends_its_stream_with_a_last_event_at_the_signal() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut app = Fixture::example("sse", &[("GRACEFUL_ADDR_EVENTS", "127.0.0.1:0")]);
+    let addr = app.addr("events").await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("data: tick 0") {
+        let mut buf = [0; 512];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_ne!(n, 0, "closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    app.signal(SIGTERM);
+    stream.read_to_end(&mut seen).await.unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(
+        text.contains("event: bye\ndata: the server is going away\n\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("0\r\n\r\n"),
+        "a complete chunked body: {text:?}"
+    );
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(app.log().contains("drained=1"), "{}", app.log());
+}
+
+#[tokio::test]
 async fn servers_registered_in_a_library_run_in_the_binary() {
     let mut app = Fixture::example("from_library", &[("GRACEFUL_ADDR_STATUS", "127.0.0.1:0")]);
     let addr = app.addr("status").await;

@@ -50,6 +50,9 @@ type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 ///
 /// A second signal, or the [`shutdown_timeout`](App::shutdown_timeout) from
 /// the first, ends the run at once with [`exit_code::FORCED`](crate::exit_code::FORCED).
+/// Both are enforced by a watchdog thread, not by the runtime: with
+/// [`run_blocking`](App::run_blocking), a runtime stalled by blocking code
+/// cannot hold the exit.
 ///
 /// ```no_run
 /// use std::convert::Infallible;
@@ -263,8 +266,8 @@ impl App {
     /// request head, counted from its accept or from the end of its last
     /// response: a client that connects and sends nothing, or trickles its
     /// headers, is disconnected (an idle HTTP/1 keep-alive connection is
-    /// closed after it too). HTTP/2 connections are not timed. Default 30 s;
-    /// `GRACEFUL_HEADER_READ_TIMEOUT`.
+    /// closed after it too). HTTP/2 connections are not timed. Zero turns it
+    /// off. Default 30 s; `GRACEFUL_HEADER_READ_TIMEOUT`.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -82,7 +82,8 @@
 //! On `async fn main()`, returning `()` or `Result<(), E>`; an error aborts the
 //! start with exit code 2. Optional arguments: `shutdown_timeout`,
 //! `drain_timeout`, `callback_timeout`, `pre_stop_delay`, `read_grace`,
-//! `header_grace` (durations such as `"10s"`), `signals` (`"TERM, INT"`) and
+//! `header_grace`, `header_read_timeout`, `progress_interval` (durations
+//! such as `"10s"`), `signals` (`"TERM, INT"`) and
 //! `health_path` (`"/healthz"`). The environment overrides them all (see
 //! [`config`]). No registered server is a start-up error. The body can reach
 //! the app through [`shutdown_handle`].
@@ -98,6 +99,33 @@
 //!     });
 //!     Ok(())
 //! }
+//! ```
+//!
+//! # Bounded, whatever the code does
+//!
+//! The signals and `shutdown_timeout` belong to a watchdog thread that needs
+//! nothing from the tokio runtime: every delivered signal counts, and if a
+//! forced exit gets no answer from a runtime stalled by blocking code, the
+//! watchdog reports what it can read and ends the process (with
+//! [`App::run_blocking`] or `#[graceful::main]`). After the report the process
+//! exits at once, without waiting for blocking threads; the report names the
+//! work it abandons ([`Abandoned`]).
+//!
+//! # Upgraded connections and streams
+//!
+//! A WebSocket (any `101 Switching Protocols`) is counted, held in the drain
+//! and cut off at the drain deadline like a request. The upgrade request
+//! carries the [`ShutdownHandle`] in its extensions, so the socket's task
+//! can say goodbye at the first signal; [`EndOnShutdown`] ends a streaming
+//! body there.
+//!
+//! ```
+//! use graceful::{Request, ShutdownHandle};
+//!
+//! fn on_upgrade(req: &Request) -> Option<ShutdownHandle> {
+//!     req.extensions().get::<ShutdownHandle>().cloned()
+//! }
+//! # let _ = on_upgrade;
 //! ```
 //!
 //! # Registering from a library crate
