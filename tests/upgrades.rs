@@ -134,3 +134,37 @@ async fn a_server_sent_event_stream_ends_cleanly_with_a_last_event_at_the_signal
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("drained=1"), "{log}");
 }
+
+#[tokio::test]
+async fn upgraded_connections_have_a_budget_of_their_own() {
+    let mut app = Fixture::spawn(
+        &[],
+        &[
+            ("GRACEFUL_UPGRADE_TIMEOUT", "300ms"),
+            ("GRACEFUL_DRAIN_TIMEOUT", "10s"),
+        ],
+    );
+    let addr = app.addr("api").await;
+    let mut stream = upgraded(addr, "/upgrade-stubborn").await;
+    let slow = tokio::spawn(async move { support::get(addr, "/slow?ms=1500").await });
+    app.wait_for_line("slow request started").await;
+    let signalled = std::time::Instant::now();
+    app.signal(SIGTERM);
+    assert_eq!(read_rest(&mut stream).await, "");
+    let cut = signalled.elapsed();
+    assert!(
+        cut >= Duration::from_millis(300) && cut < Duration::from_millis(1200),
+        "cut at {cut:?}: {}",
+        app.log()
+    );
+    // The request keeps draining meanwhile.
+    assert_eq!(slow.await.unwrap().text(), "slow done");
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 3, "{log}");
+    assert!(
+        log.contains("upgraded connection cut off at the upgrade deadline"),
+        "{log}"
+    );
+    assert!(log.contains("drained=1"), "{log}");
+}

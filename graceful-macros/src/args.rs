@@ -119,6 +119,10 @@ pub(crate) const MAIN_KEYS: &[Key] = &[
         kind: ValueKind::Duration,
     },
     Key {
+        name: "upgrade_timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
         name: "signals",
         kind: ValueKind::Str,
     },

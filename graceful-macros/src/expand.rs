@@ -267,6 +267,7 @@ pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) 
         "header_grace",
         "header_read_timeout",
         "progress_interval",
+        "upgrade_timeout",
     ]
     .map(|key| {
         let field = format_ident!("{}", key);

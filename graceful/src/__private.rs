@@ -60,6 +60,8 @@ pub struct MainConfig {
     pub header_read_timeout: Option<Duration>,
     /// `progress_interval = "..."`
     pub progress_interval: Option<Duration>,
+    /// `upgrade_timeout = "..."`
+    pub upgrade_timeout: Option<Duration>,
     /// `signals = "TERM, INT"`
     pub signals: Option<&'static [Signal]>,
     /// `health_path = "/healthz"`
@@ -131,6 +133,7 @@ where
         header_grace,
         header_read_timeout,
         progress_interval,
+        upgrade_timeout,
         signals,
         health_path,
     } = settings;
@@ -146,6 +149,7 @@ where
         (header_grace, App::header_grace),
         (header_read_timeout, App::header_read_timeout),
         (progress_interval, App::progress_interval),
+        (upgrade_timeout, App::upgrade_timeout),
     ] {
         if let Some(value) = value {
             app = set(app, value);

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
 use crate::config::{self, Config, Lookup};
-use crate::drain::ServerShared;
+use crate::drain::{Cut, ServerShared};
 use crate::error::{BoxError, Error};
 use crate::handle::{ForcedBy, Lifecycle, Phase, ShutdownHandle, Trigger};
 use crate::report::Report;
@@ -276,6 +276,23 @@ impl App {
     /// ```
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long upgraded connections (WebSocket and the like) may stay open
+    /// once the shutdown begins, counted from the first signal: they are
+    /// told at once (the upgrade request carries the [`ShutdownHandle`]),
+    /// and cut off at this deadline even while requests still drain.
+    /// Default: none, they share the drain deadline;
+    /// `GRACEFUL_UPGRADE_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().upgrade_timeout(Duration::from_secs(2));
+    /// # drop(app);
+    /// ```
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config.upgrade_timeout = Some(timeout);
         self
     }
 
@@ -663,6 +680,19 @@ impl Running {
         // Signals reach the lifecycle through the watchdog's thread.
         lifecycle.begun().await;
         tracing::info!(trigger = %books.first_trigger(), "shutdown started");
+        // Upgraded connections have a budget of their own, if set.
+        let _upgrade_deadline = config.upgrade_timeout.map(|timeout| {
+            let books = Arc::clone(&books);
+            let at = lifecycle
+                .first_trigger()
+                .map_or_else(Instant::now, |(_, at)| at);
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                tokio::time::sleep_until((at + timeout).into()).await;
+                for server in books.servers() {
+                    server.cut_upgraded(Cut::UpgradeDeadline);
+                }
+            }))
+        });
 
         let sequence = shutdown_sequence(&books, accept_loops, &lifecycle, &config, plan);
         let report = tokio::select! {
@@ -691,7 +721,7 @@ impl Running {
 /// passed. Returns whether they all ended.
 async fn cut_off(servers: &[Arc<ServerShared>], limit: Duration) -> bool {
     for server in servers {
-        server.cut_upgraded();
+        server.cut_upgraded(Cut::DrainDeadline);
         server.tasks.close();
     }
     let all = async {

@@ -14,6 +14,7 @@
 //! | `GRACEFUL_READ_GRACE` | [`App::read_grace`](crate::App::read_grace) | 100 ms |
 //! | `GRACEFUL_HEADER_GRACE` | [`App::header_grace`](crate::App::header_grace) | 1 s |
 //! | `GRACEFUL_HEADER_READ_TIMEOUT` | [`App::header_read_timeout`](crate::App::header_read_timeout) | 30 s |
+//! | `GRACEFUL_UPGRADE_TIMEOUT` | [`App::upgrade_timeout`](crate::App::upgrade_timeout) | the drain deadline |
 //! | `GRACEFUL_PROGRESS_INTERVAL` | [`App::progress_interval`](crate::App::progress_interval) | 1 s |
 //! | `GRACEFUL_SIGNALS` | [`App::signals`](crate::App::signals) | `TERM,INT,QUIT,HUP` |
 //! | `GRACEFUL_HEALTH_PATH` | [`App::health_path`](crate::App::health_path) | none |
@@ -59,6 +60,8 @@ pub const ENV_READ_GRACE: &str = "GRACEFUL_READ_GRACE";
 pub const ENV_HEADER_GRACE: &str = "GRACEFUL_HEADER_GRACE";
 /// `GRACEFUL_HEADER_READ_TIMEOUT`: how long a connection may take to send a request head while serving.
 pub const ENV_HEADER_READ_TIMEOUT: &str = "GRACEFUL_HEADER_READ_TIMEOUT";
+/// `GRACEFUL_UPGRADE_TIMEOUT`: how long upgraded connections may stay open once the shutdown begins.
+pub const ENV_UPGRADE_TIMEOUT: &str = "GRACEFUL_UPGRADE_TIMEOUT";
 /// `GRACEFUL_PROGRESS_INTERVAL`: how often the drain logs what is still in flight.
 pub const ENV_PROGRESS_INTERVAL: &str = "GRACEFUL_PROGRESS_INTERVAL";
 /// `GRACEFUL_SIGNALS`: the signals that start the shutdown, comma separated (`TERM,INT`).
@@ -137,6 +140,7 @@ pub(crate) struct Config {
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) upgrade_timeout: Option<Duration>,
     pub(crate) progress_interval: Duration,
     pub(crate) signals: Vec<Signal>,
     pub(crate) health_path: Option<String>,
@@ -152,6 +156,7 @@ impl Default for Config {
             read_grace: DEFAULT_READ_GRACE,
             header_grace: DEFAULT_HEADER_GRACE,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            upgrade_timeout: None,
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
             signals: Signal::DEFAULT.to_vec(),
             health_path: None,
@@ -181,6 +186,7 @@ impl Config {
             ("header_grace", self.header_grace),
             ("header_read_timeout", self.header_read_timeout),
             ("progress_interval", self.progress_interval),
+            ("upgrade_timeout", self.upgrade_timeout.unwrap_or_default()),
         ] {
             check_duration(value).map_err(|reason| Error::Setting {
                 setting: setting.to_owned(),
@@ -205,6 +211,9 @@ impl Config {
             if let Some(value) = duration_var(env, var)? {
                 *slot = value;
             }
+        }
+        if let Some(value) = duration_var(env, ENV_UPGRADE_TIMEOUT)? {
+            self.upgrade_timeout = Some(value);
         }
         if self.progress_interval.is_zero() {
             return Err(invalid(

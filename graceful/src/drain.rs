@@ -42,6 +42,15 @@ pub(crate) struct ServerShared {
     upgraded: Mutex<Vec<Upgraded>>,
 }
 
+/// Which deadline cuts upgraded connections off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The drain deadline, or a forced exit.
+    DrainDeadline,
+    /// [`App::upgrade_timeout`](crate::App::upgrade_timeout).
+    UpgradeDeadline,
+}
+
 /// An upgraded connection on the books: its state, and the token that
 /// keeps the drain waiting for it.
 #[derive(Debug)]
@@ -144,7 +153,7 @@ impl ServerShared {
     /// Cuts off every upgraded connection still open (the drain deadline, or
     /// a forced exit): its socket is shut down, whatever its task is doing,
     /// and it is named in the report like a cut-off request.
-    pub(crate) fn cut_upgraded(&self) {
+    pub(crate) fn cut_upgraded(&self, at: Cut) {
         let cut = {
             let mut upgraded = self.upgraded.lock().unwrap_or_else(PoisonError::into_inner);
             // Under the lock: no socket here is closed meanwhile.
@@ -163,6 +172,13 @@ impl ServerShared {
                 age: Duration::from_nanos(now.saturating_sub(conn.current.started.load(Relaxed))),
             };
             match self.lifecycle.forced_by() {
+                None if at == Cut::UpgradeDeadline => tracing::warn!(
+                    server = %request.server,
+                    method = %request.method,
+                    path = %request.path,
+                    age = ?request.age,
+                    "upgraded connection cut off at the upgrade deadline"
+                ),
                 None => tracing::warn!(
                     server = %request.server,
                     method = %request.method,

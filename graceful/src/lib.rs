@@ -82,7 +82,8 @@
 //! On `async fn main()`, returning `()` or `Result<(), E>`; an error aborts the
 //! start with exit code 2. Optional arguments: `shutdown_timeout`,
 //! `drain_timeout`, `callback_timeout`, `pre_stop_delay`, `read_grace`,
-//! `header_grace`, `header_read_timeout`, `progress_interval` (durations
+//! `header_grace`, `header_read_timeout`, `progress_interval`,
+//! `upgrade_timeout` (durations
 //! such as `"10s"`), `signals` (`"TERM, INT"`) and
 //! `health_path` (`"/healthz"`). The environment overrides them all (see
 //! [`config`]). No registered server is a start-up error. The body can reach
