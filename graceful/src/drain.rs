@@ -51,6 +51,24 @@ pub(crate) enum Cut {
     UpgradeDeadline,
 }
 
+/// Logs what was cut off, saying which deadline cut it.
+fn log_cut_off(what: &str, request: &OpenRequest, lifecycle: &Lifecycle, cut: Cut) {
+    let forced_by = lifecycle.forced_by().map(ToString::to_string);
+    let at = match (&forced_by, cut) {
+        (Some(_), _) => "the forced exit",
+        (None, Cut::UpgradeDeadline) => "the upgrade deadline",
+        (None, Cut::DrainDeadline) => "the drain deadline",
+    };
+    tracing::warn!(
+        server = %request.server,
+        method = %request.method,
+        path = %request.path,
+        age = ?request.age,
+        forced_by,
+        "{what} cut off at {at}"
+    );
+}
+
 /// An upgraded connection on the books: its state, and the token that
 /// keeps the drain waiting for it.
 #[derive(Debug)]
@@ -171,30 +189,7 @@ impl ServerShared {
                 path: conn.current.path(),
                 age: Duration::from_nanos(now.saturating_sub(conn.current.started.load(Relaxed))),
             };
-            match self.lifecycle.forced_by() {
-                None if at == Cut::UpgradeDeadline => tracing::warn!(
-                    server = %request.server,
-                    method = %request.method,
-                    path = %request.path,
-                    age = ?request.age,
-                    "upgraded connection cut off at the upgrade deadline"
-                ),
-                None => tracing::warn!(
-                    server = %request.server,
-                    method = %request.method,
-                    path = %request.path,
-                    age = ?request.age,
-                    "upgraded connection cut off at the drain deadline"
-                ),
-                Some(forced_by) => tracing::warn!(
-                    server = %request.server,
-                    method = %request.method,
-                    path = %request.path,
-                    age = ?request.age,
-                    %forced_by,
-                    "upgraded connection cut off at the forced exit"
-                ),
-            }
+            log_cut_off("upgraded connection", &request, &self.lifecycle, at);
             self.cut_off
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -686,23 +681,7 @@ impl RequestGuard {
         let server = &*self.conn.server;
         if phase == Phase::Cancelled {
             let request = self.name(now);
-            match server.lifecycle.forced_by() {
-                None => tracing::warn!(
-                    server = %request.server,
-                    method = %request.method,
-                    path = %request.path,
-                    age = ?request.age,
-                    "request cut off at the drain deadline"
-                ),
-                Some(forced_by) => tracing::warn!(
-                    server = %request.server,
-                    method = %request.method,
-                    path = %request.path,
-                    age = ?request.age,
-                    %forced_by,
-                    "request cut off at the forced exit"
-                ),
-            }
+            log_cut_off("request", &request, &server.lifecycle, Cut::DrainDeadline);
             server
                 .cut_off
                 .lock()

@@ -21,12 +21,18 @@ pin_project! {
     /// so that the drain tells a client that stops reading its response
     /// (kept until the drain deadline) from one that never sends a request
     /// (closed after the header grace); and whether the client sent anything.
+    /// It gives back the bytes read to tell the protocol, and closes with a
+    /// lingering close when a request was answered unread.
     pub(crate) struct TrackedIo {
         #[pin]
         stream: TcpStream,
         conn: Arc<ConnState>,
         // Set once a lingering close has sent its FIN.
         linger: Option<Pin<Box<Sleep>>>,
+        // The bytes read to tell the protocol, given back to hyper first.
+        replay: [u8; 24],
+        replay_start: u8,
+        replay_end: u8,
     }
 
     impl PinnedDrop for TrackedIo {
@@ -43,7 +49,17 @@ impl TrackedIo {
             stream,
             conn,
             linger: None,
+            replay: [0; 24],
+            replay_start: 0,
+            replay_end: 0,
         }
+    }
+
+    /// Gives `bytes[..len]` back: the next reads return them first.
+    pub(crate) fn replay(&mut self, bytes: [u8; 24], len: usize) {
+        self.replay = bytes;
+        self.replay_start = 0;
+        self.replay_end = len.min(bytes.len()) as u8;
     }
 }
 
@@ -55,6 +71,16 @@ impl AsyncRead for TrackedIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
+        if this.replay_start < this.replay_end {
+            let (start, end) = (
+                usize::from(*this.replay_start),
+                usize::from(*this.replay_end),
+            );
+            let n = (end - start).min(buf.remaining());
+            buf.put_slice(&this.replay[start..start + n]);
+            *this.replay_start += n as u8;
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let poll = this.stream.poll_read(cx, buf);
         if buf.filled().len() > before {

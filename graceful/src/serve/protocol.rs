@@ -7,14 +7,13 @@
 //! that they are counted instead of silently dropped.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::io::TrackedIo;
 use super::service::Tracked;
@@ -44,7 +43,7 @@ impl Protocols {
     }
 }
 
-type Io = TokioIo<Rewind>;
+type Io = TokioIo<TrackedIo>;
 
 /// One connection, from its first byte to its end.
 // It lives once, in the connection's task: boxing its large variants would
@@ -141,10 +140,12 @@ impl<S: HttpService> Serving<S> {
                 break false;
             }
         };
-        let (Some(stream), Some(service)) = (io.take(), service.take()) else {
+        let (Some(mut stream), Some(service)) = (io.take(), service.take()) else {
             return Poll::Ready(Ok(()));
         };
-        let io = TokioIo::new(Rewind::new(stream, *read, *filled));
+        // hyper reads the bytes that told the protocol first.
+        stream.replay(*read, *filled);
+        let io = TokioIo::new(stream);
         *self = if h2 {
             Serving::H2(protocols.h2.serve_connection(io, service))
         } else {
@@ -206,78 +207,6 @@ fn count_requests(mut bytes: &[u8]) -> usize {
         bytes = bytes.get(head + length.unwrap_or(0)..).unwrap_or_default();
     }
     count
-}
-
-/// The socket, with the bytes read to tell the protocol put back in front.
-pub(crate) struct Rewind {
-    io: TrackedIo,
-    prefix: [u8; 24],
-    start: usize,
-    end: usize,
-}
-
-impl Rewind {
-    fn new(io: TrackedIo, prefix: [u8; 24], len: usize) -> Self {
-        Rewind {
-            io,
-            prefix,
-            start: 0,
-            end: len,
-        }
-    }
-}
-
-impl AsyncRead for Rewind {
-    #[inline]
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.start < this.end {
-            let n = (this.end - this.start).min(buf.remaining());
-            buf.put_slice(&this.prefix[this.start..this.start + n]);
-            this.start += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    #[inline]
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    #[inline]
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    #[inline]
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    #[inline]
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]
