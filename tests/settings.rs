@@ -7,11 +7,9 @@ mod support;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use bytes::Bytes;
 use graceful::hyper::Response;
 use graceful::hyper::service::service_fn;
 use graceful::{App, Callback, Error, Request, Server};
-use http_body_util::Full;
 use support::Fixture;
 
 const HUGE: [&str; 2] = ["18446744073709551615s", "300000000000y"];
@@ -42,17 +40,13 @@ async fn an_out_of_range_duration_in_the_environment_stops_the_start() {
     }
 }
 
-fn hello() -> impl hyper::service::Service<
-    Request,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send,
-> + Clone
-+ Send
-+ 'static {
-    service_fn(|_req: Request| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    })
+/// An app with one server answering an empty `200`.
+fn app() -> App {
+    App::new().server(Server::new(
+        "api",
+        "127.0.0.1:0",
+        service_fn(|_req: Request| async { Ok::<_, Infallible>(Response::new(String::new())) }),
+    ))
 }
 
 #[tokio::test]
@@ -74,15 +68,13 @@ async fn an_out_of_range_duration_from_the_builder_stops_the_start() {
         }),
     ];
     for (setting, set) in apps {
-        let app = set(App::new().server(Server::new("api", "127.0.0.1:0", hello())));
+        let app = set(app());
         let err = app.start().await.expect_err("refused");
         assert!(matches!(err, Error::Setting { .. }), "{setting}: {err:?}");
         assert!(err.to_string().contains(setting), "{err}");
         assert_eq!(err.exit_code(), 2);
     }
-    let app = App::new()
-        .server(Server::new("api", "127.0.0.1:0", hello()))
-        .on_shutdown(Callback::new("flush", |_ctx| async {}).timeout(Duration::MAX));
+    let app = app().on_shutdown(Callback::new("flush", |_ctx| async {}).timeout(Duration::MAX));
     let err = app.start().await.expect_err("refused");
     assert!(err.to_string().contains("callback \"flush\""), "{err}");
 }
