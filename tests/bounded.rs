@@ -208,6 +208,12 @@ async fn a_connection_that_never_completes_its_headers_is_closed_while_running()
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut trickle = TcpStream::connect(addr).await.unwrap();
     trickle.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    // A keep-alive connection idle between requests is its client's to close.
+    let mut idle = connect(addr).await.unwrap();
+    assert!(matches!(
+        send(&mut idle, "GET", "/", b"").await,
+        support::Outcome::Answered(_)
+    ));
     // A request longer than the timeout is not cut: only request heads are timed.
     let slow = tokio::spawn(async move { support::get(addr, "/slow?ms=1200").await });
     let opened = Instant::now();
@@ -220,6 +226,10 @@ async fn a_connection_that_never_completes_its_headers_is_closed_while_running()
     assert!(took >= Duration::from_millis(500), "closed early: {took:?}");
     assert!(took < Duration::from_secs(3), "closed late: {took:?}");
     assert_eq!(slow.await.unwrap().text(), "slow done");
+    match send(&mut idle, "GET", "/", b"").await {
+        support::Outcome::Answered(answer) => assert_eq!(answer.text(), "hello world"),
+        other => panic!("the idle keep-alive connection was closed: {other:?}"),
+    }
     app.signal(SIGTERM);
     let (code, _) = app.exit().await;
     assert_eq!(code, 0, "{}", app.log());

@@ -262,12 +262,12 @@ impl App {
         self
     }
 
-    /// How long a connection may take, while serving, to send a complete
-    /// request head, counted from its accept or from the end of its last
-    /// response: a client that connects and sends nothing, or trickles its
-    /// headers, is disconnected (an idle HTTP/1 keep-alive connection is
-    /// closed after it too). HTTP/2 connections are not timed. Zero turns it
-    /// off. Default 30 s; `GRACEFUL_HEADER_READ_TIMEOUT`.
+    /// How long a new connection may take, while serving, to send its first
+    /// complete request head: a client that connects and sends nothing, or
+    /// trickles its headers, is disconnected. An idle keep-alive connection
+    /// between requests is not timed: its client closes it (closing it under
+    /// a load balancer's own idle timeout would race its next request).
+    /// Zero turns it off. Default 30 s; `GRACEFUL_HEADER_READ_TIMEOUT`.
     ///
     /// ```
     /// # use std::time::Duration;

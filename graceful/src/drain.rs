@@ -391,6 +391,11 @@ impl ConnState {
         Refusal(Cell::new(Some(Arc::clone(self))))
     }
 
+    /// A request has reached the service on this connection.
+    pub(crate) fn started_any(&self) -> bool {
+        self.flag(STARTED_ANY)
+    }
+
     /// The client sent bytes, but no request is complete yet: its first
     /// request is on its way. hyper-util, still telling HTTP/1 from HTTP/2,
     /// would drop those bytes if asked to shut down now.

@@ -102,7 +102,7 @@ pub struct ServerReport {
     /// connection, read and never answered (RFC 9112 lets the client retry
     /// them; they are counted so that nothing goes unreported).
     pub unanswered: u64,
-    /// Connections closed while serving because they sent no complete
+    /// Connections closed while serving because they sent no complete first
     /// request head within the header read timeout.
     pub header_timeouts: u64,
 }

@@ -105,17 +105,19 @@ enum Ended {
     HeadTimeout,
 }
 
-/// The header read timeout of a running HTTP/1 connection: it expires once
-/// the connection has had no request in flight for the timeout, counted from
-/// its accept or the end of its last response.
+/// The header read timeout of a running connection: it expires when the
+/// connection has not started a first request within the timeout from its
+/// accept (a client that connects and says nothing, or trickles its first
+/// head). Once a request has started, the timer is off for good: an idle
+/// keep-alive connection is its client's to close (a load balancer's idle
+/// timeout is usually longer than ours, and closing under it is the
+/// keep-alive race), and HTTP/2 has its own idle rules.
 ///
-/// The timer is registered once, and again only when it fires on a
-/// connection that was busy meanwhile; between those, a wake-up costs one
-/// relaxed load (whether the timer has fired), not a registration.
+/// The timer is registered once; until it fires, a wake-up costs one relaxed
+/// load (whether it has), not a registration.
 struct HeadTimer<'c, 's> {
     conn: &'c ConnState,
     sleep: Pin<&'s mut tokio::time::Sleep>,
-    /// Off: a zero timeout, or an HTTP/2 connection.
     off: bool,
     registered: bool,
 }
@@ -143,20 +145,8 @@ impl<'c, 's> HeadTimer<'c, 's> {
         } else if !self.sleep.is_elapsed() {
             return false;
         }
-        if self.conn.is_h2() {
-            self.off = true;
-            return false;
-        }
-        let timeout = self.conn.server.header_read_timeout;
-        let now = std::time::Instant::now();
-        let due = match self.conn.quiet_at(timeout) {
-            Some(at) if at <= now => return true,
-            Some(at) => at,
-            None => now + timeout,
-        };
-        self.sleep.as_mut().reset(Instant::from_std(due));
-        self.registered = false;
-        self.expired(cx)
+        self.off = true;
+        !self.conn.started_any()
     }
 }
 
