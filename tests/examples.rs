@@ -159,6 +159,45 @@ async fn a_signal_during_the_main_body_ends_the_process_cleanly() {
 }
 
 #[tokio::test]
+async fn main_s_body_runs_before_the_server_functions() {
+    let mut app = Fixture::attribute_fixture(&[]);
+    let addr = app.addr("assembled").await;
+    assert_eq!(get(addr, "/").await.text(), "hello");
+    let log = app.log();
+    let body = log.find("main body ran").expect("the body ran");
+    let assembly = log
+        .find("server function ran")
+        .expect("the server function ran");
+    assert!(
+        body < assembly,
+        "the server function ran before main's body: {log}"
+    );
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}
+
+#[tokio::test]
+async fn a_panic_before_serving_is_a_startup_failure_naming_where() {
+    for (env, place) in [
+        (
+            ("FIXTURE_MAIN", "panic"),
+            "`main` panicked: no configuration file",
+        ),
+        (
+            ("FIXTURE_ROUTER", "panic"),
+            "`assembled` at tests/bin/attribute-fixture.rs:20 panicked: no route table",
+        ),
+    ] {
+        let mut app = Fixture::attribute_fixture(&[env]);
+        let (code, _) = app.exit().await;
+        let log = app.log();
+        assert_eq!(code, 2, "{env:?}: {log}");
+        assert!(log.contains(place), "{env:?}: {log}");
+        assert!(!log.contains("listening"), "{log}");
+    }
+}
+
+#[tokio::test]
 async fn the_generated_main_serves_and_exits_zero() {
     let mut app = Fixture::attribute_fixture(&[]);
     let addr = app.addr("api").await;

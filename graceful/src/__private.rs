@@ -20,7 +20,7 @@ use std::future::Future;
 
 use crate::app::{App, block_on, early_watchdog, init_default_subscriber};
 use crate::config;
-use crate::error::Error;
+use crate::error::{Error, panic_message};
 use crate::registry::{Respond, shutdown_handle};
 use crate::signals::Signal;
 use crate::watchdog::exit_process;
@@ -119,60 +119,94 @@ where
 {
     // The signal handlers first of all: a signal from here on goes through
     // the lifecycle instead of killing the process half-started.
+    let handle = shutdown_handle();
     let watchdog = early_watchdog(
         settings.signals.unwrap_or(&Signal::DEFAULT),
-        &shutdown_handle().lifecycle,
+        &handle.lifecycle,
     )?;
-    let mut app = App::registered()?.owning_process(watchdog);
-    let MainConfig {
-        shutdown_timeout,
-        drain_timeout,
-        callback_timeout,
-        pre_stop_delay,
-        read_grace,
-        header_grace,
-        header_read_timeout,
-        progress_interval,
-        upgrade_timeout,
-        signals,
-        health_path,
-    } = settings;
-    for (value, set) in [
-        (
-            shutdown_timeout,
-            App::shutdown_timeout as fn(App, Duration) -> App,
-        ),
-        (drain_timeout, App::drain_timeout),
-        (callback_timeout, App::callback_timeout),
-        (pre_stop_delay, App::pre_stop_delay),
-        (read_grace, App::read_grace),
-        (header_grace, App::header_grace),
-        (header_read_timeout, App::header_read_timeout),
-        (progress_interval, App::progress_interval),
-        (upgrade_timeout, App::upgrade_timeout),
-    ] {
-        if let Some(value) = value {
-            app = set(app, value);
-        }
-    }
-    if let Some(signals) = signals {
-        app = app.signals(signals.iter().copied());
-    }
-    if let Some(path) = health_path {
-        app = app.health_path(path);
-    }
-    let setup = async {
-        // The body may set up logging; once it ends, or is cut short by a
-        // signal, ours is installed unless it did.
-        let _logging = DefaultSubscriberAfter;
-        body().await.into_result().map_err(Into::into)
-    };
     let report = block_on(async {
-        let started = app.start_with(&config::process_env, Some(setup)).await;
-        init_default_subscriber();
-        Ok::<_, Error>(started?.wait().await)
+        // Then `main`'s body (logging, state); a signal meanwhile ends it.
+        let setup = async {
+            // The body may set up logging; once it ends, or is cut short by
+            // a signal, ours is installed unless it did.
+            let _logging = DefaultSubscriberAfter;
+            unwinding("`main`", body())
+                .await?
+                .into_result()
+                .map_err(|err| Error::Startup(err.into()))
+        };
+        tokio::select! {
+            result = setup => result?,
+            () = handle.shutting_down() => {}
+        }
+        // Then assembly (server functions run), binding, serving.
+        let app = settings.apply(App::registered()?).owning_process(watchdog);
+        let started = app.start_with(&config::process_env, None::<NoHook>).await?;
+        Ok::<_, Error>(started.wait().await)
     })??;
     Ok(report.exit_code())
+}
+
+/// No start-up hook: `main`'s body has run already.
+type NoHook = std::future::Ready<Result<(), crate::BoxError>>;
+
+/// Runs `future`, turning a panic in it into a start-up error naming `what`.
+async fn unwinding<F: Future>(what: &str, future: F) -> Result<F::Output, Error> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => std::task::Poll::Ready(Err(Error::Startup(
+                format!("{what} panicked: {}", panic_message(&*payload)).into(),
+            ))),
+        },
+    )
+    .await
+}
+
+impl MainConfig {
+    /// The attribute's settings, applied to the app as builder calls.
+    fn apply(self, mut app: App) -> App {
+        let MainConfig {
+            shutdown_timeout,
+            drain_timeout,
+            callback_timeout,
+            pre_stop_delay,
+            read_grace,
+            header_grace,
+            header_read_timeout,
+            progress_interval,
+            upgrade_timeout,
+            signals,
+            health_path,
+        } = self;
+        for (value, set) in [
+            (
+                shutdown_timeout,
+                App::shutdown_timeout as fn(App, Duration) -> App,
+            ),
+            (drain_timeout, App::drain_timeout),
+            (callback_timeout, App::callback_timeout),
+            (pre_stop_delay, App::pre_stop_delay),
+            (read_grace, App::read_grace),
+            (header_grace, App::header_grace),
+            (header_read_timeout, App::header_read_timeout),
+            (progress_interval, App::progress_interval),
+            (upgrade_timeout, App::upgrade_timeout),
+        ] {
+            if let Some(value) = value {
+                app = set(app, value);
+            }
+        }
+        if let Some(signals) = signals {
+            app = app.signals(signals.iter().copied());
+        }
+        if let Some(path) = health_path {
+            app = app.health_path(path);
+        }
+        app
+    }
 }
 
 /// Installs the default subscriber when dropped.

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{self, Lookup};
-use crate::error::Error;
+use crate::error::{Error, panic_message};
 use crate::report::{CallbackOutcome, CallbackReport};
 use crate::serve::Source;
 
@@ -471,12 +471,7 @@ fn outcome_of(joined: Result<Result<(), String>, tokio::task::JoinError>) -> Cal
         Ok(Err(msg)) => CallbackOutcome::Failed(msg),
         Err(err) if err.is_panic() => {
             let payload = err.into_panic();
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
-            CallbackOutcome::Panicked(msg)
+            CallbackOutcome::Panicked(panic_message(&*payload).to_owned())
         }
         Err(_) => CallbackOutcome::TimedOut {
             message: None,

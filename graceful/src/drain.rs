@@ -622,11 +622,7 @@ impl RequestGuard {
     pub(crate) fn panicked(&self, payload: &(dyn std::any::Any + Send)) {
         self.end.set(End::Panicked);
         let request = self.name(self.conn.lifecycle().clock.now());
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic with a non-string payload");
+        let message = crate::error::panic_message(payload);
         tracing::error!(
             server = %request.server,
             method = %request.method,

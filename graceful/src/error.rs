@@ -9,6 +9,15 @@ use crate::signals::Signal;
 /// A boxed error, as handlers, bodies and callbacks may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A panic's message, from its payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic with a non-string payload")
+}
+
 /// Why an [`App`](crate::App) could not start.
 ///
 /// Every variant names what was wrong (the server, the address, the variable)

@@ -246,7 +246,19 @@ fn assemble(
                 other.describe()
             ));
         }
-        return Ok(make(name.to_owned(), addr.to_owned(), handle.clone()).declared_at(source));
+        // The user's function runs here, at assembly: a panic in it is a
+        // start-up error naming it, not a crash.
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            make(name.to_owned(), addr.to_owned(), handle.clone())
+        }));
+        return match made {
+            Ok(server) => Ok(server.declared_at(source)),
+            Err(payload) => Err(format!(
+                "{} panicked: {}",
+                service.describe(),
+                crate::error::panic_message(&*payload)
+            )),
+        };
     }
 
     // Handlers share it by path (the group is sorted by path).

@@ -1,11 +1,46 @@
-//! A `#[graceful::main]` program for the integration tests: its body fails,
-//! or takes long, as `FIXTURE_MAIN` says (`fail`, `wait`; anything else: fine).
+//! A `#[graceful::main]` program for the integration tests. `FIXTURE_MAIN`
+//! says what its body does (`fail`, `panic`, `wait`; anything else: fine),
+//! `FIXTURE_ROUTER=panic` makes its service function panic at assembly.
 
+use std::convert::Infallible;
+use std::future::Ready;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use graceful::Request;
+use graceful::hyper::Response;
 
 #[graceful::server(addr = "127.0.0.1:0")]
 async fn api() -> &'static str {
     "ok"
+}
+
+/// A server assembled from a function returning a `tower::Service`.
+#[graceful::server(addr = "127.0.0.1:0")]
+fn assembled() -> Hello {
+    eprintln!("server function ran");
+    if std::env::var("FIXTURE_ROUTER").as_deref() == Ok("panic") {
+        panic!("no route table");
+    }
+    Hello
+}
+
+/// Answers `hello` to everything.
+#[derive(Clone)]
+struct Hello;
+
+impl tower_service::Service<Request> for Hello {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request) -> Self::Future {
+        std::future::ready(Ok(Response::new("hello".to_owned())))
+    }
 }
 
 #[graceful::on_shutdown]
@@ -15,8 +50,10 @@ async fn cleanup() {
 
 #[graceful::main]
 async fn main() -> Result<(), String> {
+    eprintln!("main body ran");
     match std::env::var("FIXTURE_MAIN").as_deref() {
         Ok("fail") => Err("cannot reach the database".to_owned()),
+        Ok("panic") => panic!("no configuration file"),
         Ok("wait") => {
             // No subscriber yet: the body would install its own here.
             eprintln!("setting up");
