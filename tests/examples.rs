@@ -119,6 +119,19 @@ async fn the_sse_example_ends_its_stream_with_a_last_event_at_the_signal() {
 }
 
 #[tokio::test]
+async fn the_state_example_shares_its_state_with_handlers_and_callbacks() {
+    let mut app = Fixture::example("state", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let addr = app.addr("api").await;
+    assert_eq!(get(addr, "/visits").await.text(), "1\n");
+    assert_eq!(get(addr, "/visits").await.text(), "2\n");
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("visits saved visits=2"), "{log}");
+}
+
+#[tokio::test]
 async fn servers_registered_in_a_library_run_in_the_binary() {
     let mut app = Fixture::example("from_library", &[("GRACEFUL_ADDR_STATUS", "127.0.0.1:0")]);
     let addr = app.addr("status").await;
@@ -185,7 +198,7 @@ async fn a_panic_before_serving_is_a_startup_failure_naming_where() {
         ),
         (
             ("FIXTURE_ROUTER", "panic"),
-            "`assembled` at tests/bin/attribute-fixture.rs:20 panicked: no route table",
+            "`assembled` at tests/bin/attribute-fixture.rs:31 panicked: no route table",
         ),
     ] {
         let mut app = Fixture::attribute_fixture(&[env]);
@@ -195,6 +208,28 @@ async fn a_panic_before_serving_is_a_startup_failure_naming_where() {
         assert!(log.contains(place), "{env:?}: {log}");
         assert!(!log.contains("listening"), "{log}");
     }
+}
+
+#[tokio::test]
+async fn state_provided_in_main_s_body_reaches_a_handler() {
+    let mut app = Fixture::attribute_fixture(&[]);
+    let addr = app.addr("api").await;
+    assert_eq!(get(addr, "/state").await.text(), "hello from state");
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}
+
+#[tokio::test]
+async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "missing")]);
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 2, "{log}");
+    assert!(
+        log.contains("`with_state` at tests/bin/attribute-fixture.rs:25 asks for `State<attribute_fixture::Greeting>`, which nothing provided"),
+        "{log}"
+    );
+    assert!(!log.contains("listening"), "{log}");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, LitStr, ReturnType};
 
 use crate::args::Args;
-use crate::validate::{Param, Params};
+use crate::validate::{Param, Params, states, takes};
 
 /// The function's name as a string, without `r#`.
 fn fn_name(f: &ItemFn) -> String {
@@ -42,8 +42,35 @@ fn contains_impl_trait(ty: &syn::Type) -> bool {
 fn call_args(params: &Params, supply: impl Fn(Param) -> &'static str) -> Vec<Ident> {
     params
         .iter()
-        .map(|(param, span)| Ident::new(supply(*param), *span))
+        .map(|arg| match arg.param {
+            Param::State(n) => state_ident(n, arg.span()),
+            param => Ident::new(supply(param), arg.span()),
+        })
         .collect()
+}
+
+fn state_ident(n: usize, span: Span) -> Ident {
+    Ident::new(&format!("__graceful_state_{n}"), span)
+}
+
+/// Looks up every `State<T>` parameter in `__graceful_states`, at assembly.
+fn look_up_states(krate: &syn::Path, params: &Params) -> TokenStream {
+    let lookups = states(params).map(|(n, ty)| {
+        let ident = state_ident(n, ty.span());
+        quote_spanned!(ty.span()=>
+            let #ident = <#ty as #krate::__private::FromStates>::from_states(__graceful_states)?;
+        )
+    });
+    quote!(#(#lookups)*)
+}
+
+/// Clones every state, for one call of a function that keeps them.
+fn clone_states(params: &Params) -> TokenStream {
+    let clones = states(params).map(|(n, ty)| {
+        let ident = state_ident(n, ty.span());
+        quote_spanned!(ty.span()=> let #ident = ::core::clone::Clone::clone(&#ident);)
+    });
+    quote!(#(#clones)*)
 }
 
 /// Calls the user's function and converts its output with `convert`; the
@@ -75,7 +102,7 @@ fn duration(krate: &syn::Path, nanos: Option<u64>) -> TokenStream {
 /// `#[graceful::server]` on an `async fn` handler.
 pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     let krate = args.krate();
-    let uses_handle = params.iter().any(|(p, _)| *p == Param::Handle);
+    let uses_handle = takes(params, Param::Handle);
     let clone_handle = uses_handle.then(
         || quote!(let __graceful_shutdown = ::core::clone::Clone::clone(__graceful_shutdown);),
     );
@@ -83,7 +110,7 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
         Param::Request => "__graceful_request",
         _ => "__graceful_shutdown",
     });
-    let request = if params.iter().any(|(p, _)| *p == Param::Request) {
+    let request = if takes(params, Param::Request) {
         quote!(__graceful_request)
     } else {
         quote!(_)
@@ -93,6 +120,8 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     } else {
         quote!(_)
     };
+    let look_up = look_up_states(&krate, params);
+    let clone_states = clone_states(params);
     let ident = &f.sig.ident;
     // Named with the written return type, spanned there: a type that is no
     // response is reported on it, once. An `impl Trait` cannot be named; its
@@ -111,36 +140,44 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
         args,
         &krate,
         quote!(Handler {
-            route: __graceful_handler,
+            route: __graceful_route,
             alone: __graceful_alone
         }),
     );
     quote! {
         const _: () = {
-            fn __graceful_handler(
-                #request: #krate::Request,
-                #shutdown: &#krate::ShutdownHandle,
-            ) -> #krate::__private::HandlerFuture {
-                #clone_handle
-                #krate::__private::respond(#ident(#(#args_in),*), #convert)
+            fn __graceful_route(
+                __graceful_states: &#krate::__private::States,
+            ) -> #krate::__private::Result<#krate::__private::Route, #krate::__private::MissingState> {
+                #look_up
+                #krate::__private::Ok(#krate::__private::Arc::new(
+                    move |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| -> #krate::__private::HandlerFuture {
+                        #clone_handle
+                        #clone_states
+                        #krate::__private::respond(#ident(#(#args_in),*), #convert)
+                    },
+                ))
             }
             fn __graceful_alone(
                 __graceful_name: #krate::__private::String,
                 __graceful_addr: #krate::__private::String,
                 __graceful_handle: #krate::ShutdownHandle,
                 __graceful_path: #krate::__private::Option<&'static str>,
-            ) -> #krate::__private::Server {
-                #krate::__private::alone(
+                __graceful_states: &#krate::__private::States,
+            ) -> #krate::__private::Result<#krate::__private::Server, #krate::__private::MissingState> {
+                #look_up
+                #krate::__private::Ok(#krate::__private::alone(
                     __graceful_name,
                     __graceful_addr,
                     __graceful_handle,
                     __graceful_path,
-                    |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| {
+                    move |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| {
                         #clone_handle
+                        #clone_states
                         #ident(#(#args_in),*)
                     },
                     #convert,
-                )
+                ))
             }
             #registration
         };
@@ -152,11 +189,12 @@ pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     let krate = args.krate();
     let ident = &f.sig.ident;
     let args_in = call_args(params, |_| "__graceful_shutdown");
-    let shutdown = if params.is_empty() {
-        quote!(_)
-    } else {
+    let shutdown = if takes(params, Param::Handle) {
         quote!(__graceful_shutdown)
+    } else {
+        quote!(_)
     };
+    let look_up = look_up_states(&krate, params);
     let make = quote_spanned!(return_span(f)=>
         #krate::__private::tower_server(__graceful_name, __graceful_addr, #ident(#(#args_in),*))
     );
@@ -167,8 +205,10 @@ pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
                 __graceful_name: ::std::string::String,
                 __graceful_addr: ::std::string::String,
                 #shutdown: #krate::ShutdownHandle,
-            ) -> #krate::Server {
-                #make
+                __graceful_states: &#krate::__private::States,
+            ) -> #krate::__private::Result<#krate::Server, #krate::__private::MissingState> {
+                #look_up
+                #krate::__private::Ok(#make)
             }
             #registration
         };
@@ -208,11 +248,12 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
         .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
     let phase = args.int("phase").unwrap_or(0);
     let timeout = duration(&krate, args.duration("timeout"));
-    let ctx = if params.is_empty() {
-        quote!(_)
-    } else {
+    let ctx = if takes(params, Param::Context) {
         quote!(__graceful_ctx)
+    } else {
+        quote!(_)
     };
+    let look_up = look_up_states(&krate, params);
     let args_in = call_args(params, |_| "__graceful_ctx");
     let result = call_and_convert(
         f,
@@ -222,8 +263,15 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
     quote! {
         const _: () = {
-            fn __graceful_callback(#ctx: #krate::ShutdownContext) -> #krate::__private::CallbackFuture {
-                #krate::__private::Box::pin(async move { #result })
+            fn __graceful_callback(
+                __graceful_states: &#krate::__private::States,
+            ) -> #krate::__private::Result<#krate::__private::CallbackRun, #krate::__private::MissingState> {
+                #look_up
+                #krate::__private::Ok(#krate::__private::Box::new(
+                    move |#ctx: #krate::ShutdownContext| -> #krate::__private::CallbackFuture {
+                        #krate::__private::Box::pin(async move { #result })
+                    },
+                ))
             }
             #krate::__private::inventory::submit! {
                 #krate::__private::CallbackRegistration {

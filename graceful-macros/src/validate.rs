@@ -16,10 +16,41 @@ pub(crate) enum Param {
     Handle,
     /// `ShutdownContext`.
     Context,
+    /// `State<T>`, the n-th of the function's.
+    State(usize),
 }
 
-/// A parameter, with the span of its type for error messages.
-pub(crate) type Params = Vec<(Param, Span)>;
+/// A parameter the generated code supplies, with its type as written.
+pub(crate) struct Arg {
+    pub(crate) param: Param,
+    pub(crate) ty: Type,
+}
+
+impl Arg {
+    /// Where its type is, for errors about it.
+    pub(crate) fn span(&self) -> Span {
+        self.ty.span()
+    }
+}
+
+/// The function's parameters, in order.
+pub(crate) type Params = Vec<Arg>;
+
+/// Whether the function takes `param`.
+pub(crate) fn takes(params: &Params, param: Param) -> bool {
+    params.iter().any(|arg| arg.param == param)
+}
+
+/// The `State<T>` parameters' types, in order.
+pub(crate) fn states(params: &Params) -> impl Iterator<Item = (usize, &Type)> {
+    params.iter().filter_map(|arg| match arg.param {
+        Param::State(n) => Some((n, &arg.ty)),
+        _ => None,
+    })
+}
+
+/// What the error for an unsupported parameter adds.
+const STATE_HINT: &str = "; shared state comes as a `graceful::State<T>` parameter, handed over by `graceful::provide(value)` in `#[graceful::main]`'s body";
 
 /// What a `#[graceful::server]` function is.
 pub(crate) enum ServerShape {
@@ -65,14 +96,16 @@ fn common(f: &ItemFn, what: &str, errors: &mut Errors) {
     if let Some(receiver) = sig.receiver() {
         errors.push(syn::Error::new(
             receiver.span(),
-            format!("{what} must be a free function: remove `self`, and share state through a `static` such as a `OnceLock`"),
+            format!("{what} must be a free function: remove `self`, and take shared state as a `graceful::State<T>` parameter, handed over by `graceful::provide(value)` in `#[graceful::main]`'s body"),
         ));
     }
 }
 
-/// Classifies the parameters against the kinds allowed.
+/// Classifies the parameters against the kinds allowed (any number of
+/// `State<T>` is always allowed).
 fn params(f: &ItemFn, allowed: &[Param], hint: &str, errors: &mut Errors) -> Params {
     let mut found = Params::new();
+    let mut states = 0;
     for input in &f.sig.inputs {
         let FnArg::Typed(typed) = input else { continue };
         let ty = &*typed.ty;
@@ -80,20 +113,31 @@ fn params(f: &ItemFn, allowed: &[Param], hint: &str, errors: &mut Errors) -> Par
             Some("Request") => Some(Param::Request),
             Some("ShutdownHandle") => Some(Param::Handle),
             Some("ShutdownContext") => Some(Param::Context),
+            Some("State") => {
+                states += 1;
+                Some(Param::State(states))
+            }
             _ => None,
         };
         match param {
+            Some(param @ Param::State(_)) => found.push(Arg {
+                param,
+                ty: ty.clone(),
+            }),
             Some(param) if allowed.contains(&param) => {
-                if found.iter().any(|(p, _)| *p == param) {
+                if takes(&found, param) {
                     errors.push(syn::Error::new(
                         ty.span(),
                         "this parameter is already taken once; remove the repeat",
                     ));
                 } else {
-                    found.push((param, ty.span()));
+                    found.push(Arg {
+                        param,
+                        ty: ty.clone(),
+                    });
                 }
             }
-            _ => errors.push(syn::Error::new(ty.span(), hint.to_owned())),
+            _ => errors.push(syn::Error::new(ty.span(), format!("{hint}{STATE_HINT}"))),
         }
     }
     found
@@ -116,7 +160,7 @@ pub(crate) fn server_fn(f: &ItemFn, errors: &mut Errors) -> ServerShape {
         if takes_request || matches!(f.sig.output, ReturnType::Default) {
             errors.push(syn::Error::new(
                 f.sig.fn_token.span,
-                "a handler must be `async fn`: write `async fn` (or, to serve an `axum::Router` or a `tower::Service`, a `fn` without parameters that returns it)",
+                "a handler must be `async fn`: write `async fn` (or, to serve an `axum::Router` or a `tower::Service`, a `fn` that returns it, taking only `ShutdownHandle` and `State<T>`)",
             ));
             return ServerShape::Service(Params::new());
         }
@@ -142,7 +186,7 @@ pub(crate) fn callback_fn(f: &ItemFn, errors: &mut Errors) -> Params {
     params(
         f,
         &[Param::Context],
-        "a shutdown callback can only be given a `ShutdownContext`: take it, or take nothing",
+        "a shutdown callback can only be given a `ShutdownContext`, or nothing",
         errors,
     )
 }

@@ -10,10 +10,14 @@ pub use inventory;
 
 pub use crate::callbacks::CallbackResult;
 pub use crate::registry::{
-    CallbackFuture, CallbackRegistration, HandlerFuture, ServerKind, ServerRegistration, alone,
+    CallbackFuture, CallbackRegistration, CallbackRun, HandlerFuture, Route, ServerKind,
+    ServerRegistration, alone,
 };
 pub use crate::response::IntoResponse;
 pub use crate::serve::Server;
+pub use crate::state::{FromStates, MissingState, States};
+pub use std::result::Result::{self, Err, Ok};
+pub use std::sync::Arc;
 
 use std::fmt;
 use std::future::Future;

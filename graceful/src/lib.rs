@@ -8,36 +8,55 @@
 //!
 //! # Quick start
 //!
-//! A whole program is attributes on ordinary functions:
+//! A whole program is attributes on ordinary functions; the state they share
+//! is built in `main`'s body and asked for by type with [`State`]:
 //!
 //! ```no_run
-//! use graceful::{Request, ShutdownContext};
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use graceful::{Request, ShutdownContext, State};
+//!
+//! #[derive(Default)]
+//! struct Visits(AtomicU64);
 //!
 //! #[graceful::server(name = "service1", addr = "127.0.0.1:8081")]
-//! async fn hello(_req: Request) -> &'static str {
+//! async fn hello(_req: Request, visits: State<Arc<Visits>>) -> &'static str {
+//!     visits.0.0.fetch_add(1, Ordering::Relaxed);
 //!     "hello world"
 //! }
 //!
 //! #[graceful::on_shutdown(timeout = "3s")]
-//! async fn flush_cache(ctx: ShutdownContext) -> Result<(), String> {
+//! async fn save(ctx: ShutdownContext, visits: State<Arc<Visits>>) -> Result<(), String> {
+//!     let count = visits.0.0.load(Ordering::Relaxed);
 //!     tokio::select! {
-//!         _ = ctx.cancelled() => Err("cache not flushed in time".into()),
+//!         _ = ctx.cancelled() => Err(format!("{count} visits not saved in time")),
 //!         _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => Ok(()),
 //!     }
 //! }
 //!
 //! #[graceful::main]
 //! async fn main() {
-//!     // Runs first: set up logging, shared state. Signals are already handled.
+//!     // Runs first (signals are already handled): logging, then shared state.
+//!     graceful::provide(Arc::new(Visits::default()));
 //! }
 //! ```
+//!
+//! # Shared state: [`provide`] and [`State`]
+//!
+//! `main`'s body runs before anything is assembled; what it hands over with
+//! [`provide`] reaches every handler, router function and shutdown callback
+//! that takes a `State<T>` parameter of that type. It is looked up once, at
+//! assembly: a state nobody provided is a start-up error naming the type and
+//! the function, never a panic. A function returning an `axum::Router` takes
+//! it too, and passes it on with `with_state`.
 //!
 //! # Handlers: `#[graceful::server]`
 //!
 //! - `name` (default: the function's name) and `addr` (`ip:port`, or
 //!   `host:port` resolved at start-up; checked at compile time; overridden at
 //!   run time by `GRACEFUL_ADDR_<NAME>`).
-//! - An `async fn` taking [`Request`] and, optionally, a [`ShutdownHandle`],
+//! - An `async fn` taking [`Request`] and, optionally, a [`ShutdownHandle`]
+//!   and [`State`]s,
 //!   returning anything in [`IntoResponse`]: `&'static str`, `String`,
 //!   `(StatusCode, String)`, `Response<B>`, `Result<T, E>` where an error is
 //!   logged and answered `500`.
@@ -67,8 +86,8 @@
 //!
 //! # Callbacks: `#[graceful::on_shutdown]`
 //!
-//! An `async fn` taking a [`ShutdownContext`] (or nothing) and returning `()`
-//! or `Result<(), E>` with `E: Display`. `timeout` (default 3 s) and `phase`
+//! An `async fn` taking a [`ShutdownContext`] (or nothing) and [`State`]s,
+//! returning `()` or `Result<(), E>` with `E: Display`. `timeout` (default 3 s) and `phase`
 //! (default 0; lower phases finish before higher ones start) are optional.
 //!
 //! ```no_run
@@ -195,6 +214,7 @@ mod report;
 mod response;
 mod serve;
 mod signals;
+mod state;
 mod stream;
 mod watchdog;
 
@@ -215,6 +235,7 @@ pub use serve::Server;
 
 pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;
+pub use state::{State, provide};
 pub use stream::EndOnShutdown;
 
 /// hyper, re-exported so that handlers need no version of their own.

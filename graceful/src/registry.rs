@@ -22,19 +22,34 @@ use crate::error::Error;
 use crate::handle::{Lifecycle, ShutdownHandle};
 use crate::response::{Body, IntoResponse};
 use crate::serve::{Server, Source};
+use crate::state::{self, MissingState, States};
 
 /// The future a generated handler wrapper returns: the router's own future,
 /// so that a request goes through one boxed future and nothing else.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
-/// A generated handler wrapper: calls the user's `async fn`.
-pub(crate) type HandlerFn = fn(Request, &ShutdownHandle) -> HandlerFuture;
+/// A handler as the router calls it: the user's `async fn`, with the states
+/// it asked for.
+pub type Route = Arc<dyn Fn(Request, &ShutdownHandle) -> HandlerFuture + Send + Sync>;
+/// A generated route factory: looks up the handler's states.
+pub(crate) type MakeRoute = fn(&States) -> Result<Route, MissingState>;
 /// A generated server factory for a handler that is its server's only one:
-/// name, address, handle, path.
-pub(crate) type AloneFn = fn(String, String, ShutdownHandle, Option<&'static str>) -> Server;
+/// name, address, handle, path, states.
+pub(crate) type MakeAlone = fn(
+    String,
+    String,
+    ShutdownHandle,
+    Option<&'static str>,
+    &States,
+) -> Result<Server, MissingState>;
 /// A generated service factory: builds the server from the user's `fn`.
-pub(crate) type ServiceFn = fn(String, String, ShutdownHandle) -> Server;
+pub(crate) type MakeService =
+    fn(String, String, ShutdownHandle, &States) -> Result<Server, MissingState>;
 /// The future a generated callback wrapper returns.
 pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// A callback with the states it asked for.
+pub type CallbackRun = Box<dyn FnOnce(ShutdownContext) -> CallbackFuture + Send>;
+/// A generated callback factory: looks up the callback's states.
+pub(crate) type MakeCallback = fn(&States) -> Result<CallbackRun, MissingState>;
 
 /// One `#[graceful::server]` function.
 #[derive(Debug)]
@@ -61,13 +76,13 @@ pub enum ServerKind {
     /// An `async fn` taking the request.
     Handler {
         /// Its future, boxed, for a router it shares with other handlers.
-        route: HandlerFn,
+        route: MakeRoute,
         /// A server of its own, when it is its server's only function: no
         /// router, no box.
-        alone: AloneFn,
+        alone: MakeAlone,
     },
     /// A `fn` returning a `tower::Service`, such as an `axum::Router`.
-    Service(ServiceFn),
+    Service(MakeService),
 }
 
 /// One `#[graceful::on_shutdown]` function.
@@ -84,7 +99,7 @@ pub struct CallbackRegistration {
     /// Where it is declared.
     pub line: u32,
     /// The generated wrapper.
-    pub run: fn(ShutdownContext) -> CallbackFuture,
+    pub run: MakeCallback,
 }
 
 inventory::collect!(ServerRegistration);
@@ -146,7 +161,8 @@ impl App {
     pub fn registered() -> Result<App, Error> {
         let handle = shutdown_handle();
         let mut app = App::with_lifecycle(Arc::clone(&handle.lifecycle));
-        let (servers, mut problems) = registered_servers(&handle);
+        let states = state::global();
+        let (servers, mut problems) = registered_servers(&handle, states);
         for server in servers {
             app = app.server(server);
         }
@@ -167,7 +183,19 @@ impl App {
         }
         callbacks.sort_by_key(|c| (c.phase, c.name));
         for registration in callbacks {
-            let mut callback = Callback::new(registration.name, registration.run)
+            let run = match (registration.run)(states) {
+                Ok(run) => run,
+                Err(missing) => {
+                    problems.push(asks_for(
+                        &format!("callback `{}`", registration.name),
+                        registration.file,
+                        registration.line,
+                        missing,
+                    ));
+                    continue;
+                }
+            };
+            let mut callback = Callback::new(registration.name, run)
                 .phase(registration.phase)
                 .declared_at(Source {
                     file: registration.file,
@@ -183,7 +211,7 @@ impl App {
 }
 
 /// The servers, and what does not fit.
-fn registered_servers(handle: &ShutdownHandle) -> (Vec<Server>, Vec<String>) {
+fn registered_servers(handle: &ShutdownHandle, states: &States) -> (Vec<Server>, Vec<String>) {
     let mut by_name: BTreeMap<&str, Vec<&ServerRegistration>> = BTreeMap::new();
     for registration in inventory::iter::<ServerRegistration>() {
         by_name
@@ -195,7 +223,7 @@ fn registered_servers(handle: &ShutdownHandle) -> (Vec<Server>, Vec<String>) {
     let mut problems = Vec::new();
     for (name, mut group) in by_name {
         group.sort_by_key(|r| (r.path, r.file, r.line));
-        match assemble(name, &group, handle) {
+        match assemble(name, &group, handle, states) {
             Ok(server) => servers.push(server),
             Err(reason) => problems.push(format!("server {name:?}: {reason}")),
         }
@@ -208,7 +236,11 @@ fn assemble(
     name: &str,
     group: &[&ServerRegistration],
     handle: &ShutdownHandle,
+    states: &States,
 ) -> Result<Server, String> {
+    let missing = |r: &ServerRegistration, missing| {
+        asks_for(&format!("`{}`", r.function), r.file, r.line, missing)
+    };
     // The address is given once; every function that gives one agrees.
     let mut with_addr: Option<(&ServerRegistration, &'static str)> = None;
     for r in group {
@@ -249,10 +281,11 @@ fn assemble(
         // The user's function runs here, at assembly: a panic in it is a
         // start-up error naming it, not a crash.
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            make(name.to_owned(), addr.to_owned(), handle.clone())
+            make(name.to_owned(), addr.to_owned(), handle.clone(), states)
         }));
         return match made {
-            Ok(server) => Ok(server.declared_at(source)),
+            Ok(Ok(server)) => Ok(server.declared_at(source)),
+            Ok(Err(absent)) => Err(missing(service, absent)),
             Err(payload) => Err(format!(
                 "{} panicked: {}",
                 service.describe(),
@@ -274,15 +307,21 @@ fn assemble(
     }
     if let [only] = group {
         if let ServerKind::Handler { alone, .. } = only.kind {
-            return Ok(
-                alone(name.to_owned(), addr.to_owned(), handle.clone(), only.path)
-                    .declared_at(source),
-            );
+            return alone(
+                name.to_owned(),
+                addr.to_owned(),
+                handle.clone(),
+                only.path,
+                states,
+            )
+            .map(|server| server.declared_at(source))
+            .map_err(|absent| missing(only, absent));
         }
     }
     let mut routes = Routes::default();
     for r in group {
-        if let ServerKind::Handler { route: handler, .. } = r.kind {
+        if let ServerKind::Handler { route, .. } = r.kind {
+            let handler = route(states).map_err(|absent| missing(r, absent))?;
             match r.path {
                 None => routes.fallback = Some(handler),
                 Some(path) if path.ends_with('/') => routes.subtrees.push((path, handler)),
@@ -301,21 +340,29 @@ fn assemble(
     Ok(Server::new(name, addr, router).declared_at(source))
 }
 
+/// Why a function cannot be assembled: it asks for a state nobody provided.
+fn asks_for(function: &str, file: &str, line: u32, missing: MissingState) -> String {
+    format!(
+        "{function} at {file}:{line} asks for `State<{}>`, which nothing provided: call `graceful::provide(value)` in `#[graceful::main]`'s body",
+        missing.type_name
+    )
+}
+
 #[derive(Default)]
 struct Routes {
-    exact: Vec<(&'static str, HandlerFn)>,
-    subtrees: Vec<(&'static str, HandlerFn)>,
-    fallback: Option<HandlerFn>,
+    exact: Vec<(&'static str, Route)>,
+    subtrees: Vec<(&'static str, Route)>,
+    fallback: Option<Route>,
 }
 
 impl Routes {
-    fn find(&self, path: &str) -> Option<HandlerFn> {
+    fn find(&self, path: &str) -> Option<&Route> {
         self.exact
             .iter()
             .find(|(p, _)| serves(p, path))
             .or_else(|| self.subtrees.iter().find(|(p, _)| serves(p, path)))
-            .map(|(_, handler)| *handler)
-            .or(self.fallback)
+            .map(|(_, handler)| handler)
+            .or(self.fallback.as_ref())
     }
 }
 

@@ -1,18 +1,29 @@
 //! A `#[graceful::main]` program for the integration tests. `FIXTURE_MAIN`
 //! says what its body does (`fail`, `panic`, `wait`; anything else: fine),
-//! `FIXTURE_ROUTER=panic` makes its service function panic at assembly.
+//! `FIXTURE_ROUTER=panic` makes its service function panic at assembly,
+//! `FIXTURE_STATE=missing` keeps its body from providing the state a handler
+//! asks for.
 
 use std::convert::Infallible;
 use std::future::Ready;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use graceful::Request;
 use graceful::hyper::Response;
+use graceful::{Request, State};
 
 #[graceful::server(addr = "127.0.0.1:0")]
 async fn api() -> &'static str {
     "ok"
+}
+
+/// State the body provides.
+#[derive(Clone)]
+struct Greeting(String);
+
+#[graceful::server(name = "api", path = "/state")]
+async fn with_state(greeting: State<Greeting>) -> String {
+    greeting.0.0.clone()
 }
 
 /// A server assembled from a function returning a `tower::Service`.
@@ -51,6 +62,9 @@ async fn cleanup() {
 #[graceful::main]
 async fn main() -> Result<(), String> {
     eprintln!("main body ran");
+    if std::env::var("FIXTURE_STATE").as_deref() != Ok("missing") {
+        graceful::provide(Greeting("hello from state".to_owned()));
+    }
     match std::env::var("FIXTURE_MAIN").as_deref() {
         Ok("fail") => Err("cannot reach the database".to_owned()),
         Ok("panic") => panic!("no configuration file"),
