@@ -191,15 +191,16 @@ async fn main_s_body_runs_before_the_server_functions() {
 
 #[tokio::test]
 async fn a_panic_before_serving_is_a_startup_failure_naming_where() {
+    let assembled = format!(
+        "`assembled` at tests/bin/attribute-fixture.rs:{} panicked: no route table",
+        fixture_line("fn assembled(")
+    );
     for (env, place) in [
         (
             ("FIXTURE_MAIN", "panic"),
             "`main` panicked: no configuration file",
         ),
-        (
-            ("FIXTURE_ROUTER", "panic"),
-            "`assembled` at tests/bin/attribute-fixture.rs:31 panicked: no route table",
-        ),
+        (("FIXTURE_ROUTER", "panic"), assembled.as_str()),
     ] {
         let mut app = Fixture::attribute_fixture(&[env]);
         let (code, _) = app.exit().await;
@@ -225,11 +226,21 @@ async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 2, "{log}");
-    assert!(
-        log.contains("`with_state` at tests/bin/attribute-fixture.rs:25 asks for `State<attribute_fixture::Greeting>`, which nothing provided"),
-        "{log}"
+    let expected = format!(
+        "`with_state` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`, which nothing provided",
+        fixture_line("async fn with_state(")
     );
+    assert!(log.contains(&expected), "{log}");
     assert!(!log.contains("listening"), "{log}");
+}
+
+/// The line of the attribute fixture that contains `text`.
+fn fixture_line(text: &str) -> usize {
+    include_str!("bin/attribute-fixture.rs")
+        .lines()
+        .position(|line| line.contains(text))
+        .expect("the fixture has the line")
+        + 1
 }
 
 #[tokio::test]

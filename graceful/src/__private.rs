@@ -22,9 +22,10 @@ pub use std::sync::Arc;
 use std::fmt;
 use std::future::Future;
 
-use crate::app::{App, block_on, early_watchdog, init_default_subscriber};
+use crate::app::{App, block_on, early_watchdog};
 use crate::config;
 use crate::error::{Error, panic_message};
+use crate::logging;
 use crate::registry::{Respond, shutdown_handle};
 use crate::signals::Signal;
 use crate::watchdog::exit_process;
@@ -107,7 +108,7 @@ where
     let code = match run(settings, body) {
         Ok(code) => code,
         Err(err) => {
-            init_default_subscriber();
+            logging::install_default();
             tracing::error!("{err}");
             err.exit_code()
         }
@@ -154,18 +155,23 @@ where
 /// No start-up hook: `main`'s body has run already.
 type NoHook = std::future::Ready<Result<(), crate::BoxError>>;
 
-/// Runs `future`, turning a panic in it into a start-up error naming `what`.
+/// Runs `main`'s body, turning a panic in it into a start-up error naming
+/// `what`.
 async fn unwinding<F: Future>(what: &str, future: F) -> Result<F::Output, Error> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let mut future = std::pin::pin!(future);
-    std::future::poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+    std::future::poll_fn(|cx| {
+        // Until the body installs a subscriber, its events go to ours.
+        let polled = logging::until_installed(|| {
+            catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        });
+        match polled {
             Ok(poll) => poll.map(Ok),
             Err(payload) => std::task::Poll::Ready(Err(Error::Startup(
                 format!("{what} panicked: {}", panic_message(&*payload)).into(),
             ))),
-        },
-    )
+        }
+    })
     .await
 }
 
@@ -218,7 +224,7 @@ struct DefaultSubscriberAfter;
 
 impl Drop for DefaultSubscriberAfter {
     fn drop(&mut self) {
-        init_default_subscriber();
+        logging::install_default();
     }
 }
 

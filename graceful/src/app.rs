@@ -530,7 +530,7 @@ impl App {
     /// }
     /// ```
     pub fn run_blocking(self) -> ! {
-        init_default_subscriber();
+        crate::logging::install_default();
         let run = early_watchdog(&self.config.signals, &self.lifecycle)
             .map(|watchdog| self.owning_process(watchdog))
             .and_then(|app| block_on(app.run()))
@@ -570,17 +570,6 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     let output = runtime.block_on(future);
     std::mem::forget(runtime);
     Ok(output)
-}
-
-/// Installs the default subscriber: human-readable, on standard error,
-/// colored only on a terminal. Does nothing if one is set.
-pub(crate) fn init_default_subscriber() {
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
 }
 
 /// A started app: every listener is bound and serving.

@@ -68,6 +68,8 @@ pub const ENV_PROGRESS_INTERVAL: &str = "GRACEFUL_PROGRESS_INTERVAL";
 pub const ENV_SIGNALS: &str = "GRACEFUL_SIGNALS";
 /// `GRACEFUL_HEALTH_PATH`: the path of the health endpoint; empty disables it.
 pub const ENV_HEALTH_PATH: &str = "GRACEFUL_HEALTH_PATH";
+/// `GRACEFUL_LOG_FORMAT`: the default subscriber's format, `text` (the default) or `json`.
+pub const ENV_LOG_FORMAT: &str = "GRACEFUL_LOG_FORMAT";
 /// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.

@@ -209,6 +209,7 @@ pub mod config;
 mod drain;
 mod error;
 mod handle;
+mod logging;
 mod registry;
 mod report;
 mod response;

@@ -2,7 +2,8 @@
 //! says what its body does (`fail`, `panic`, `wait`; anything else: fine),
 //! `FIXTURE_ROUTER=panic` makes its service function panic at assembly,
 //! `FIXTURE_STATE=missing` keeps its body from providing the state a handler
-//! asks for.
+//! asks for, `FIXTURE_LOG=own` makes its body install a JSON subscriber of
+//! its own.
 
 use std::convert::Infallible;
 use std::future::Ready;
@@ -61,6 +62,14 @@ async fn cleanup() {
 
 #[graceful::main]
 async fn main() -> Result<(), String> {
+    if std::env::var("FIXTURE_LOG").as_deref() == Ok("own") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    tracing::info!("main body says hello");
+    tracing::warn!("main body warns");
     eprintln!("main body ran");
     if std::env::var("FIXTURE_STATE").as_deref() != Ok("missing") {
         graceful::provide(Greeting("hello from state".to_owned()));
