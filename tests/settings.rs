@@ -78,3 +78,21 @@ async fn an_out_of_range_duration_from_the_builder_stops_the_start() {
     let err = app.start().await.expect_err("refused");
     assert!(err.to_string().contains("callback \"flush\""), "{err}");
 }
+
+#[tokio::test]
+async fn an_address_without_a_port_says_so() {
+    for value in ["localhost", "127.0.0.1", "::1", "localhost:http"] {
+        let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", value)]);
+        let (code, _) = app.exit().await;
+        let log = app.log();
+        assert_eq!(code, 2, "{value}: {log}");
+        assert!(
+            log.contains(&format!("server \"api\": cannot resolve address {value:?}")),
+            "{log}"
+        );
+        assert!(
+            log.contains("a port is missing") || log.contains("is not a port"),
+            "{value}: {log}"
+        );
+    }
+}

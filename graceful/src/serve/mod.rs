@@ -307,12 +307,38 @@ async fn resolve(addr: &str) -> stdio::Result<SocketAddr> {
     if let Ok(addr) = addr.parse() {
         return Ok(addr);
     }
+    check_port(addr)?;
     tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
         stdio::Error::new(
             stdio::ErrorKind::NotFound,
             "the name resolved to no address",
         )
     })
+}
+
+/// An address to resolve is `host:port`: says so when the port is missing
+/// or is not a number, instead of the resolver's "invalid socket address".
+fn check_port(addr: &str) -> stdio::Result<()> {
+    let invalid = |reason: String| stdio::Error::new(stdio::ErrorKind::InvalidInput, reason);
+    if addr.parse::<std::net::IpAddr>().is_ok() {
+        return Err(invalid(format!(
+            "a port is missing: write {}:PORT",
+            if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.to_owned()
+            }
+        )));
+    }
+    match addr.rsplit_once(':') {
+        None => Err(invalid(format!(
+            "a port is missing: write {addr}:PORT, such as {addr}:8080"
+        ))),
+        Some((_, port)) if port.parse::<u16>().is_err() => Err(invalid(format!(
+            "{port:?} is not a port: write a number from 0 to 65535"
+        ))),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Runs HTTP/2 streams as tasks the drain waits for, and aborts them at the
