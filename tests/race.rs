@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use graceful_bench::load::{Repeat, Tally, hammer};
+use graceful_load::load::{Repeat, Tally, hammer};
 use nix::sys::signal::Signal::SIGTERM;
 use support::{Fixture, PATIENCE, get};
 

@@ -1,9 +1,7 @@
-//! The benchmark's building blocks, shared with the integration tests: an
-//! HTTP/1.1 client that tells a clean refusal from a lost request, and the
-//! servers' common endpoints.
+//! The benchmark's building blocks: the servers' common endpoints, and the
+//! classified load of `graceful-load` (shared with the integration tests).
 
-pub mod client;
-pub mod load;
+pub use graceful_load::{client, load};
 
 /// What every benchmarked server answers: `GET /` and `GET /slow?ms=N`.
 pub mod endpoints {

@@ -241,7 +241,7 @@ impl Fixture {
     }
 }
 
-pub use graceful_bench::client::{Answer, Outcome, connect, send};
+pub use graceful_load::client::{Answer, Outcome, connect, send};
 
 /// `GET path` on a new connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {
