@@ -131,6 +131,64 @@ async fn the_state_example_shares_its_state_with_handlers_and_callbacks() {
     assert!(log.contains("visits saved visits=2"), "{log}");
 }
 
+/// Writes `request` on a new connection and reads until `until` shows up
+/// (or, with `None`, to the end); returns what was read.
+async fn raw(
+    addr: std::net::SocketAddr,
+    request: &str,
+    until: Option<&str>,
+) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let mut buf = [0; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        seen.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&seen);
+        if n == 0 || until.is_some_and(|until| text.contains(until)) {
+            return (stream, text.into_owned());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_service_example_serves_json_on_shared_state_streams_and_closes_its_store() {
+    use tokio::io::AsyncReadExt;
+
+    let mut app = Fixture::example("service", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let addr = app.addr("api").await;
+    let body = r#"{"value":"hello"}"#;
+    let put = format!(
+        "PUT /items/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (_, created) = raw(addr, &put, None).await;
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let json = get(addr, "/items/a").await;
+    assert_eq!((json.status.as_u16(), json.text()), (200, body));
+    assert_eq!(get(addr, "/items/b").await.status, 404);
+    assert_eq!(get(addr, "/healthz").await.status, 200);
+
+    let (mut events, seen) = raw(
+        addr,
+        "GET /events HTTP/1.1\r\nHost: x\r\n\r\n",
+        Some("data: tick 0"),
+    )
+    .await;
+    app.signal(SIGTERM);
+    let mut rest = Vec::new();
+    events.read_to_end(&mut rest).await.unwrap();
+    let all = format!("{seen}{}", String::from_utf8_lossy(&rest));
+    assert!(all.contains("event: bye\ndata: going away\n\n"), "{all}");
+    assert!(all.ends_with("0\r\n\r\n"), "{all:?}");
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("store closed items=1"), "{log}");
+}
+
 #[tokio::test]
 async fn servers_registered_in_a_library_run_in_the_binary() {
     let mut app = Fixture::example("from_library", &[("GRACEFUL_ADDR_STATUS", "127.0.0.1:0")]);
