@@ -113,9 +113,9 @@ async fn early() -> Result<(), std::io::Error> {
 #[tokio::test]
 async fn every_form_is_served_and_every_callback_runs_in_phase_order() {
     let running = App::registered().unwrap().start().await.unwrap();
-    let addrs: Vec<(String, std::net::SocketAddr)> = running
+    let addrs: Vec<(String, graceful::ListenAddr)> = running
         .local_addrs()
-        .map(|(n, a)| (n.to_owned(), a))
+        .map(|(n, a)| (n.to_owned(), a.clone()))
         .collect();
     let names: Vec<&str> = addrs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(

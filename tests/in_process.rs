@@ -366,7 +366,7 @@ async fn a_failed_bind_releases_every_listener_already_bound() {
             source,
         } => {
             assert_eq!(server, "second");
-            assert_eq!(*addr, taken_addr);
+            assert_eq!(*addr, graceful::ListenAddr::Tcp(taken_addr));
             assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
         }
         other => panic!("{other}"),

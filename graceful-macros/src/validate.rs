@@ -221,10 +221,20 @@ fn check_unit_or_result(output: &ReturnType, what: &str, errors: &mut Errors) {
     }
 }
 
-/// An address literal: `ip:port`, or `host:port` resolved at start-up.
+/// An address literal: `ip:port`, `host:port` resolved at start-up, or
+/// `unix:/path` for a Unix domain socket.
 pub(crate) fn addr(lit: &LitStr, errors: &mut Errors) {
     let text = lit.value();
     if text.parse::<std::net::SocketAddr>().is_ok() {
+        return;
+    }
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            errors.push(syn::Error::new(
+                lit.span(),
+                "a Unix socket's path is missing: write \"unix:/path/to/socket\"",
+            ));
+        }
         return;
     }
     let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
@@ -240,7 +250,7 @@ pub(crate) fn addr(lit: &LitStr, errors: &mut Errors) {
     if !valid {
         errors.push(syn::Error::new(
             lit.span(),
-            format!("invalid address {text:?}: write `ip:port` or `host:port`, such as \"127.0.0.1:8080\" or \"localhost:8080\""),
+            format!("invalid address {text:?}: write `ip:port`, `host:port` or `unix:/path`, such as \"127.0.0.1:8080\", \"localhost:8080\" or \"unix:/run/app.sock\""),
         ));
     }
 }

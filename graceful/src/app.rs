@@ -16,7 +16,7 @@ use crate::drain::{Cut, ServerShared};
 use crate::error::{BoxError, Error};
 use crate::handle::{ForcedBy, Lifecycle, Phase, ShutdownHandle, Trigger};
 use crate::report::Report;
-use crate::serve::{self, Server};
+use crate::serve::{self, ListenAddr, Server};
 use crate::signals::Signal;
 use crate::watchdog::{Watchdog, exit_process};
 
@@ -446,7 +446,7 @@ impl App {
         for b in bound {
             let shared = Arc::new(ServerShared::new(
                 Arc::clone(&b.name),
-                b.addr,
+                b.addr.clone(),
                 Arc::clone(&lifecycle),
                 config.read_grace,
                 config.header_grace,
@@ -461,7 +461,7 @@ impl App {
         lifecycle.set_ready(
             servers
                 .iter()
-                .map(|s| (Arc::clone(&s.name), s.addr))
+                .map(|s| (Arc::clone(&s.name), s.addr.clone()))
                 .collect(),
             !during_startup,
         );
@@ -610,7 +610,8 @@ impl fmt::Debug for Running {
 }
 
 impl Running {
-    /// The address the named server listens on, with the port it really got.
+    /// The TCP address the named server listens on, with the port it
+    /// really got; `None` for a Unix socket (see [`Running::listen_addr`]).
     ///
     /// ```
     /// # fn f(running: &graceful::Running) {
@@ -618,6 +619,17 @@ impl Running {
     /// # }
     /// ```
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listen_addr(name).and_then(ListenAddr::tcp)
+    }
+
+    /// Where the named server listens, TCP or Unix socket.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// println!("api listens on {}", running.listen_addr("api").expect("a server named api"));
+    /// # }
+    /// ```
+    pub fn listen_addr(&self, name: &str) -> Option<&ListenAddr> {
         self.local_addrs()
             .find(|(n, _)| *n == name)
             .map(|(_, addr)| addr)
@@ -630,8 +642,8 @@ impl Running {
     /// let addrs: Vec<_> = running.local_addrs().collect();
     /// # }
     /// ```
-    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> + '_ {
-        self.books.servers().iter().map(|s| (&*s.name, s.addr))
+    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, &ListenAddr)> + '_ {
+        self.books.servers().iter().map(|s| (&*s.name, &s.addr))
     }
 
     /// A handle on this app's shutdown.

@@ -11,7 +11,6 @@
 //! written once the drain deadline has passed.
 
 use std::cell::Cell;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,12 +22,13 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::handle::{Lifecycle, Phase};
 use crate::report::{OpenRequest, ServerReport};
+use crate::serve::ListenAddr;
 
 /// What every connection of one server shares.
 #[derive(Debug)]
 pub(crate) struct ServerShared {
     pub(crate) name: Arc<str>,
-    pub(crate) addr: SocketAddr,
+    pub(crate) addr: ListenAddr,
     pub(crate) lifecycle: Arc<Lifecycle>,
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
@@ -117,7 +117,7 @@ impl Stats {
 impl ServerShared {
     pub(crate) fn new(
         name: Arc<str>,
-        addr: SocketAddr,
+        addr: ListenAddr,
         lifecycle: Arc<Lifecycle>,
         read_grace: Duration,
         header_grace: Duration,
@@ -202,7 +202,7 @@ impl ServerShared {
         let s = &self.stats;
         ServerReport {
             name: self.name.to_string(),
-            addr: self.addr,
+            addr: self.addr.clone(),
             served: s.served.load(Relaxed),
             drained: s.drained.load(Relaxed),
             refused: s.refused.load(Relaxed),
@@ -265,7 +265,7 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
-    pub(crate) fn new(server: Arc<ServerShared>, stream: &tokio::net::TcpStream) -> Self {
+    pub(crate) fn new(server: Arc<ServerShared>, stream: &crate::serve::Stream) -> Self {
         let now = server.lifecycle.clock.now();
         #[cfg(not(unix))]
         let _ = stream;

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 
+use crate::serve::ListenAddr;
 use crate::signals::Signal;
 
 /// A boxed error, as handlers, bodies and callbacks may return.
@@ -79,7 +79,7 @@ pub enum Error {
     /// Two servers would listen on one address.
     DuplicateAddr {
         /// The address.
-        addr: SocketAddr,
+        addr: ListenAddr,
         /// The first server's name and where it is declared: `"a" (src/main.rs:12)`.
         first: String,
         /// The second server's name and where it is declared.
@@ -104,7 +104,7 @@ pub enum Error {
         /// The server's name.
         server: String,
         /// The address it tried to bind.
-        addr: SocketAddr,
+        addr: ListenAddr,
         /// The operating system's error.
         source: io::Error,
     },

@@ -1,6 +1,8 @@
 //! The shared lifecycle state and [`ShutdownHandle`], its public face.
 
 use std::net::SocketAddr;
+
+use crate::serve::ListenAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -74,7 +76,7 @@ impl std::fmt::Display for ForcedBy {
 }
 
 /// Every server's name and address.
-pub(crate) type Addrs = Vec<(Arc<str>, SocketAddr)>;
+pub(crate) type Addrs = Vec<(Arc<str>, ListenAddr)>;
 
 /// The state every server, connection and handle shares.
 #[derive(Debug)]
@@ -365,13 +367,26 @@ impl ShutdownHandle {
             .0
     }
 
-    /// The address the named server listens on, once [`ready`](Self::ready).
+    /// The TCP address the named server listens on, once
+    /// [`ready`](Self::ready); `None` for a Unix socket (see
+    /// [`listen_addr`](Self::listen_addr)).
     ///
     /// ```
     /// let handle = graceful::App::new().handle();
     /// assert_eq!(handle.local_addr("api"), None); // not started
     /// ```
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listen_addr(name).and_then(|addr| addr.tcp())
+    }
+
+    /// Where the named server listens, TCP or Unix socket, once
+    /// [`ready`](Self::ready).
+    ///
+    /// ```
+    /// let handle = graceful::App::new().handle();
+    /// assert_eq!(handle.listen_addr("api"), None); // not started
+    /// ```
+    pub fn listen_addr(&self, name: &str) -> Option<ListenAddr> {
         self.lifecycle
             .serving
             .lock()
@@ -379,7 +394,7 @@ impl ShutdownHandle {
             .1
             .iter()
             .find(|(n, _)| &**n == name)
-            .map(|(_, addr)| *addr)
+            .map(|(_, addr)| addr.clone())
     }
 
     /// Whether the drain deadline has passed.

@@ -232,7 +232,7 @@ pub use report::{
     exit_code,
 };
 pub use response::{Body, IntoBody, IntoResponse};
-pub use serve::Server;
+pub use serve::{ListenAddr, Server};
 
 pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;

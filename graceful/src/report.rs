@@ -4,10 +4,10 @@
 //! [`Display`](std::fmt::Display) form is the human-readable summary.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::handle::{ForcedBy, Trigger};
+use crate::serve::ListenAddr;
 
 /// The process exit codes, from [`Report::exit_code`] and [`Error::exit_code`](crate::Error::exit_code).
 ///
@@ -67,7 +67,7 @@ pub struct ServerReport {
     /// The server's name.
     pub name: String,
     /// The address it listened on.
-    pub addr: SocketAddr,
+    pub addr: ListenAddr,
     /// Responses completed before the shutdown began.
     pub served: u64,
     /// Responses completed after the shutdown began.

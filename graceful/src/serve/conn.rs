@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
 
 use super::HttpService;
@@ -36,7 +35,7 @@ use crate::handle::{Moment, Phase};
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve_connection<S: HttpService>(
-    stream: TcpStream,
+    stream: super::listen::Stream,
     conn: Arc<ConnState>,
     protocols: Arc<Protocols>,
     service: S,

@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::listen::Stream;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::drain::ConnState;
@@ -25,7 +25,7 @@ pin_project! {
     /// lingering close when a request was answered unread.
     pub(crate) struct TrackedIo {
         #[pin]
-        stream: TcpStream,
+        stream: Stream,
         conn: Arc<ConnState>,
         // Set once a lingering close has sent its FIN.
         linger: Option<Pin<Box<Sleep>>>,
@@ -44,7 +44,7 @@ pin_project! {
 }
 
 impl TrackedIo {
-    pub(crate) fn new(stream: TcpStream, conn: Arc<ConnState>) -> Self {
+    pub(crate) fn new(stream: Stream, conn: Arc<ConnState>) -> Self {
         TrackedIo {
             stream,
             conn,
@@ -141,7 +141,7 @@ impl AsyncWrite for TrackedIo {
 /// reset can destroy the answer the client has not read yet.
 #[cold]
 fn linger(
-    mut stream: Pin<&mut TcpStream>,
+    mut stream: Pin<&mut Stream>,
     timer: &mut Option<Pin<Box<Sleep>>>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {

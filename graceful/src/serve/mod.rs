@@ -3,13 +3,13 @@
 
 mod conn;
 mod io;
+mod listen;
 mod protocol;
 mod service;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io as stdio;
-use std::net::SocketAddr;
 use std::panic::Location;
 use std::pin::pin;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Lookup};
@@ -31,7 +31,11 @@ use crate::drain::{ConnState, ServerShared};
 use crate::error::{BoxError, Error};
 use crate::handle::{Moment, Phase};
 
-type Spawn = Box<dyn FnOnce(TcpListener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
+pub use listen::ListenAddr;
+pub(crate) use listen::Stream;
+use listen::{Listener, UNIX_PREFIX};
+
+type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
 
 /// The bounds a server's service meets, named once.
 pub(crate) trait HttpService:
@@ -121,8 +125,9 @@ impl fmt::Debug for Server {
 impl Server {
     /// A server named `name` that will listen on `addr` and answer with `service`.
     ///
-    /// `addr` is `ip:port` or `host:port`; a host name is resolved at start-up
-    /// and the first address it resolves to is bound. Port 0 picks a free port:
+    /// `addr` is `ip:port` or `host:port` (a host name is resolved at
+    /// start-up and the first address it resolves to is bound), or
+    /// `unix:/path` for a Unix domain socket (see [`ListenAddr`]). Port 0 picks a free port:
     /// [`Running::local_addr`](crate::Running::local_addr) tells which.
     /// `GRACEFUL_ADDR_<NAME>` overrides it at run time.
     ///
@@ -216,8 +221,8 @@ impl Server {
 /// A server whose listener is bound, not yet accepting.
 pub(crate) struct Bound {
     pub(crate) name: Arc<str>,
-    pub(crate) addr: SocketAddr,
-    listener: TcpListener,
+    pub(crate) addr: ListenAddr,
+    listener: Listener,
     spawn: Spawn,
 }
 
@@ -264,10 +269,10 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
             addr: addr_text.clone(),
             source,
         })?;
-        if addr.port() != 0 {
+        if addr.tcp().is_none_or(|tcp| tcp.port() != 0) {
             if let Some((other, _)) = resolved
                 .iter()
-                .find(|(_, a): &&(Server, SocketAddr)| *a == addr)
+                .find(|(_, a): &&(Server, ListenAddr)| *a == addr)
             {
                 return Err(Error::DuplicateAddr {
                     addr,
@@ -281,13 +286,11 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
 
     let mut bound = Vec::with_capacity(resolved.len());
     for (server, addr) in resolved {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind {
-                server: server.name.clone(),
-                addr,
-                source,
-            })?;
+        let listener = Listener::bind(&addr).await.map_err(|source| Error::Bind {
+            server: server.name.clone(),
+            addr: addr.clone(),
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| Error::Bind {
             server: server.name.clone(),
             addr,
@@ -303,12 +306,22 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
     Ok(bound)
 }
 
-async fn resolve(addr: &str) -> stdio::Result<SocketAddr> {
+async fn resolve(addr: &str) -> stdio::Result<ListenAddr> {
+    if let Some(path) = addr.strip_prefix(UNIX_PREFIX) {
+        if path.is_empty() {
+            return Err(stdio::Error::new(
+                stdio::ErrorKind::InvalidInput,
+                "a Unix socket's path is missing: write unix:/path/to/socket",
+            ));
+        }
+        return Ok(ListenAddr::Unix(path.into()));
+    }
     if let Ok(addr) = addr.parse() {
-        return Ok(addr);
+        return Ok(ListenAddr::Tcp(addr));
     }
     check_port(addr)?;
-    tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+    let found = tokio::net::lookup_host(addr).await?.next();
+    found.map(ListenAddr::Tcp).ok_or_else(|| {
         stdio::Error::new(
             stdio::ErrorKind::NotFound,
             "the name resolved to no address",
@@ -373,7 +386,7 @@ where
 
 /// Accepts connections until the listener must close, then serves what the
 /// kernel had already accepted (instead of resetting it) and closes.
-async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerShared>, service: S) {
+async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShared>, service: S) {
     let builder = Arc::new(Protocols::new(StreamExecutor {
         server: Arc::clone(&server),
     }));
@@ -390,7 +403,7 @@ async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerSh
         .await;
         match accepted {
             None => break,
-            Some(Ok((stream, _peer))) => spawn_connection(stream, &server, &builder, &service),
+            Some(Ok(stream)) => spawn_connection(stream, &server, &builder, &service),
             Some(Err(err)) if is_connection_error(&err) => {}
             Some(Err(err)) => {
                 // Out of file descriptors, most likely: back off instead of spinning.
@@ -407,35 +420,37 @@ async fn accept_loop<S: HttpService>(listener: TcpListener, server: Arc<ServerSh
     // sees a reset. So first stop new handshakes (their SYNs are dropped: the
     // client retries, then finds the port closed, a clean refusal), let the
     // handshakes under way complete, and serve what the kernel accepted.
-    stop_handshakes(&listener, &server.name);
+    // A Unix socket has no handshake: what connected is already accepted.
+    if let Some(tcp) = listener.as_tcp() {
+        stop_handshakes(tcp, &server.name);
+        take_accepted(&listener, &server, &builder, &service);
+        tokio::time::sleep(HANDSHAKE_SETTLE).await;
+    }
     take_accepted(&listener, &server, &builder, &service);
-    tokio::time::sleep(HANDSHAKE_SETTLE).await;
-    take_accepted(&listener, &server, &builder, &service);
+    // A Unix socket's file goes with it.
     drop(listener);
     tracing::info!(name = %server.name, addr = %server.addr, "listener closed");
 }
 
 /// Serves every connection the kernel has accepted, without waiting.
 fn take_accepted<S: HttpService>(
-    listener: &TcpListener,
+    listener: &Listener,
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
 ) {
     let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Ok((stream, _peer))) = listener.poll_accept(&mut cx) {
+    while let Poll::Ready(Ok(stream)) = listener.poll_accept(&mut cx) {
         spawn_connection(stream, server, builder, service);
     }
 }
 
 fn spawn_connection<S: HttpService>(
-    stream: TcpStream,
+    stream: Stream,
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
 ) {
-    // Small responses should not wait for Nagle's algorithm.
-    let _ = stream.set_nodelay(true);
     server.stats.connections.fetch_add(1, Relaxed);
     let conn = Arc::new(ConnState::new(Arc::clone(server), &stream));
     server.tasks.spawn(conn::serve_connection(

@@ -12,4 +12,7 @@ async fn flush_again() {}
 #[graceful::on_shutdown(timeout = "2y")]
 async fn flush_for_years() {}
 
+#[graceful::server(name = "sock", addr = "unix:")]
+async fn sock() {}
+
 fn main() {}

@@ -1,0 +1,262 @@
+//! Where a server listens: a TCP address, or a Unix domain socket (the usual
+//! setup behind a local reverse proxy), and the listener and streams of each.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Where a server listens.
+///
+/// Written `ip:port` or `host:port` for TCP, `unix:/path/to/socket` for a
+/// Unix domain socket.
+///
+/// ```
+/// use graceful::ListenAddr;
+///
+/// let tcp = ListenAddr::Tcp("127.0.0.1:8080".parse().unwrap());
+/// assert_eq!(tcp.to_string(), "127.0.0.1:8080");
+/// let unix = ListenAddr::Unix("/run/app.sock".into());
+/// assert_eq!(unix.to_string(), "unix:/run/app.sock");
+/// assert_eq!(unix.tcp(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListenAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// The path of a Unix domain socket.
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// The TCP address, if this is one.
+    ///
+    /// ```
+    /// let addr = graceful::ListenAddr::Tcp("127.0.0.1:80".parse().unwrap());
+    /// assert_eq!(addr.tcp().map(|a| a.port()), Some(80));
+    /// ```
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Tcp(addr) => Some(*addr),
+            ListenAddr::Unix(_) => None,
+        }
+    }
+
+    /// The socket's path, if this is a Unix domain socket.
+    ///
+    /// ```
+    /// let addr = graceful::ListenAddr::Unix("/run/app.sock".into());
+    /// assert_eq!(addr.unix_path(), Some(std::path::Path::new("/run/app.sock")));
+    /// ```
+    pub fn unix_path(&self) -> Option<&Path> {
+        match self {
+            ListenAddr::Tcp(_) => None,
+            ListenAddr::Unix(path) => Some(path),
+        }
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => addr.fmt(f),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// The prefix of a Unix domain socket's address.
+pub(crate) const UNIX_PREFIX: &str = "unix:";
+
+/// A bound listener.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(UnixSocket),
+}
+
+/// A bound Unix domain socket; its file is removed when it is dropped.
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct UnixSocket {
+    listener: tokio::net::UnixListener,
+    path: PathBuf,
+}
+
+#[cfg(unix)]
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Listener {
+    /// Binds `addr`. A Unix socket's directory must exist; a socket file
+    /// left by a process that is gone is replaced, one still served is not.
+    pub(crate) async fn bind(addr: &ListenAddr) -> io::Result<Listener> {
+        match addr {
+            ListenAddr::Tcp(addr) => TcpListener::bind(addr).await.map(Listener::Tcp),
+            #[cfg(unix)]
+            ListenAddr::Unix(path) => bind_unix(path).map(Listener::Unix),
+            #[cfg(not(unix))]
+            ListenAddr::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Unix domain sockets exist only on Unix",
+            )),
+        }
+    }
+
+    /// Where it listens, with the port a `:0` address got.
+    pub(crate) fn local_addr(&self) -> io::Result<ListenAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().map(ListenAddr::Tcp),
+            #[cfg(unix)]
+            Listener::Unix(socket) => Ok(ListenAddr::Unix(socket.path.clone())),
+        }
+    }
+
+    /// Accepts a connection, if one is waiting.
+    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+        match self {
+            Listener::Tcp(listener) => listener.poll_accept(cx).map_ok(|(stream, _)| {
+                // Small responses should not wait for Nagle's algorithm.
+                let _ = stream.set_nodelay(true);
+                Stream::Tcp(stream)
+            }),
+            #[cfg(unix)]
+            Listener::Unix(socket) => socket
+                .listener
+                .poll_accept(cx)
+                .map_ok(|(stream, _)| Stream::Unix(stream)),
+        }
+    }
+
+    /// The TCP listener, for what only TCP has (handshakes under way).
+    pub(crate) fn as_tcp(&self) -> Option<&TcpListener> {
+        match self {
+            Listener::Tcp(listener) => Some(listener),
+            #[cfg(unix)]
+            Listener::Unix(_) => None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn bind_unix(path: &Path) -> io::Result<UnixSocket> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", dir.display()),
+        ));
+    }
+    if path.exists() {
+        use std::os::unix::fs::FileTypeExt;
+        if !std::fs::symlink_metadata(path)?.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{} is served by another process", path.display()),
+                ));
+            }
+            // Left by a process that is gone.
+            Err(_) => std::fs::remove_file(path)?,
+        }
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    Ok(UnixSocket {
+        listener,
+        path: path.to_owned(),
+    })
+}
+
+/// An accepted connection.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Tcp(stream) => stream.as_raw_fd(),
+            Stream::Unix(stream) => stream.as_raw_fd(),
+        }
+    }
+}
+
+/// Forwards to the stream of either kind.
+macro_rules! either {
+    ($stream:expr, $s:ident => $body:expr) => {
+        match $stream {
+            Stream::Tcp($s) => $body,
+            #[cfg(unix)]
+            Stream::Unix($s) => $body,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        either!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        either!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        either!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        either!(self, s => s.is_write_vectored())
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        either!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    #[inline]
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        either!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}

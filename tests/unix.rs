@@ -1,0 +1,91 @@
+//! Unix domain sockets (`addr = "unix:/path"`), as behind a local reverse
+//! proxy: the same drain and report; a clear error when the directory is
+//! missing; the socket file removed at shutdown, and a stale one replaced.
+//! A real process, real signals, a real socket file.
+
+mod support;
+
+use std::path::PathBuf;
+
+use nix::sys::signal::Signal::SIGTERM;
+use support::{Fixture, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+/// A fresh directory for one test's socket.
+fn socket_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("graceful-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+#[tokio::test]
+async fn a_unix_socket_is_served_drained_and_removed() {
+    let dir = socket_dir("unix-drain");
+    let path = dir.join("api.sock");
+    // A socket file left by a process that is gone is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+
+    let addr = format!("unix:{}", path.display());
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr)]);
+    app.wait_for_line(&format!("listening name=api addr={addr}"))
+        .await;
+    let mut stream = UnixStream::connect(&path).await.unwrap();
+    stream
+        .write_all(b"GET /slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    app.wait_for_line("slow request started").await;
+    app.signal(SIGTERM);
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .expect("the response in time")
+        .expect("a clean close");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    assert!(response.ends_with("slow done"), "{response}");
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("served=0 drained=1"), "{log}");
+    assert!(!path.exists(), "the socket file is left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_unix_socket_in_a_missing_directory_is_a_clear_startup_error() {
+    let dir = socket_dir("unix-missing").join("not-there");
+    let addr = format!("unix:{}", dir.join("api.sock").display());
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr)]);
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 2, "{log}");
+    assert!(
+        log.contains(&format!(
+            "server \"api\": cannot listen on {addr}: the directory {} does not exist",
+            dir.display()
+        )),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_unix_socket_another_process_serves_is_not_taken() {
+    let dir = socket_dir("unix-taken");
+    let path = dir.join("api.sock");
+    let _other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let addr = format!("unix:{}", path.display());
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr)]);
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("is served by another process"), "{log}");
+    assert!(path.exists(), "the other process's socket was removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
