@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example axum`, then `curl 127.0.0.1:8080/hello` and Ctrl-C.
+//! Run with: `cargo run -p graceful-examples-axum --example axum`, then `curl 127.0.0.1:8080/hello` and Ctrl-C.
 //!
 //! Keep your axum routing and middleware; get graceful's lifecycle. A
 //! `#[graceful::server]` on a plain `fn` that returns an `axum::Router` (any

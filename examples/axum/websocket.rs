@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example websocket`, then connect a WebSocket client
+//! Run with: `cargo run -p graceful-examples-axum --example websocket`, then connect a WebSocket client
 //! to `ws://127.0.0.1:8080/echo` and press Ctrl-C in this terminal.
 //!
 //! A WebSocket says goodbye at the shutdown. An upgraded connection is on

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example service`, then
+//! Run with: `cargo run -p graceful-examples-axum --example service`, then
 //! `curl -X PUT 127.0.0.1:8080/items/a -H 'content-type: application/json' -d '{"value":"hello"}'`,
 //! `curl 127.0.0.1:8080/items/a`, `curl -N 127.0.0.1:8080/events`, and Ctrl-C.
 //!

@@ -1,4 +1,4 @@
-//! Run with: `cargo run --example write_behind`, then
+//! Run with: `cargo run -p graceful-examples-sqlite --example write_behind`, then
 //! `curl -X PUT 127.0.0.1:8090/items/a -d hello`, `curl 127.0.0.1:8090/items/a`, and Ctrl-C.
 //!
 //! State that must survive a shutdown: writes are acknowledged into an
