@@ -5,17 +5,17 @@
 //! have drained, a callback flushes the cache of visits to a store under its
 //! timeout. Every request in flight at the signal is answered first.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use graceful::hyper::StatusCode;
-use graceful::{Request, ShutdownContext};
+use graceful::{Request, ShutdownContext, State};
 
 /// Visits not yet saved: the cache the shutdown must not lose.
-static CACHE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+type Cache = Arc<Mutex<Vec<String>>>;
 
 #[graceful::server(name = "service1", addr = "127.0.0.1:8081", path = "/")]
-async fn hello(req: Request) -> &'static str {
-    if let Ok(mut cache) = CACHE.lock() {
+async fn hello(req: Request, State(cache): State<Cache>) -> &'static str {
+    if let Ok(mut cache) = cache.lock() {
         cache.push(req.uri().path().to_owned());
     }
     "hello world"
@@ -29,8 +29,8 @@ async fn service2(_req: Request) -> StatusCode {
 /// The seed's `StoreCacheToDBCallBack`, with its timeout applied: writes the
 /// cached visits to a file standing in for the database.
 #[graceful::on_shutdown(timeout = "3s")]
-async fn store_cache_to_db(ctx: ShutdownContext) -> Result<(), String> {
-    let visits = std::mem::take(&mut *CACHE.lock().map_err(|e| e.to_string())?);
+async fn store_cache_to_db(ctx: ShutdownContext, State(cache): State<Cache>) -> Result<(), String> {
+    let visits = std::mem::take(&mut *cache.lock().map_err(|e| e.to_string())?);
     let store = std::env::temp_dir().join("graceful-seed-store.txt");
     let mut text = visits.join("\n");
     text.push('\n');
@@ -45,4 +45,6 @@ async fn store_cache_to_db(ctx: ShutdownContext) -> Result<(), String> {
 }
 
 #[graceful::main]
-async fn main() {}
+async fn main() {
+    graceful::provide(Cache::default());
+}
