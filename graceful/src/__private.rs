@@ -38,7 +38,7 @@ use crate::watchdog::exit_process;
 /// response is reported there, once.
 pub fn respond<F>(
     handler: F,
-    convert: fn(F::Output) -> http::Response<crate::Body>,
+    convert: fn(F::Output) -> http::Response<crate::response::Body>,
 ) -> HandlerFuture
 where
     F: Future + Send + 'static,
@@ -153,7 +153,7 @@ where
 }
 
 /// No start-up hook: `main`'s body has run already.
-type NoHook = std::future::Ready<Result<(), crate::BoxError>>;
+type NoHook = std::future::Ready<Result<(), crate::error::BoxError>>;
 
 /// Runs `main`'s body, turning a panic in it into a start-up error naming
 /// `what`.
@@ -231,24 +231,24 @@ impl Drop for DefaultSubscriberAfter {
 /// A server from a `fn` returning a `tower::Service`, such as an `axum::Router`.
 #[cfg(feature = "tower")]
 #[track_caller]
-pub fn tower_server<S, B>(name: String, addr: String, service: S) -> crate::Server
+pub fn tower_server<S, B>(name: String, addr: String, service: S) -> crate::serve::Server
 where
-    S: tower_service::Service<crate::Request, Response = http::Response<B>>
+    S: tower_service::Service<crate::serve::Request, Response = http::Response<B>>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
-    S::Error: Into<crate::BoxError>,
+    S::Error: Into<crate::error::BoxError>,
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<crate::BoxError>,
+    B::Error: Into<crate::error::BoxError>,
 {
-    crate::Server::from_tower(name, addr, service)
+    crate::serve::Server::from_tower(name, addr, service)
 }
 
 /// Without the `tower` feature, a `fn` returning a service cannot be served:
 /// say so at compile time.
 #[cfg(not(feature = "tower"))]
-pub fn tower_server<S: TowerFeatureRequired>(_: String, _: String, _: S) -> crate::Server {
+pub fn tower_server<S: TowerFeatureRequired>(_: String, _: String, _: S) -> crate::serve::Server {
     unreachable!("TowerFeatureRequired has no implementation")
 }
 

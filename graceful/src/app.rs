@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use crate::addr::ListenAddr;
 use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
 use crate::config::{self, Config, Lookup};
-use crate::drain::{Cut, ServerShared};
 use crate::error::{BoxError, Error};
-use crate::handle::{ForcedBy, Lifecycle, Phase, ShutdownHandle, Trigger};
+use crate::handle::ShutdownHandle;
+use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
 use crate::report::Report;
-use crate::serve::{self, ListenAddr, Server};
+use crate::serve::accounts::{Cut, ServerShared};
+use crate::serve::{self, Server};
 use crate::signals::Signal;
 use crate::watchdog::{Watchdog, exit_process};
 

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::callbacks::Ledger;
-use crate::drain::ServerShared;
-use crate::handle::{ForcedBy, Lifecycle, Trigger};
+use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
 use crate::report::{Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report};
+use crate::serve::accounts::ServerShared;
 
 /// A started app's servers, callbacks and phases, as far as they got.
 #[derive(Debug)]

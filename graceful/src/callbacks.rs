@@ -19,7 +19,7 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::config::{self, Lookup};
 use crate::error::{Error, panic_message};
 use crate::report::{CallbackOutcome, CallbackReport};
-use crate::serve::Source;
+use crate::source::Source;
 
 /// How long a callback may still take to return once its context has fired
 /// at its timeout, before it is aborted: 250 ms. It lets a callback that

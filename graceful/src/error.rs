@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::serve::ListenAddr;
+use crate::addr::ListenAddr;
 use crate::signals::Signal;
 
 /// A boxed error, as handlers, bodies and callbacks may return.
@@ -132,7 +132,7 @@ impl Error {
     /// assert_eq!(err.exit_code(), 2);
     /// ```
     pub fn exit_code(&self) -> i32 {
-        crate::exit_code::STARTUP_FAILED
+        crate::report::exit_code::STARTUP_FAILED
     }
 }
 

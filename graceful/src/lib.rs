@@ -201,20 +201,22 @@
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod addr;
 mod app;
 mod books;
 mod callbacks;
 mod clock;
 pub mod config;
-mod drain;
 mod error;
 mod handle;
+mod lifecycle;
 mod logging;
 mod registry;
 mod report;
 mod response;
 mod serve;
 mod signals;
+mod source;
 mod state;
 mod stream;
 mod watchdog;
@@ -222,17 +224,19 @@ mod watchdog;
 #[doc(hidden)]
 pub mod __private;
 
+pub use addr::ListenAddr;
 pub use app::{App, Running};
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
 pub use error::{BoxError, Error};
-pub use handle::{ForcedBy, ShutdownHandle, Trigger};
+pub use handle::ShutdownHandle;
+pub use lifecycle::{ForcedBy, Trigger};
 pub use registry::shutdown_handle;
 pub use report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
     exit_code,
 };
 pub use response::{Body, IntoBody, IntoResponse};
-pub use serve::{ListenAddr, Server};
+pub use serve::Server;
 
 pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;
@@ -242,5 +246,4 @@ pub use stream::EndOnShutdown;
 /// hyper, re-exported so that handlers need no version of their own.
 pub use hyper;
 
-/// The request a handler receives.
-pub type Request<B = hyper::body::Incoming> = hyper::Request<B>;
+pub use serve::Request;

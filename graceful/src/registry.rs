@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use http::{Response, StatusCode};
 
-use crate::Request;
 use crate::app::App;
 use crate::callbacks::{Callback, ShutdownContext};
 use crate::error::Error;
-use crate::handle::{Lifecycle, ShutdownHandle};
+use crate::handle::ShutdownHandle;
+use crate::lifecycle::Lifecycle;
 use crate::response::{Body, IntoResponse};
-use crate::serve::{Server, Source};
+use crate::serve::{Request, Server};
+use crate::source::Source;
 use crate::state::{self, MissingState, States};
 
 /// The future a generated handler wrapper returns: the router's own future,

@@ -6,8 +6,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::handle::{ForcedBy, Trigger};
-use crate::serve::ListenAddr;
+use crate::addr::ListenAddr;
+use crate::lifecycle::{ForcedBy, Trigger};
 
 /// The process exit codes, from [`Report::exit_code`] and [`Error::exit_code`](crate::Error::exit_code).
 ///

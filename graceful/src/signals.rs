@@ -11,8 +11,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
-
 /// A signal that can start the shutdown.
 ///
 /// ```
@@ -115,7 +113,7 @@ impl SignalPipes {
     /// Installs a handler for each signal, then unblocks them in this thread
     /// (a parent may have started the process with them blocked; a signal
     /// that arrived meanwhile is delivered now, to the handler).
-    pub(crate) fn install(signals: &[Signal]) -> Result<Self, Error> {
+    pub(crate) fn install(signals: &[Signal]) -> Result<Self, (Signal, std::io::Error)> {
         use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
         let mut pipes = SignalPipes {
             pipes: Vec::with_capacity(signals.len()),
@@ -130,15 +128,11 @@ impl SignalPipes {
             })();
             pipes
                 .pipes
-                .push(installed.map_err(|source| Error::Signal { signal, source })?);
+                .push(installed.map_err(|source| (signal, source))?);
             set.add(signal.raw());
         }
-        pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None).map_err(|errno| {
-            Error::Signal {
-                signal: signals[0],
-                source: errno.into(),
-            }
-        })?;
+        pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None)
+            .map_err(|errno| (signals[0], errno.into()))?;
         Ok(pipes)
     }
 

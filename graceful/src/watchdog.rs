@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::books::Books;
 use crate::error::Error;
-use crate::handle::{ForcedBy, Lifecycle, Trigger};
+use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
 use crate::report::exit_code;
 use crate::signals::Signal;
 
@@ -84,7 +84,8 @@ impl Watchdog {
     /// this returns.
     pub(crate) fn start(signals: &[Signal], lifecycle: Arc<Lifecycle>) -> Result<Self, Error> {
         #[cfg(unix)]
-        let mut pipes = crate::signals::SignalPipes::install(signals)?;
+        let mut pipes = crate::signals::SignalPipes::install(signals)
+            .map_err(|(signal, source)| Error::Signal { signal, source })?;
         #[cfg(not(unix))]
         let _ = signals;
         let (sender, receiver) = wake::channel().map_err(Error::Watchdog)?;

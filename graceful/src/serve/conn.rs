@@ -29,9 +29,9 @@ use super::HttpService;
 use super::io::TrackedIo;
 use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
-use crate::drain::ConnState;
 use crate::error::BoxError;
-use crate::handle::{Moment, Phase};
+use crate::lifecycle::{Moment, Phase};
+use crate::serve::accounts::ConnState;
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve_connection<S: HttpService>(

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use crate::drain::ConnState;
+use crate::serve::accounts::ConnState;
 
 /// How long a lingering close (see [`ConnState::set_linger`]) discards what
 /// the client still sends, at most, before the socket is closed.

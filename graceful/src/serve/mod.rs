@@ -1,6 +1,7 @@
 //! Serving: binding the listeners, accepting connections, and handing each to
 //! hyper (HTTP/1.1 with keep-alive, and HTTP/2) through hyper-util.
 
+pub(crate) mod accounts;
 mod conn;
 mod io;
 mod listen;
@@ -10,7 +11,6 @@ mod service;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io as stdio;
-use std::panic::Location;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,20 +20,22 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use http_body::Body;
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{self, Lookup};
-use crate::drain::{ConnState, ServerShared};
 use crate::error::{BoxError, Error};
-use crate::handle::{Moment, Phase};
+use crate::lifecycle::{Moment, Phase};
+use crate::serve::accounts::{ConnState, ServerShared};
 
-pub use listen::ListenAddr;
+use listen::Listener;
 pub(crate) use listen::Stream;
-use listen::{Listener, UNIX_PREFIX};
+
+use crate::addr::{ListenAddr, UNIX_PREFIX};
+use crate::source::Source;
 
 type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
 
@@ -63,6 +65,9 @@ where
     type ResBody = B;
 }
 
+/// The request a handler receives.
+pub type Request<B = Incoming> = http::Request<B>;
+
 /// A named HTTP server: an address and a service.
 ///
 /// The service is any hyper [`Service`](hyper::service::Service) that takes a
@@ -86,30 +91,6 @@ pub struct Server {
     addr: String,
     source: Source,
     spawn: Spawn,
-}
-
-/// Where something was declared, for error messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Source {
-    pub(crate) file: &'static str,
-    pub(crate) line: u32,
-}
-
-impl Source {
-    #[track_caller]
-    pub(crate) fn caller() -> Self {
-        let location = Location::caller();
-        Source {
-            file: location.file(),
-            line: location.line(),
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
-    }
 }
 
 impl fmt::Debug for Server {

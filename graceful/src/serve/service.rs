@@ -15,9 +15,10 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
-use crate::drain::{ConnState, Refusal, RequestGuard};
 use crate::error::BoxError;
-use crate::handle::{Phase, ShutdownHandle};
+use crate::handle::ShutdownHandle;
+use crate::lifecycle::Phase;
+use crate::serve::accounts::{ConnState, Refusal, RequestGuard};
 
 /// The user's service, as one connection sees it.
 #[derive(Clone, Debug)]
@@ -155,7 +156,7 @@ fn fixed_response<B>(
     status: StatusCode,
     body: &'static str,
     close: bool,
-    wrap: impl FnOnce(crate::Body) -> TrackedBody<B>,
+    wrap: impl FnOnce(crate::response::Body) -> TrackedBody<B>,
 ) -> Response<TrackedBody<B>> {
     let mut response = Response::new(wrap(body.into()));
     *response.status_mut() = status;
@@ -304,17 +305,17 @@ pin_project! {
             guard: RequestGuard,
         },
         Fixed {
-            body: crate::Body,
+            body: crate::response::Body,
         },
         Refused {
-            body: crate::Body,
+            body: crate::response::Body,
             refusal: Refusal,
         },
     }
 }
 
 impl<B> TrackedBody<B> {
-    fn fixed(body: crate::Body) -> Self {
+    fn fixed(body: crate::response::Body) -> Self {
         TrackedBody::Fixed { body }
     }
 }

@@ -20,9 +20,9 @@ use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use crate::handle::{Lifecycle, Phase};
+use crate::addr::ListenAddr;
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::report::{OpenRequest, ServerReport};
-use crate::serve::ListenAddr;
 
 /// What every connection of one server shares.
 #[derive(Debug)]
@@ -265,7 +265,7 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
-    pub(crate) fn new(server: Arc<ServerShared>, stream: &crate::serve::Stream) -> Self {
+    pub(crate) fn new(server: Arc<ServerShared>, stream: &super::Stream) -> Self {
         let now = server.lifecycle.clock.now();
         #[cfg(not(unix))]
         let _ = stream;

@@ -1,0 +1,289 @@
+//! The lifecycle's shared state: the phase, the moments every task waits
+//! for, the triggers with their times, and a forced exit's cause. The bottom
+//! of the stack: it imports no other module of the crate but the clock, the
+//! signals and the address type.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::addr::ListenAddr;
+use crate::clock::Clock;
+use crate::signals::Signal;
+
+/// Where the app stands. Only ever moves forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    /// Serving normally.
+    Running = 0,
+    /// The shutdown has begun: not ready, responses say `Connection: close`,
+    /// still accepting during the pre-stop delay.
+    Stopping = 1,
+    /// The listeners are closed; new requests on old connections get 503.
+    Refusing = 2,
+    /// The drain deadline has passed: whatever still runs is cut off.
+    Cancelled = 3,
+}
+
+/// What started the shutdown, or forced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// A signal from the operating system.
+    Signal(Signal),
+    /// [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown) was called.
+    Handle,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Signal(signal) => signal.fmt(f),
+            Trigger::Handle => f.write_str("ShutdownHandle::shutdown"),
+        }
+    }
+}
+
+/// Why the exit was forced.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// if let Some(reason) = &report.forced {
+///     eprintln!("forced: {reason}");
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForcedBy {
+    /// A second signal.
+    Trigger(Trigger),
+    /// The global `shutdown_timeout` passed.
+    Deadline(Duration),
+}
+
+impl std::fmt::Display for ForcedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForcedBy::Trigger(trigger) => write!(f, "second {trigger}"),
+            ForcedBy::Deadline(limit) => write!(f, "shutdown timeout of {limit:?} passed"),
+        }
+    }
+}
+
+/// Every server's name and address.
+pub(crate) type Addrs = Vec<(Arc<str>, ListenAddr)>;
+
+/// The state every server, connection and handle shares.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    phase: AtomicU8,
+    /// Cancelled when the shutdown begins (phase `Stopping`).
+    begun: CancellationToken,
+    /// Cancelled when the listeners must close (phase `Refusing`).
+    refusing: CancellationToken,
+    /// Cancelled at the drain deadline (phase `Cancelled`).
+    cancelled: CancellationToken,
+    /// The hot path's clock.
+    pub(crate) clock: Clock,
+    /// Every trigger received, with its time.
+    triggers: Mutex<Vec<(Trigger, Instant)>>,
+    /// Cancelled once the start is over, served or not.
+    started: CancellationToken,
+    /// Whether the servers were started, and where they listen.
+    serving: Mutex<(bool, Addrs)>,
+    /// Cancelled when the exit is forced; `forced_by` says why.
+    forced: CancellationToken,
+    forced_by: OnceLock<ForcedBy>,
+    /// Wakes the watchdog when a trigger comes from code rather than a
+    /// signal, so that it starts the global deadline's clock.
+    watchdog: OnceLock<Waker>,
+}
+
+impl Lifecycle {
+    pub(crate) fn new() -> Self {
+        Lifecycle {
+            phase: AtomicU8::new(Phase::Running as u8),
+            begun: CancellationToken::new(),
+            refusing: CancellationToken::new(),
+            cancelled: CancellationToken::new(),
+            clock: Clock::new(),
+            triggers: Mutex::new(Vec::new()),
+            started: CancellationToken::new(),
+            serving: Mutex::new((false, Vec::new())),
+            forced: CancellationToken::new(),
+            forced_by: OnceLock::new(),
+            watchdog: OnceLock::new(),
+        }
+    }
+
+    /// Completes once the start is over; then tells whether the servers
+    /// serve.
+    pub(crate) async fn started(&self) -> bool {
+        self.started.cancelled().await;
+        self.serving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
+    /// Where the named server listens, once started.
+    pub(crate) fn listen_addr(&self, name: &str) -> Option<ListenAddr> {
+        self.serving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, addr)| addr.clone())
+    }
+
+    /// Tells the watchdog of triggers from now on.
+    pub(crate) fn set_watchdog(&self, waker: Waker) {
+        let _ = self.watchdog.set(waker);
+    }
+
+    /// Forces the exit. Returns whether this was the first time.
+    pub(crate) fn force(&self, by: ForcedBy) -> bool {
+        let first = self.forced_by.set(by).is_ok();
+        self.forced.cancel();
+        first
+    }
+
+    /// Why the exit was forced, once it was.
+    pub(crate) fn forced_by(&self) -> Option<&ForcedBy> {
+        self.forced_by.get()
+    }
+
+    /// Completes when the exit is forced.
+    pub(crate) fn forced(&self) -> WaitForCancellationFuture<'_> {
+        self.forced.cancelled()
+    }
+
+    /// When the first trigger came, if one did.
+    pub(crate) fn first_trigger(&self) -> Option<(Trigger, Instant)> {
+        self.triggers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first()
+            .copied()
+    }
+
+    /// Records the end of the start: whether the servers serve, and where.
+    pub(crate) fn set_ready(&self, addrs: Addrs, serving: bool) {
+        *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = (serving, addrs);
+        self.started.cancel();
+    }
+
+    /// The current phase: one relaxed load, cheap enough for every request.
+    #[inline]
+    pub(crate) fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Running,
+            1 => Phase::Stopping,
+            2 => Phase::Refusing,
+            _ => Phase::Cancelled,
+        }
+    }
+
+    /// Moves to `phase` (never backwards), then wakes whoever waits for it.
+    /// The phase is stored before the token fires, so a task woken by the
+    /// token always sees the new phase.
+    pub(crate) fn advance(&self, phase: Phase) {
+        self.phase.fetch_max(phase as u8, Ordering::SeqCst);
+        if phase >= Phase::Stopping {
+            self.begun.cancel();
+        }
+        if phase >= Phase::Refusing {
+            self.refusing.cancel();
+        }
+        if phase >= Phase::Cancelled {
+            self.cancelled.cancel();
+        }
+    }
+
+    /// Records a trigger and begins the shutdown. Returns whether this was the first.
+    pub(crate) fn trigger(&self, trigger: Trigger) -> bool {
+        let first = {
+            let mut triggers = self.triggers.lock().unwrap_or_else(PoisonError::into_inner);
+            triggers.push((trigger, Instant::now()));
+            triggers.len() == 1
+        };
+        self.advance(Phase::Stopping);
+        if let Some(watchdog) = self.watchdog.get() {
+            watchdog.wake_by_ref();
+        }
+        first
+    }
+
+    pub(crate) fn triggers(&self) -> Vec<(Trigger, Instant)> {
+        self.triggers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`Lifecycle::begun`], owning what it waits on.
+    pub(crate) fn begun_owned(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.begun.clone().cancelled_owned()
+    }
+
+    pub(crate) fn begun(&self) -> WaitForCancellationFuture<'_> {
+        self.begun.cancelled()
+    }
+
+    pub(crate) fn refusing(&self) -> WaitForCancellationFuture<'_> {
+        self.refusing.cancelled()
+    }
+
+    pub(crate) fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.cancelled.cancelled()
+    }
+}
+
+/// Watches for a lifecycle moment from inside a busy future's `poll`, without
+/// polling the moment's future every time.
+///
+/// Polling a waiting [`WaitForCancellationFuture`] takes a mutex shared by
+/// every waiter. A connection's task is polled for every read and write, so
+/// the moment's future is polled once, to register the task's waker, and after
+/// that the phase, one relaxed load, tells whether it has come. A tokio task
+/// keeps one waker for its whole life, so the first registration stays valid.
+pub(crate) struct Moment<'m, 'a> {
+    lifecycle: &'a Lifecycle,
+    phase: Phase,
+    wait: Pin<&'m mut WaitForCancellationFuture<'a>>,
+    registered: bool,
+}
+
+impl<'m, 'a> Moment<'m, 'a> {
+    pub(crate) fn new(
+        lifecycle: &'a Lifecycle,
+        phase: Phase,
+        wait: Pin<&'m mut WaitForCancellationFuture<'a>>,
+    ) -> Self {
+        Moment {
+            lifecycle,
+            phase,
+            wait,
+            registered: false,
+        }
+    }
+
+    /// Whether the moment has come; registers the task's waker on first call.
+    pub(crate) fn has_come(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.lifecycle.phase() >= self.phase {
+            return true;
+        }
+        if !self.registered {
+            self.registered = true;
+            return self.wait.as_mut().poll(cx).is_ready();
+        }
+        false
+    }
+}
