@@ -2,30 +2,22 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
-use crate::addr::ListenAddr;
 use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
 use crate::config::{self, Config, Lookup};
 use crate::error::{BoxError, Error};
 use crate::handle::ShutdownHandle;
-use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::report::Report;
-use crate::serve::accounts::{Cut, ServerShared};
+use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
+use crate::shutdown::Running;
 use crate::signals::Signal;
 use crate::watchdog::{Watchdog, exit_process};
-
-/// How long aborted connections get to end (and be counted) once cut off,
-/// at the drain deadline or a forced exit. A task blocking its thread does
-/// not end: it is reported as abandoned.
-const ABORT_WAIT: Duration = Duration::from_millis(200);
 
 type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
@@ -485,14 +477,14 @@ impl App {
             during_startup,
         ));
         watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
-        Ok(Running {
+        Ok(Running::new(
             books,
             accept_loops,
             lifecycle,
             watchdog,
             plan,
             config,
-        })
+        ))
     }
 
     /// Starts the app and runs its whole lifecycle; returns the report once
@@ -572,243 +564,4 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     let output = runtime.block_on(future);
     std::mem::forget(runtime);
     Ok(output)
-}
-
-/// A started app: every listener is bound and serving.
-///
-/// ```
-/// # use graceful::hyper::{Response, service::service_fn};
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
-/// let running = graceful::App::new()
-///     .server(graceful::Server::new("api", "127.0.0.1:0", svc))
-///     .start()
-///     .await
-///     .unwrap();
-/// for (name, addr) in running.local_addrs() {
-///     println!("{name} listens on {addr}");
-/// }
-/// running.handle().shutdown();
-/// let report = running.wait().await;
-/// assert_eq!(report.exit_code(), 0);
-/// # }
-/// ```
-pub struct Running {
-    books: Arc<Books>,
-    accept_loops: Vec<JoinHandle<()>>,
-    lifecycle: Arc<Lifecycle>,
-    watchdog: Watchdog,
-    plan: Plan,
-    config: Config,
-}
-
-impl fmt::Debug for Running {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Running")
-            .field("servers", &self.local_addrs().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Running {
-    /// The TCP address the named server listens on, with the port it
-    /// really got; `None` for a Unix socket (see [`Running::listen_addr`]).
-    ///
-    /// ```
-    /// # fn f(running: &graceful::Running) {
-    /// let addr = running.local_addr("api").expect("a server named api");
-    /// # }
-    /// ```
-    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.listen_addr(name).and_then(ListenAddr::tcp)
-    }
-
-    /// Where the named server listens, TCP or Unix socket.
-    ///
-    /// ```
-    /// # fn f(running: &graceful::Running) {
-    /// println!("api listens on {}", running.listen_addr("api").expect("a server named api"));
-    /// # }
-    /// ```
-    pub fn listen_addr(&self, name: &str) -> Option<&ListenAddr> {
-        self.local_addrs()
-            .find(|(n, _)| *n == name)
-            .map(|(_, addr)| addr)
-    }
-
-    /// Every server's name and address, in declaration order.
-    ///
-    /// ```
-    /// # fn f(running: &graceful::Running) {
-    /// let addrs: Vec<_> = running.local_addrs().collect();
-    /// # }
-    /// ```
-    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, &ListenAddr)> + '_ {
-        self.books.servers().iter().map(|s| (&*s.name, &s.addr))
-    }
-
-    /// A handle on this app's shutdown.
-    ///
-    /// ```
-    /// # fn f(running: &graceful::Running) {
-    /// running.handle().shutdown();
-    /// # }
-    /// ```
-    pub fn handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            lifecycle: Arc::clone(&self.lifecycle),
-        }
-    }
-
-    /// Serves until the first signal (or [`ShutdownHandle::shutdown`]), then
-    /// runs the shutdown and returns its report. A second signal, or the
-    /// global `shutdown_timeout`, ends it at once with a forced report.
-    ///
-    /// ```
-    /// # async fn f(running: graceful::Running) {
-    /// let report = running.wait().await;
-    /// std::process::exit(report.exit_code());
-    /// # }
-    /// ```
-    pub async fn wait(self) -> Report {
-        let Running {
-            books,
-            accept_loops,
-            lifecycle,
-            watchdog,
-            plan,
-            config,
-        } = self;
-        // Signals reach the lifecycle through the watchdog's thread.
-        lifecycle.begun().await;
-        tracing::info!(trigger = %books.first_trigger(), "shutdown started");
-        // Upgraded connections have a budget of their own, if set.
-        let _upgrade_deadline = config.upgrade_timeout.map(|timeout| {
-            let books = Arc::clone(&books);
-            let at = lifecycle
-                .first_trigger()
-                .map_or_else(Instant::now, |(_, at)| at);
-            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-                tokio::time::sleep_until((at + timeout).into()).await;
-                for server in books.servers() {
-                    server.cut_upgraded(Cut::UpgradeDeadline);
-                }
-            }))
-        });
-
-        let sequence = shutdown_sequence(&books, accept_loops, &lifecycle, &config, plan);
-        let report = tokio::select! {
-            biased;
-            () = lifecycle.forced() => {
-                let by = lifecycle.forced_by().cloned().unwrap_or(ForcedBy::Trigger(Trigger::Handle));
-                tracing::error!(forced_by = %by, phase = ?lifecycle.phase(), "forced exit");
-                books.log_still_running();
-                // Cut off whatever still runs, and count it; a task stuck in
-                // blocking code cannot hold the forced exit for long.
-                lifecycle.advance(Phase::Cancelled);
-                cut_off(books.servers(), ABORT_WAIT).await;
-                books.forced(by)
-            }
-            report = sequence => report,
-        };
-        watchdog.stop();
-        let report = books.finish(report);
-        report.log();
-        report
-    }
-}
-
-/// Once the lifecycle is `Cancelled`: cuts off every upgraded connection,
-/// then waits until every server's aborted tasks have ended, or `limit` has
-/// passed. Returns whether they all ended.
-async fn cut_off(servers: &[Arc<ServerShared>], limit: Duration) -> bool {
-    for server in servers {
-        server.cut_upgraded(Cut::DrainDeadline);
-        server.tasks.close();
-    }
-    let all = async {
-        for server in servers {
-            server.tasks.wait().await;
-        }
-    };
-    tokio::time::timeout(limit, all).await.is_ok()
-}
-
-/// Phases 3 to 6 of the lifecycle, each logged with its duration.
-async fn shutdown_sequence(
-    books: &Books,
-    accept_loops: Vec<JoinHandle<()>>,
-    lifecycle: &Lifecycle,
-    config: &Config,
-    plan: Plan,
-) -> Report {
-    let servers = books.servers();
-
-    // Not ready: health answers 503, clients are told to move on.
-    let started = Instant::now();
-    tracing::info!(pre_stop_delay = ?config.pre_stop_delay, "phase not-ready: health checks fail, responses close their connections");
-    if !config.pre_stop_delay.is_zero() {
-        tokio::time::sleep(config.pre_stop_delay).await;
-    }
-    books.phase_ended("not-ready", started);
-
-    // Refuse new work: close every listener.
-    let started = Instant::now();
-    lifecycle.advance(Phase::Refusing);
-    for accept_loop in accept_loops {
-        let _ = accept_loop.await;
-    }
-    books.phase_ended("refuse", started);
-
-    // Drain: wait until no connection is left, or the deadline.
-    let started = Instant::now();
-    for server in servers {
-        server.tasks.close();
-    }
-    let mut drained = pin!(async {
-        for server in servers {
-            server.tasks.wait().await;
-        }
-    });
-    let deadline = tokio::time::Instant::now() + config.drain_timeout;
-    let mut progress = tokio::time::interval_at(
-        tokio::time::Instant::now() + config.progress_interval,
-        config.progress_interval,
-    );
-    loop {
-        tokio::select! {
-            () = &mut drained => break,
-            () = tokio::time::sleep_until(deadline) => {
-                tracing::warn!(drain_timeout = ?config.drain_timeout, "drain deadline passed: cutting off what remains");
-                lifecycle.advance(Phase::Cancelled);
-                // Aborted tasks end at their next poll; one blocking its
-                // thread never does, and is reported as abandoned.
-                cut_off(servers, ABORT_WAIT).await;
-                break;
-            }
-            _ = progress.tick() => {
-                for server in servers {
-                    tracing::info!(
-                        server = %server.name,
-                        in_flight = server.stats.in_flight(),
-                        connections = server.stats.open_connections.load(std::sync::atomic::Ordering::Relaxed),
-                        "draining"
-                    );
-                }
-            }
-        }
-    }
-    books.phase_ended("drain", started);
-
-    // Callbacks, phase by phase.
-    let callbacks = if plan.is_empty() {
-        Vec::new()
-    } else {
-        let started = Instant::now();
-        let callbacks = plan.run().await;
-        books.phase_ended("callbacks", started);
-        callbacks
-    };
-    books.completed(callbacks)
 }

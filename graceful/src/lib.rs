@@ -215,6 +215,7 @@ mod registry;
 mod report;
 mod response;
 mod serve;
+mod shutdown;
 mod signals;
 mod source;
 mod state;
@@ -225,7 +226,7 @@ mod watchdog;
 pub mod __private;
 
 pub use addr::ListenAddr;
-pub use app::{App, Running};
+pub use app::App;
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
 pub use error::{BoxError, Error};
 pub use handle::ShutdownHandle;
@@ -237,6 +238,7 @@ pub use report::{
 };
 pub use response::{Body, IntoBody, IntoResponse};
 pub use serve::Server;
+pub use shutdown::Running;
 
 pub use graceful_macros::{main, on_shutdown, server};
 pub use signals::Signal;

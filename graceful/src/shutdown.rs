@@ -1,0 +1,326 @@
+//! The shutdown, phase by phase: the conductor that [`Running::wait`] runs
+//! once the first trigger has come.
+//!
+//! 1. **Not ready**: health answers 503, responses close their connections,
+//!    for the `pre_stop_delay`.
+//! 2. **Refuse**: every listener closes (what the kernel accepted is served).
+//! 3. **Drain**: until no connection is left, or the drain deadline cuts off
+//!    the rest.
+//! 4. **Callbacks**, phase by phase.
+//!
+//! A forced exit (a second signal, the global deadline, both owned by the
+//! watchdog) interrupts any phase: whatever runs is cut off and reported.
+//! The report is built by [`Books`] on both paths.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
+
+use crate::addr::ListenAddr;
+use crate::books::Books;
+use crate::callbacks::Plan;
+use crate::config::Config;
+use crate::handle::ShutdownHandle;
+use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
+use crate::report::Report;
+use crate::serve::accounts::{Cut, ServerShared};
+use crate::watchdog::Watchdog;
+
+/// How long aborted connections get to end (and be counted) once cut off,
+/// at the drain deadline or a forced exit. A task blocking its thread does
+/// not end: it is reported as abandoned.
+const ABORT_WAIT: Duration = Duration::from_millis(200);
+
+/// A started app: every listener is bound and serving.
+///
+/// ```
+/// # use graceful::hyper::{Response, service::service_fn};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+/// let running = graceful::App::new()
+///     .server(graceful::Server::new("api", "127.0.0.1:0", svc))
+///     .start()
+///     .await
+///     .unwrap();
+/// for (name, addr) in running.local_addrs() {
+///     println!("{name} listens on {addr}");
+/// }
+/// running.handle().shutdown();
+/// let report = running.wait().await;
+/// assert_eq!(report.exit_code(), 0);
+/// # }
+/// ```
+pub struct Running {
+    books: Arc<Books>,
+    accept_loops: Vec<JoinHandle<()>>,
+    lifecycle: Arc<Lifecycle>,
+    watchdog: Watchdog,
+    plan: Plan,
+    config: Config,
+}
+
+impl fmt::Debug for Running {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Running")
+            .field("servers", &self.local_addrs().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    pub(crate) fn new(
+        books: Arc<Books>,
+        accept_loops: Vec<JoinHandle<()>>,
+        lifecycle: Arc<Lifecycle>,
+        watchdog: Watchdog,
+        plan: Plan,
+        config: Config,
+    ) -> Self {
+        Running {
+            books,
+            accept_loops,
+            lifecycle,
+            watchdog,
+            plan,
+            config,
+        }
+    }
+
+    /// The TCP address the named server listens on, with the port it
+    /// really got; `None` for a Unix socket (see [`Running::listen_addr`]).
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// let addr = running.local_addr("api").expect("a server named api");
+    /// # }
+    /// ```
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listen_addr(name).and_then(ListenAddr::tcp)
+    }
+
+    /// Where the named server listens, TCP or Unix socket.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// println!("api listens on {}", running.listen_addr("api").expect("a server named api"));
+    /// # }
+    /// ```
+    pub fn listen_addr(&self, name: &str) -> Option<&ListenAddr> {
+        self.local_addrs()
+            .find(|(n, _)| *n == name)
+            .map(|(_, addr)| addr)
+    }
+
+    /// Every server's name and address, in declaration order.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// let addrs: Vec<_> = running.local_addrs().collect();
+    /// # }
+    /// ```
+    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, &ListenAddr)> + '_ {
+        self.books.servers().iter().map(|s| (&*s.name, &s.addr))
+    }
+
+    /// A handle on this app's shutdown.
+    ///
+    /// ```
+    /// # fn f(running: &graceful::Running) {
+    /// running.handle().shutdown();
+    /// # }
+    /// ```
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            lifecycle: Arc::clone(&self.lifecycle),
+        }
+    }
+
+    /// Serves until the first signal (or [`ShutdownHandle::shutdown`]), then
+    /// runs the shutdown and returns its report. A second signal, or the
+    /// global `shutdown_timeout`, ends it at once with a forced report.
+    ///
+    /// ```
+    /// # async fn f(running: graceful::Running) {
+    /// let report = running.wait().await;
+    /// std::process::exit(report.exit_code());
+    /// # }
+    /// ```
+    pub async fn wait(self) -> Report {
+        let Running {
+            books,
+            accept_loops,
+            lifecycle,
+            watchdog,
+            plan,
+            config,
+        } = self;
+        // Signals reach the lifecycle through the watchdog's thread.
+        lifecycle.begun().await;
+        tracing::info!(trigger = %books.first_trigger(), "shutdown started");
+        let conductor = Conductor {
+            books: &books,
+            lifecycle: &lifecycle,
+            config: &config,
+        };
+        let _upgrade_deadline = conductor.upgrade_deadline();
+        let report = tokio::select! {
+            biased;
+            () = lifecycle.forced() => conductor.forced().await,
+            report = conductor.sequence(accept_loops, plan) => report,
+        };
+        watchdog.stop();
+        let report = books.finish(report);
+        report.log();
+        report
+    }
+}
+
+/// Runs the phases of one shutdown.
+struct Conductor<'a> {
+    books: &'a Books,
+    lifecycle: &'a Lifecycle,
+    config: &'a Config,
+}
+
+impl Conductor<'_> {
+    /// Phases 1 to 4, each logged with its duration.
+    async fn sequence(&self, accept_loops: Vec<JoinHandle<()>>, plan: Plan) -> Report {
+        self.not_ready().await;
+        self.refuse(accept_loops).await;
+        self.drain().await;
+        let callbacks = self.callbacks(plan).await;
+        self.books.completed(callbacks)
+    }
+
+    /// Health answers 503, clients are told to move on; new connections are
+    /// still served for the `pre_stop_delay`.
+    async fn not_ready(&self) {
+        let started = Instant::now();
+        let delay = self.config.pre_stop_delay;
+        tracing::info!(pre_stop_delay = ?delay, "phase not-ready: health checks fail, responses close their connections");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.books.phase_ended("not-ready", started);
+    }
+
+    /// Closes every listener; the accept loops serve what the kernel had
+    /// accepted first.
+    async fn refuse(&self, accept_loops: Vec<JoinHandle<()>>) {
+        let started = Instant::now();
+        self.lifecycle.advance(Phase::Refusing);
+        for accept_loop in accept_loops {
+            let _ = accept_loop.await;
+        }
+        self.books.phase_ended("refuse", started);
+    }
+
+    /// Waits until no connection is left, or the drain deadline, which cuts
+    /// off what remains.
+    async fn drain(&self) {
+        let started = Instant::now();
+        let servers = self.books.servers();
+        for server in servers {
+            server.tasks.close();
+        }
+        let mut drained = pin!(async {
+            for server in servers {
+                server.tasks.wait().await;
+            }
+        });
+        let config = self.config;
+        let deadline = tokio::time::Instant::now() + config.drain_timeout;
+        let mut progress = tokio::time::interval_at(
+            tokio::time::Instant::now() + config.progress_interval,
+            config.progress_interval,
+        );
+        loop {
+            tokio::select! {
+                () = &mut drained => break,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(drain_timeout = ?config.drain_timeout, "drain deadline passed: cutting off what remains");
+                    self.cut_off().await;
+                    break;
+                }
+                _ = progress.tick() => {
+                    for server in servers {
+                        tracing::info!(
+                            server = %server.name,
+                            in_flight = server.stats.in_flight(),
+                            connections = server.stats.open_connections.load(Relaxed),
+                            "draining"
+                        );
+                    }
+                }
+            }
+        }
+        self.books.phase_ended("drain", started);
+    }
+
+    /// Runs the callbacks, phase by phase.
+    async fn callbacks(&self, plan: Plan) -> Vec<crate::report::CallbackReport> {
+        if plan.is_empty() {
+            return Vec::new();
+        }
+        let started = Instant::now();
+        let callbacks = plan.run().await;
+        self.books.phase_ended("callbacks", started);
+        callbacks
+    }
+
+    /// A forced exit: logs what still runs, cuts it off, reports.
+    async fn forced(&self) -> Report {
+        let by = self
+            .lifecycle
+            .forced_by()
+            .cloned()
+            .unwrap_or(ForcedBy::Trigger(Trigger::Handle));
+        tracing::error!(forced_by = %by, phase = ?self.lifecycle.phase(), "forced exit");
+        self.books.log_still_running();
+        self.cut_off().await;
+        self.books.forced(by)
+    }
+
+    /// Moves to `Cancelled`: every task still running is aborted (it ends
+    /// at its next poll; one blocking its thread never does, and is reported
+    /// as abandoned), every upgraded connection is cut off. Waits for them
+    /// for [`ABORT_WAIT`] at most.
+    async fn cut_off(&self) {
+        self.lifecycle.advance(Phase::Cancelled);
+        let servers = self.books.servers();
+        for server in servers {
+            server.cut_upgraded(Cut::DrainDeadline);
+            server.tasks.close();
+        }
+        let all = async {
+            for server in servers {
+                server.tasks.wait().await;
+            }
+        };
+        let _ = tokio::time::timeout(ABORT_WAIT, all).await;
+    }
+
+    /// Upgraded connections have a budget of their own, if set: a task that
+    /// cuts them off at `upgrade_timeout` from the first trigger.
+    fn upgrade_deadline(&self) -> Option<AbortOnDropHandle<()>> {
+        let timeout = self.config.upgrade_timeout?;
+        let at = self
+            .lifecycle
+            .first_trigger()
+            .map_or_else(Instant::now, |(_, at)| at);
+        let servers: Vec<Arc<ServerShared>> = self.books.servers().to_vec();
+        Some(AbortOnDropHandle::new(tokio::spawn(async move {
+            tokio::time::sleep_until((at + timeout).into()).await;
+            for server in &servers {
+                server.cut_upgraded(Cut::UpgradeDeadline);
+            }
+        })))
+    }
+}
