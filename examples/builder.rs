@@ -1,6 +1,6 @@
 //! Run with: `cargo run --example builder`, then press Ctrl-C (or `kill -TERM <pid>`).
 //!
-//! The runtime without attributes: the seed's demo written with the plain
+//! The runtime without attributes: the demo written with the plain
 //! builder API. Two servers, a health endpoint, and a callback that flushes a
 //! cache under its timeout once both servers have drained.
 
@@ -27,7 +27,7 @@ async fn not_found(_req: Request) -> Result<Response<String>, Infallible> {
     Ok(response)
 }
 
-/// The seed's `StoreCacheToDBCallBack`, with its timeout actually applied.
+/// Saves the cache, under its timeout.
 async fn store_cache_to_db(ctx: ShutdownContext) -> Result<(), String> {
     tracing::info!("flushing the cache...");
     tokio::select! {

@@ -6,9 +6,9 @@ use nix::sys::signal::Signal::{SIGINT, SIGTERM};
 use support::{Fixture, get};
 
 #[tokio::test]
-async fn the_seed_demo_serves_then_flushes_its_cache_on_sigterm() {
+async fn the_demo_serves_then_flushes_its_cache_on_sigterm() {
     let mut seed = Fixture::example(
-        "seed",
+        "demo",
         &[
             ("GRACEFUL_ADDR_SERVICE1", "127.0.0.1:0"),
             ("GRACEFUL_ADDR_SERVICE2", "127.0.0.1:0"),

@@ -138,8 +138,8 @@ impl App {
         self
     }
 
-    /// Adds a shutdown callback. Unlike the seed's `WithShutDownCallBack`,
-    /// every call adds one: none overwrites another.
+    /// Adds a shutdown callback. Every call adds one: none overwrites
+    /// another.
     ///
     /// ```
     /// let app = graceful::App::new()

@@ -1,6 +1,6 @@
 //! Shutdown callbacks: flush a cache, close a pool, deregister from discovery.
 //!
-//! Callbacks run after every server has stopped (the seed's order), grouped
+//! Callbacks run after every server has stopped, grouped
 //! by phase: all callbacks of one phase run concurrently, and a phase starts
 //! only when every callback of the phase before has ended. Each runs under its
 //! own timeout, in its own task: an error, a panic or an overrun is reported
@@ -316,16 +316,19 @@ impl Plan {
         default_timeout: Duration,
         env: Lookup<'_>,
     ) -> Result<Self, Error> {
-        callbacks.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
-        for pair in callbacks.windows(2) {
-            if pair[0].name == pair[1].name {
-                return Err(Error::DuplicateCallback {
-                    name: pair[0].name.clone(),
-                    first: pair[0].source.to_string(),
-                    second: pair[1].source.to_string(),
-                });
-            }
+        // Names are unique across phases: sorted by name, repeats are neighbours.
+        callbacks.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(pair) = callbacks
+            .windows(2)
+            .find(|pair| pair[0].name == pair[1].name)
+        {
+            return Err(Error::DuplicateCallback {
+                name: pair[0].name.clone(),
+                first: pair[0].source.to_string(),
+                second: pair[1].source.to_string(),
+            });
         }
+        callbacks.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
         let mut resolved = Vec::with_capacity(callbacks.len());
         for cb in callbacks {
             let var = format!(
@@ -477,5 +480,64 @@ fn outcome_of(joined: Result<Result<(), String>, tokio::task::JoinError>) -> Cal
             message: None,
             aborted: true,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(callbacks: Vec<Callback>, env: &[(&'static str, &'static str)]) -> Plan {
+        let env = |var: &str| {
+            env.iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        Plan::new(callbacks, Duration::from_secs(3), &env).expect("a plan")
+    }
+
+    #[test]
+    fn the_budget_is_the_longest_timeout_of_each_phase_plus_its_wind_down() {
+        let secs = Duration::from_secs;
+        let plan = plan(
+            vec![
+                Callback::new("a", |_| async {}).timeout(secs(1)),
+                Callback::new("b", |_| async {}).timeout(secs(5)),
+                Callback::new("c", |_| async {}).phase(1),
+                Callback::new("d", |_| async {}).phase(-1).timeout(secs(2)),
+            ],
+            &[],
+        );
+        let expected = (secs(2) + CALLBACK_WIND_DOWN)
+            + (secs(5) + CALLBACK_WIND_DOWN)
+            + (secs(3) + CALLBACK_WIND_DOWN);
+        assert_eq!(plan.budget(), expected);
+        assert_eq!(super::tests::plan(Vec::new(), &[]).budget(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_environment_overrides_a_callback_s_timeout() {
+        let plan = plan(
+            vec![Callback::new("flush-cache", |_| async {}).timeout(Duration::from_secs(1))],
+            &[("GRACEFUL_CALLBACK_TIMEOUT_FLUSH_CACHE", "7s")],
+        );
+        assert_eq!(plan.budget(), Duration::from_secs(7) + CALLBACK_WIND_DOWN);
+    }
+
+    #[test]
+    fn two_callbacks_with_one_name_are_refused() {
+        let env = |_: &str| None;
+        let err = Plan::new(
+            vec![
+                Callback::new("flush", |_| async {}),
+                Callback::new("mail", |_| async {}),
+                Callback::new("flush", |_| async {}).phase(1),
+            ],
+            Duration::from_secs(3),
+            &env,
+        )
+        .err()
+        .expect("refused");
+        assert!(matches!(err, Error::DuplicateCallback { .. }), "{err}");
     }
 }

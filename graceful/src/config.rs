@@ -31,11 +31,11 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::signals::Signal;
 
-/// Default for [`App::shutdown_timeout`](crate::App::shutdown_timeout): 30 s, the seed's.
+/// Default for [`App::shutdown_timeout`](crate::App::shutdown_timeout): 30 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default for [`App::drain_timeout`](crate::App::drain_timeout): 10 s, the seed's `waitTime`.
+/// Default for [`App::drain_timeout`](crate::App::drain_timeout): 10 s.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default for [`App::callback_timeout`](crate::App::callback_timeout): 3 s, the seed's `cbTime`.
+/// Default for [`App::callback_timeout`](crate::App::callback_timeout): 3 s.
 pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default for [`App::read_grace`](crate::App::read_grace): 100 ms.
 pub const DEFAULT_READ_GRACE: Duration = Duration::from_millis(100);

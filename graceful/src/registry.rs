@@ -522,3 +522,43 @@ impl hyper::service::Service<Request> for Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route() -> Route {
+        Arc::new(|_req, _handle| Box::pin(std::future::ready(Ok(not_found()))))
+    }
+
+    #[test]
+    fn a_path_serves_exactly_and_a_trailing_slash_serves_its_subtree() {
+        assert!(serves("/users", "/users"));
+        assert!(!serves("/users", "/users/42"));
+        assert!(!serves("/users", "/users2"));
+        assert!(serves("/users/", "/users/42"));
+        assert!(serves("/users/", "/users/"));
+        assert!(!serves("/users/", "/users"));
+        assert!(serves("/", "/anything"));
+    }
+
+    #[test]
+    fn exact_paths_win_then_the_longest_subtree_then_the_fallback() {
+        let (exact, v1, api, fallback) = (route(), route(), route(), route());
+        let mut routes = Routes {
+            exact: vec![("/api/health", Arc::clone(&exact))],
+            // Sorted longest first, as `assemble` does.
+            subtrees: vec![("/api/v1/", Arc::clone(&v1)), ("/api/", Arc::clone(&api))],
+            fallback: Some(Arc::clone(&fallback)),
+        };
+        let found = |routes: &Routes, path: &str, expected: &Route| {
+            routes.find(path).is_some_and(|r| Arc::ptr_eq(r, expected))
+        };
+        assert!(found(&routes, "/api/health", &exact));
+        assert!(found(&routes, "/api/v1/users", &v1));
+        assert!(found(&routes, "/api/v2/users", &api));
+        assert!(found(&routes, "/other", &fallback));
+        routes.fallback = None;
+        assert!(routes.find("/other").is_none());
+    }
+}

@@ -412,3 +412,97 @@ impl fmt::Display for Report {
         write!(f, "  total {:?}", self.total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(cut_off: u64) -> ServerReport {
+        ServerReport {
+            name: "api".into(),
+            addr: ListenAddr::Tcp(([127, 0, 0, 1], 80).into()),
+            served: 1,
+            drained: 0,
+            refused: 0,
+            cut_off,
+            disconnected: 0,
+            panicked: 0,
+            in_flight: 0,
+            connections: 1,
+            idle_closed: 0,
+            connections_aborted: 0,
+            upgraded: 0,
+            upgraded_closed: 0,
+            upgraded_cut_off: 0,
+            unanswered: 0,
+            header_timeouts: 0,
+        }
+    }
+
+    fn callback(outcome: CallbackOutcome) -> CallbackReport {
+        CallbackReport {
+            name: "flush".into(),
+            phase: 0,
+            timeout: Duration::from_secs(1),
+            outcome,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_lowest_non_zero_exit_code_wins() {
+        let clean = Report {
+            servers: vec![server(0)],
+            callbacks: vec![callback(CallbackOutcome::Succeeded)],
+            ..Report::default()
+        };
+        assert_eq!(clean.exit_code(), exit_code::SUCCESS);
+
+        let failed_callback = Report {
+            callbacks: vec![callback(CallbackOutcome::Failed("disk full".into()))],
+            ..clean.clone()
+        };
+        assert_eq!(failed_callback.exit_code(), exit_code::CALLBACK_FAILED);
+
+        let cut_and_failed = Report {
+            servers: vec![server(1)],
+            ..failed_callback.clone()
+        };
+        assert_eq!(cut_and_failed.exit_code(), exit_code::REQUESTS_CUT_OFF);
+
+        let upgraded_cut = Report {
+            cut_off: vec![OpenRequest {
+                server: "api".into(),
+                method: "GET".into(),
+                path: "/ws".into(),
+                age: Duration::from_secs(3),
+            }],
+            ..failed_callback
+        };
+        assert_eq!(upgraded_cut.exit_code(), exit_code::REQUESTS_CUT_OFF);
+
+        let forced = Report {
+            forced: Some(ForcedBy::Deadline(Duration::from_secs(30))),
+            ..cut_and_failed
+        };
+        assert_eq!(forced.exit_code(), exit_code::FORCED);
+    }
+
+    #[test]
+    fn a_timed_out_or_unfinished_callback_is_a_failure() {
+        for outcome in [
+            CallbackOutcome::Panicked("boom".into()),
+            CallbackOutcome::TimedOut {
+                message: None,
+                aborted: true,
+            },
+            CallbackOutcome::NotFinished,
+        ] {
+            let report = Report {
+                callbacks: vec![callback(outcome)],
+                ..Report::default()
+            };
+            assert_eq!(report.exit_code(), exit_code::CALLBACK_FAILED);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! By default `SIGTERM` (Kubernetes, systemd, `kill`), `SIGINT` (Ctrl-C),
 //! `SIGQUIT` and `SIGHUP` start the graceful shutdown; a second one forces an
-//! immediate exit. The seed also lists `SIGKILL` and `SIGSTOP`: those two can
+//! immediate exit. Hand-written shutdown code often lists `SIGKILL` and `SIGSTOP` too: those two can
 //! never be caught. The kernel acts on them itself, without ever delivering
 //! them to the process (`sigaction` refuses them with `EINVAL`), which is
 //! exactly why an orchestrator sends `SIGTERM` first and `SIGKILL` only after a

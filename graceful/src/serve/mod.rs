@@ -235,8 +235,8 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
 /// Binds every listener before serving anything. On any failure, what was
 /// bound is released (dropped) and the error names the server, the address
 /// and the cause.
+/// The servers were checked by [`validate`] before the start.
 pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Vec<Bound>, Error> {
-    validate(&servers)?;
     let mut resolved = Vec::with_capacity(servers.len());
     for server in servers {
         let var = format!(

@@ -69,12 +69,12 @@ where
     }
 }
 
-/// A request we answer ourselves; the flag: it came over HTTP/1.
+/// A request we answer ourselves.
 enum OwnAnswer {
-    /// The health endpoint's.
-    Health(Phase, bool),
+    /// The health endpoint's, as of `phase`.
+    Health { phase: Phase, h1: bool },
     /// 503: the server is stopping.
-    Refuse(Refusal, bool),
+    Refuse { refusal: Refusal, h1: bool },
 }
 
 /// Counts a request in, to be served by the user's service; or tells how we
@@ -90,7 +90,7 @@ fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGu
     conn.mark_started();
     if let Some(path) = &server.health_path {
         if req.uri().path() == &**path {
-            return Err(OwnAnswer::Health(phase, h1));
+            return Err(OwnAnswer::Health { phase, h1 });
         }
     }
     // Once the listeners are closed, a request is refused on a connection
@@ -102,7 +102,10 @@ fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGu
                 .quiet_at(server.read_grace)
                 .is_some_and(|at| at <= std::time::Instant::now()))
     {
-        return Err(OwnAnswer::Refuse(conn.refusal(), h1));
+        return Err(OwnAnswer::Refuse {
+            refusal: conn.refusal(),
+            h1,
+        });
     }
     // A request that may switch protocols carries the shutdown handle, so
     // that the task serving the upgraded connection is told of the
@@ -197,13 +200,13 @@ fn answer<B>(
     conn: &ConnState,
 ) -> Box<Response<TrackedBody<B>>> {
     Box::new(match ours {
-        OwnAnswer::Health(phase, h1) => health(phase, h1),
+        OwnAnswer::Health { phase, h1 } => health(phase, h1),
         // Answer at once, whatever the body: a client may send it for a long
         // time, and read the answer only then. The body is left unread
         // (hyper stops reading and closes after the 503), so the connection
         // lingers: what the client still sends is discarded for a while, and
         // the close resets nothing the client has not read.
-        OwnAnswer::Refuse(refusal, h1) => {
+        OwnAnswer::Refuse { refusal, h1 } => {
             if !req.body().is_end_stream() {
                 conn.set_linger();
             }

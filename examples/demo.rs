@@ -1,6 +1,6 @@
-//! Run with: `cargo run --example seed`, then `curl 127.0.0.1:8081` and Ctrl-C.
+//! Run with: `cargo run --example demo`, then `curl 127.0.0.1:8081` and Ctrl-C.
 //!
-//! The seed's demo, written with attributes: `service1` answers "hello world"
+//! The demo, written with attributes: `service1` answers "hello world"
 //! on 127.0.0.1:8081, `service2` listens on 127.0.0.1:8082, and once both
 //! have drained, a callback flushes the cache of visits to a store under its
 //! timeout. Every request in flight at the signal is answered first.
@@ -26,12 +26,12 @@ async fn service2(_req: Request) -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-/// The seed's `StoreCacheToDBCallBack`, with its timeout applied: writes the
+/// Saves the cached visits under its timeout: writes the
 /// cached visits to a file standing in for the database.
 #[graceful::on_shutdown(timeout = "3s")]
 async fn store_cache_to_db(ctx: ShutdownContext, State(cache): State<Cache>) -> Result<(), String> {
     let visits = std::mem::take(&mut *cache.lock().map_err(|e| e.to_string())?);
-    let store = std::env::temp_dir().join("graceful-seed-store.txt");
+    let store = std::env::temp_dir().join("graceful-demo-store.txt");
     let mut text = visits.join("\n");
     text.push('\n');
     tokio::select! {
