@@ -276,42 +276,14 @@ pub(crate) fn name(lit: &LitStr, errors: &mut Errors) {
     }
 }
 
-/// The signal names of `signals = "TERM, INT"`, as `graceful::Signal` variants.
+/// The signal names of `signals = "TERM, INT"`, as `graceful::Signal`
+/// variants, read with the runtime's parser.
 pub(crate) fn signals(lit: &LitStr, errors: &mut Errors) -> Vec<&'static str> {
-    const SIGNALS: &[(&str, &str)] = &[
-        ("TERM", "Term"),
-        ("INT", "Int"),
-        ("QUIT", "Quit"),
-        ("HUP", "Hup"),
-        ("USR1", "Usr1"),
-        ("USR2", "Usr2"),
-    ];
-    let mut variants = Vec::new();
-    for name in lit
-        .value()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let upper = name.to_ascii_uppercase();
-        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-        match SIGNALS.iter().find(|(n, _)| *n == bare) {
-            Some((_, variant)) => variants.push(*variant),
-            None if bare == "KILL" || bare == "STOP" => errors.push(syn::Error::new(
-                lit.span(),
-                format!("SIG{bare} can never be caught: the kernel acts on it without telling the process"),
-            )),
-            None => errors.push(syn::Error::new(
-                lit.span(),
-                format!("unknown signal {name:?}; expected one of TERM, INT, QUIT, HUP, USR1, USR2"),
-            )),
+    match graceful_values::parse_signals(&lit.value()) {
+        Ok(signals) => signals.into_iter().map(|s| s.variant()).collect(),
+        Err(reason) => {
+            errors.push(syn::Error::new(lit.span(), reason));
+            Vec::new()
         }
     }
-    if variants.is_empty() && lit.value().trim().is_empty() {
-        errors.push(syn::Error::new(
-            lit.span(),
-            "name at least one signal, such as \"TERM, INT\"",
-        ));
-    }
-    variants
 }

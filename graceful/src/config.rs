@@ -28,6 +28,8 @@
 
 use std::time::Duration;
 
+use graceful_values::parse_signals;
+
 use crate::error::Error;
 use crate::signals::Signal;
 
@@ -75,45 +77,7 @@ pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
 
-/// The longest any duration setting may be: one year. Longer values are
-/// refused at start-up rather than overflowing a deadline mid-shutdown.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// Parses a human-readable duration such as `500ms`, `3s`, `1m` or `1m 30s`,
-/// at most [`MAX_DURATION`].
-///
-/// A bare number is refused: `30` could mean seconds or milliseconds.
-///
-/// ```
-/// use std::time::Duration;
-/// use graceful::config::parse_duration;
-///
-/// assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-/// assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
-/// assert!(parse_duration("30").is_err());
-/// assert!(parse_duration("2y").is_err()); // longer than MAX_DURATION
-/// ```
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let duration = humantime::parse_duration(text).map_err(|err| {
-        format!("{err}; write a duration with a unit, such as \"500ms\", \"3s\" or \"1m\"")
-    })?;
-    check_duration(duration)
-}
-
-/// Checks that a duration is at most [`MAX_DURATION`].
-pub(crate) fn check_duration(duration: Duration) -> Result<Duration, String> {
-    if duration > MAX_DURATION {
-        return Err(format!(
-            "{duration:?} is longer than the longest allowed, {}",
-            humantime::format_duration(MAX_DURATION)
-        ));
-    }
-    Ok(duration)
-}
+pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
 /// The name used in `GRACEFUL_ADDR_<NAME>` and `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 ///
@@ -264,19 +228,6 @@ pub(crate) fn signals_var(env: Lookup<'_>) -> Result<Option<Vec<Signal>>, Error>
     }
 }
 
-fn parse_signals(text: &str) -> Result<Vec<Signal>, String> {
-    let signals = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::parse)
-        .collect::<Result<Vec<Signal>, _>>()?;
-    if signals.is_empty() {
-        return Err("name at least one signal, such as \"TERM,INT\"".to_owned());
-    }
-    Ok(signals)
-}
-
 pub(crate) fn invalid(var: &str, value: &str, reason: &str) -> Error {
     Error::Config {
         var: var.to_owned(),
@@ -336,36 +287,13 @@ mod tests {
     }
 
     #[test]
-    fn durations_longer_than_the_maximum_are_refused() {
-        assert_eq!(parse_duration("365days"), Ok(MAX_DURATION));
-        for text in ["366days", "18446744073709551615s", "300000000000y"] {
-            assert!(parse_duration(text).is_err(), "{text}");
-        }
+    fn a_builder_duration_longer_than_the_maximum_is_refused() {
         let config = Config {
             drain_timeout: Duration::MAX,
             ..Config::default()
         };
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("drain_timeout"), "{err}");
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn no_string_makes_a_parser_panic(text in ".*") {
-            let _ = parse_duration(&text);
-            let _ = parse_signals(&text);
-            let _ = text.parse::<Signal>();
-        }
-
-        #[test]
-        fn no_number_and_unit_makes_a_parser_panic(
-            n in proptest::num::u64::ANY,
-            unit in "(ns|us|ms|s|m|h|d|w|M|y|days|years)",
-        ) {
-            if let Ok(duration) = parse_duration(&format!("{n}{unit}")) {
-                proptest::prop_assert!(duration <= MAX_DURATION);
-            }
-        }
     }
 
     #[test]

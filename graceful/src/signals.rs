@@ -8,90 +8,7 @@
 //! exactly why an orchestrator sends `SIGTERM` first and `SIGKILL` only after a
 //! grace period. [`Signal`] therefore has no variant for them.
 
-use std::fmt;
-use std::str::FromStr;
-
-/// A signal that can start the shutdown.
-///
-/// ```
-/// use graceful::Signal;
-///
-/// let signal: Signal = "SIGTERM".parse().unwrap();
-/// assert_eq!(signal, Signal::Term);
-/// assert_eq!("term".parse::<Signal>().unwrap(), Signal::Term);
-/// assert_eq!(signal.to_string(), "SIGTERM");
-/// assert!("KILL".parse::<Signal>().is_err()); // can never be caught
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Signal {
-    /// `SIGTERM`: the polite request to stop (Kubernetes, systemd, `kill`).
-    Term,
-    /// `SIGINT`: Ctrl-C in a terminal.
-    Int,
-    /// `SIGQUIT`: Ctrl-\ in a terminal.
-    Quit,
-    /// `SIGHUP`: the controlling terminal went away.
-    Hup,
-    /// `SIGUSR1`.
-    Usr1,
-    /// `SIGUSR2`.
-    Usr2,
-}
-
-impl Signal {
-    /// The signals that start the shutdown unless configured otherwise.
-    pub const DEFAULT: [Signal; 4] = [Signal::Term, Signal::Int, Signal::Quit, Signal::Hup];
-
-    /// The conventional name, such as `"SIGTERM"`.
-    ///
-    /// ```
-    /// assert_eq!(graceful::Signal::Hup.name(), "SIGHUP");
-    /// ```
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Term => "SIGTERM",
-            Signal::Int => "SIGINT",
-            Signal::Quit => "SIGQUIT",
-            Signal::Hup => "SIGHUP",
-            Signal::Usr1 => "SIGUSR1",
-            Signal::Usr2 => "SIGUSR2",
-        }
-    }
-}
-
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Signal {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let upper = text.trim().to_ascii_uppercase();
-        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-        Ok(match bare {
-            "TERM" => Signal::Term,
-            "INT" => Signal::Int,
-            "QUIT" => Signal::Quit,
-            "HUP" => Signal::Hup,
-            "USR1" => Signal::Usr1,
-            "USR2" => Signal::Usr2,
-            "KILL" | "STOP" => {
-                return Err(format!(
-                    "SIG{bare} can never be caught: the kernel acts on it without telling the process"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "unknown signal {text:?}; expected one of TERM, INT, QUIT, HUP, USR1, USR2"
-                ));
-            }
-        })
-    }
-}
+pub use graceful_values::Signal;
 
 /// The installed signal handlers: one self-pipe per signal, written once for
 /// every delivery, so that two signals sent back to back count as two. The
@@ -123,13 +40,13 @@ impl SignalPipes {
             let installed = (|| {
                 let (read, write) = std::os::unix::net::UnixStream::pair()?;
                 read.set_nonblocking(true)?;
-                let id = signal_hook::low_level::pipe::register(signal.raw() as i32, write)?;
+                let id = signal_hook::low_level::pipe::register(raw(signal)? as i32, write)?;
                 Ok(Pipe { signal, read, id })
             })();
             pipes
                 .pipes
                 .push(installed.map_err(|source| (signal, source))?);
-            set.add(signal.raw());
+            set.add(raw(signal).map_err(|source| (signal, source))?);
         }
         pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None)
             .map_err(|errno| (signals[0], errno.into()))?;
@@ -165,17 +82,8 @@ impl Drop for SignalPipes {
     }
 }
 
+/// The signal's number, for the operating system, found by its name.
 #[cfg(unix)]
-impl Signal {
-    fn raw(self) -> nix::sys::signal::Signal {
-        use nix::sys::signal::Signal as Raw;
-        match self {
-            Signal::Term => Raw::SIGTERM,
-            Signal::Int => Raw::SIGINT,
-            Signal::Quit => Raw::SIGQUIT,
-            Signal::Hup => Raw::SIGHUP,
-            Signal::Usr1 => Raw::SIGUSR1,
-            Signal::Usr2 => Raw::SIGUSR2,
-        }
-    }
+fn raw(signal: Signal) -> std::io::Result<nix::sys::signal::Signal> {
+    signal.name().parse().map_err(std::io::Error::from)
 }
