@@ -10,10 +10,10 @@ pub use inventory;
 
 pub use crate::callbacks::CallbackResult;
 pub use crate::registry::{
-    CallbackFuture, CallbackRegistration, CallbackRun, HandlerFuture, Route, ServerKind,
-    ServerRegistration, alone,
+    CallbackFuture, CallbackRegistration, CallbackRun, ServerKind, ServerRegistration,
 };
 pub use crate::response::IntoResponse;
+pub use crate::router::{HandlerFuture, Route, alone};
 pub use crate::serve::Server;
 pub use crate::state::{FromStates, MissingState, States};
 pub use std::result::Result::{self, Err, Ok};
@@ -26,7 +26,8 @@ use crate::app::{App, block_on, early_watchdog};
 use crate::config;
 use crate::error::{Error, panic_message};
 use crate::logging;
-use crate::registry::{Respond, shutdown_handle};
+use crate::registry::shutdown_handle;
+use crate::router::Respond;
 use crate::signals::Signal;
 use crate::watchdog::exit_process;
 

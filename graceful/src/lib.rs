@@ -214,6 +214,7 @@ mod logging;
 mod registry;
 mod report;
 mod response;
+mod router;
 mod serve;
 mod shutdown;
 mod signals;
