@@ -10,19 +10,22 @@
 //! HTTP/2 request boxes its name). The lists that name requests are only
 //! written once the drain deadline has passed.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::Method;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::addr::ListenAddr;
-use crate::lifecycle::{Lifecycle, Phase};
+use crate::lifecycle::Lifecycle;
 use crate::report::{OpenRequest, ServerReport};
+
+mod request;
+
+use request::CurrentRequest;
+pub(crate) use request::{Refusal, RequestGuard};
 
 /// What every connection of one server shares.
 #[derive(Debug)]
@@ -388,7 +391,7 @@ impl ConnState {
     /// Counts a refusal in: in flight until its 503 is sent (see [`Refusal`]).
     pub(crate) fn refusal(self: &Arc<Self>) -> Refusal {
         self.server.stats.started.fetch_add(1, Relaxed);
-        Refusal(Cell::new(Some(Arc::clone(self))))
+        Refusal::new(Arc::clone(self))
     }
 
     /// A request has reached the service on this connection.
@@ -430,292 +433,5 @@ impl ConnState {
         }
         let last = self.last_active.load(Relaxed);
         Some(self.lifecycle().clock.instant_of(last) + grace)
-    }
-}
-
-/// A refused request's accounting: `refused` once its 503 has been sent in
-/// full; `disconnected` if the client went away before.
-pub(crate) struct Refusal(Cell<Option<Arc<ConnState>>>);
-
-impl std::fmt::Debug for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Refusal").finish_non_exhaustive()
-    }
-}
-
-impl Refusal {
-    /// The 503 was sent in full.
-    pub(crate) fn sent(&self) {
-        if let Some(conn) = self.0.take() {
-            conn.server.stats.refused.fetch_add(1, Relaxed);
-        }
-    }
-}
-
-impl Drop for Refusal {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.get_mut().take() {
-            conn.server.stats.disconnected.fetch_add(1, Relaxed);
-        }
-    }
-}
-
-/// Accounts for one request, from its handler's start until its response body
-/// has ended or been dropped. Moves from the handler's future into the body,
-/// so it is kept small: an HTTP/1 connection serves one request at a time,
-/// whose name (for the cut-off report) is kept in the connection instead.
-#[derive(Debug)]
-pub(crate) struct RequestGuard {
-    conn: Arc<ConnState>,
-    /// The request's name, for HTTP/2, where a connection serves many at once.
-    own_name: Option<Box<OwnName>>,
-    end: Cell<End>,
-}
-
-/// How a request ended, as far as its guard knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    /// Not yet: dropped like this, it was cut off or its client went away.
-    Open,
-    /// Its response was sent in full.
-    Finished,
-    /// Its handler panicked.
-    Panicked,
-}
-
-#[derive(Debug)]
-struct OwnName {
-    method: Method,
-    path: String,
-    /// A [`Clock`](crate::clock::Clock) stamp.
-    started: u64,
-}
-
-/// The name of an HTTP/1 connection's current request: its method, the
-/// start of its path and its start time, in plain relaxed stores (no
-/// allocation, no shared reference count, no lock).
-#[derive(Debug, Default)]
-pub(crate) struct CurrentRequest {
-    started: AtomicU64,
-    method: AtomicU8,
-    /// Path bytes, little-endian, and their count (the high bit: truncated).
-    path: [AtomicU64; PATH_WORDS],
-    path_len: AtomicU8,
-}
-
-const PATH_WORDS: usize = 4;
-const PATH_BYTES: usize = PATH_WORDS * 8;
-const TRUNCATED: u8 = 0x80;
-
-/// The methods a request name records by index; 0 stands for any other.
-const METHODS: [Method; 9] = [
-    Method::GET,
-    Method::POST,
-    Method::PUT,
-    Method::DELETE,
-    Method::HEAD,
-    Method::OPTIONS,
-    Method::PATCH,
-    Method::CONNECT,
-    Method::TRACE,
-];
-
-impl CurrentRequest {
-    #[inline]
-    fn record(&self, method: &Method, path: &str, started: u64) {
-        let mut len = path.len().min(PATH_BYTES);
-        while !path.is_char_boundary(len) {
-            len -= 1;
-        }
-        // One copy of a fixed size, then whole words.
-        let mut bytes = [0u8; PATH_BYTES];
-        bytes[..len].copy_from_slice(&path.as_bytes()[..len]);
-        for (word, chunk) in self.path.iter().zip(bytes.chunks_exact(8)) {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(le), Relaxed);
-        }
-        let truncated = if len < path.len() { TRUNCATED } else { 0 };
-        self.path_len.store(len as u8 | truncated, Relaxed);
-        let index = METHODS
-            .iter()
-            .position(|m| m == method)
-            .map_or(0, |i| i + 1);
-        self.method.store(index as u8, Relaxed);
-        self.started.store(started, Relaxed);
-    }
-
-    fn method(&self) -> String {
-        match usize::from(self.method.load(Relaxed)) {
-            0 => "(other method)".to_owned(),
-            i => METHODS[i - 1].to_string(),
-        }
-    }
-
-    fn path(&self) -> String {
-        let mut bytes = [0u8; PATH_BYTES];
-        for (i, word) in self.path.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.load(Relaxed).to_le_bytes());
-        }
-        let len = self.path_len.load(Relaxed);
-        let mut path =
-            String::from_utf8_lossy(&bytes[..usize::from(len & !TRUNCATED)]).into_owned();
-        if len & TRUNCATED != 0 {
-            path.push('…');
-        }
-        path
-    }
-}
-
-impl RequestGuard {
-    #[inline]
-    pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
-        conn.server.stats.started.fetch_add(1, Relaxed);
-        conn.add_in_flight(h1, 1);
-        let own_name = if h1 {
-            let started = conn.lifecycle().clock.now();
-            conn.current.record(req.method(), req.uri().path(), started);
-            None
-        } else {
-            Some(Box::new(OwnName {
-                method: req.method().clone(),
-                path: req.uri().path().to_owned(),
-                started: conn.lifecycle().clock.now(),
-            }))
-        };
-        RequestGuard {
-            conn: Arc::clone(conn),
-            own_name,
-            end: Cell::new(End::Open),
-        }
-    }
-
-    /// The request's connection.
-    pub(crate) fn conn(&self) -> &ConnState {
-        &self.conn
-    }
-
-    /// Whether the request came over HTTP/1 (whose connection keeps its name).
-    #[inline]
-    pub(crate) fn is_h1(&self) -> bool {
-        self.own_name.is_none()
-    }
-
-    /// The lifecycle's phase, as this request sees it.
-    #[inline]
-    pub(crate) fn phase(&self) -> Phase {
-        self.conn.lifecycle().phase()
-    }
-
-    /// The response was sent in full (or the handler failed: hyper closes
-    /// the connection then, which is the handler's own answer).
-    #[inline]
-    pub(crate) fn finish(&self) {
-        if self.end.get() == End::Open {
-            self.end.set(End::Finished);
-        }
-    }
-
-    /// The handler (or its response body) panicked: logged here, counted
-    /// as `panicked` when the guard drops.
-    #[cold]
-    pub(crate) fn panicked(&self, payload: &(dyn std::any::Any + Send)) {
-        self.end.set(End::Panicked);
-        let request = self.name(self.conn.lifecycle().clock.now());
-        let message = crate::error::panic_message(payload);
-        tracing::error!(
-            server = %request.server,
-            method = %request.method,
-            path = %request.path,
-            panic = message,
-            "handler panicked"
-        );
-    }
-
-    /// The request's name, for the cut-off report.
-    fn name(&self, now: u64) -> OpenRequest {
-        let conn = &*self.conn;
-        let (method, path, started) = match &self.own_name {
-            Some(own) => (own.method.to_string(), own.path.clone(), own.started),
-            None => (
-                conn.current.method(),
-                conn.current.path(),
-                conn.current.started.load(Relaxed),
-            ),
-        };
-        OpenRequest {
-            server: conn.server.name.to_string(),
-            method,
-            path,
-            age: Duration::from_nanos(now.saturating_sub(started)),
-        }
-    }
-}
-
-impl Drop for RequestGuard {
-    #[inline]
-    fn drop(&mut self) {
-        let conn = &*self.conn;
-        let server = &*conn.server;
-        let lifecycle = &*server.lifecycle;
-        let phase = lifecycle.phase();
-        let now = lifecycle.clock.now();
-        let counter = match self.end.get() {
-            End::Finished if phase == Phase::Running => &server.stats.served,
-            End::Finished => &server.stats.drained,
-            End::Panicked => &server.stats.panicked,
-            End::Open => self.cut(phase, now),
-        };
-        conn.last_active.store(now, Relaxed);
-        conn.add_in_flight(self.is_h1(), -1);
-        counter.fetch_add(1, Relaxed);
-        if phase != Phase::Running {
-            conn.notify.notify_one();
-        }
-    }
-}
-
-impl RequestGuard {
-    /// The counter of a request that ended without its response: cut off at
-    /// the drain deadline (named in the report), or its client went away.
-    fn cut(&self, phase: Phase, now: u64) -> &AtomicU64 {
-        let server = &*self.conn.server;
-        if phase == Phase::Cancelled {
-            let request = self.name(now);
-            log_cut_off("request", &request, &server.lifecycle, Cut::DrainDeadline);
-            server
-                .cut_off
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(request);
-            &server.stats.cut_off
-        } else {
-            &server.stats.disconnected
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_current_request_keeps_its_method_and_the_start_of_its_path() {
-        let current = CurrentRequest::default();
-        current.record(&Method::PATCH, "/users/42", 7);
-        assert_eq!(
-            (current.method(), current.path()),
-            ("PATCH".to_owned(), "/users/42".to_owned())
-        );
-        assert_eq!(current.started.load(Relaxed), 7);
-
-        let long = format!("/{}", "é".repeat(40));
-        current.record(&Method::from_bytes(b"PURGE").unwrap(), &long, 9);
-        let path = current.path();
-        assert!(
-            path.ends_with('…') && long.starts_with(path.trim_end_matches('…')),
-            "{path}"
-        );
-        assert_eq!(current.method(), "(other method)");
     }
 }
