@@ -289,6 +289,11 @@ async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
         fixture_line("async fn with_state(")
     );
     assert!(log.contains(&expected), "{log}");
+    let callback = format!(
+        "callback `farewell` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`",
+        fixture_line("async fn farewell(")
+    );
+    assert!(log.contains(&callback), "{log}");
     assert!(!log.contains("listening"), "{log}");
 }
 

@@ -66,5 +66,6 @@ fn every_conflict_is_reported_with_both_functions_and_their_lines() {
         ),
         format!("callback \"flush\": declared twice, at {file}:43 and at {file}:46"),
     ];
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems, expected);
 }

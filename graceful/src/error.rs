@@ -85,11 +85,10 @@ pub enum Error {
         /// The second server's name and where it is declared.
         second: String,
     },
-    /// The functions registered by `#[graceful::server]` do not fit
-    /// together: two addresses for one server, none, two functions for one
-    /// path, two callbacks with one name. Every problem is listed, each
-    /// naming the functions and where they are declared.
-    Registration(Vec<String>),
+    /// The functions registered by `#[graceful::server]` and
+    /// `#[graceful::on_shutdown]` do not fit together. Every problem is
+    /// listed, each naming the functions and where they are declared.
+    Registration(Vec<Problem>),
     /// A server's address could not be parsed or resolved.
     Resolve {
         /// The server's name.
@@ -121,6 +120,144 @@ pub enum Error {
     Runtime(io::Error),
     /// The watchdog thread (signals and the global deadline) could not start.
     Watchdog(io::Error),
+}
+
+/// One way the registered functions do not fit together. A function is
+/// named with where it is declared: `` `api` at src/main.rs:12 ``.
+///
+/// ```
+/// let problem = graceful::Problem::NoAddress {
+///     server: "api".into(),
+///     functions: vec!["`users` at src/main.rs:3".into()],
+/// };
+/// assert!(problem.to_string().contains("no address"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// Two functions of one server give different addresses.
+    TwoAddresses {
+        /// The server.
+        server: String,
+        /// The first function giving one.
+        first: String,
+        /// The address it gives.
+        first_addr: String,
+        /// The second function giving one.
+        second: String,
+        /// The address it gives.
+        second_addr: String,
+    },
+    /// No function of a server gives its address.
+    NoAddress {
+        /// The server.
+        server: String,
+        /// Its functions.
+        functions: Vec<String>,
+    },
+    /// A function returning a service serves its server alone.
+    NotAlone {
+        /// The server.
+        server: String,
+        /// The function returning the service.
+        service: String,
+        /// Another function of the server.
+        other: String,
+    },
+    /// Two handlers serve one path (`None`: every other path).
+    SamePath {
+        /// The server.
+        server: String,
+        /// The path.
+        path: Option<String>,
+        /// The first handler.
+        first: String,
+        /// The second handler.
+        second: String,
+    },
+    /// Two callbacks share one name.
+    SameCallbackName {
+        /// The name.
+        name: String,
+        /// Where the first is declared.
+        first: String,
+        /// Where the second is declared.
+        second: String,
+    },
+    /// A function asks for a state nobody provided.
+    MissingState {
+        /// The function.
+        function: String,
+        /// The type of the state, such as `my_app::Db`.
+        state: &'static str,
+    },
+    /// A function returning a service panicked when it was called.
+    Panicked {
+        /// The function.
+        function: String,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::TwoAddresses {
+                server,
+                first,
+                first_addr,
+                second,
+                second_addr,
+            } => write!(
+                f,
+                "server {server:?}: two addresses: {first_addr:?} from {first} and {second_addr:?} from {second}"
+            ),
+            Problem::NoAddress { server, functions } => write!(
+                f,
+                "server {server:?}: no address: give `addr = \"ip:port\"` on one of {}",
+                functions.join(", ")
+            ),
+            Problem::NotAlone {
+                server,
+                service,
+                other,
+            } => write!(
+                f,
+                "server {server:?}: {service} serves the whole server, so {other} cannot serve it too"
+            ),
+            Problem::SamePath {
+                server,
+                path,
+                first,
+                second,
+            } => match path {
+                Some(path) => write!(
+                    f,
+                    "server {server:?}: {first} and {second} both serve path {path:?}"
+                ),
+                None => write!(
+                    f,
+                    "server {server:?}: {first} and {second} both serve every other path"
+                ),
+            },
+            Problem::SameCallbackName {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "callback {name:?}: declared twice, at {first} and at {second}"
+            ),
+            Problem::MissingState { function, state } => write!(
+                f,
+                "{function} asks for `State<{state}>`, which nothing provided: call `graceful::provide(value)` in `#[graceful::main]`'s body"
+            ),
+            Problem::Panicked { function, message } => {
+                write!(f, "{function} panicked: {message}")
+            }
+        }
+    }
 }
 
 impl Error {
@@ -175,7 +312,15 @@ impl fmt::Display for Error {
                 f,
                 "servers {first} and {second} would both listen on {addr}"
             ),
-            Error::Registration(problems) => f.write_str(&problems.join("; ")),
+            Error::Registration(problems) => {
+                for (i, problem) in problems.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    problem.fmt(f)?;
+                }
+                Ok(())
+            }
             Error::Resolve {
                 server,
                 addr,

@@ -229,7 +229,7 @@ pub mod __private;
 pub use addr::ListenAddr;
 pub use app::App;
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
-pub use error::{BoxError, Error};
+pub use error::{BoxError, Error, Problem};
 pub use handle::ShutdownHandle;
 pub use lifecycle::{ForcedBy, Trigger};
 pub use registry::shutdown_handle;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::callbacks::{Callback, ShutdownContext};
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::handle::ShutdownHandle;
 use crate::lifecycle::Lifecycle;
 use crate::router::{Route, Routes};
@@ -164,25 +164,24 @@ impl App {
             .windows(2)
             .filter(|pair| pair[0].name == pair[1].name)
         {
-            problems.push(format!(
-                "callback {:?}: declared twice, at {}:{} and at {}:{}",
-                pair[0].name, pair[0].file, pair[0].line, pair[1].file, pair[1].line
-            ));
-        }
-        if !problems.is_empty() {
-            return Err(Error::Registration(problems));
+            problems.push(Problem::SameCallbackName {
+                name: pair[0].name.to_owned(),
+                first: format!("{}:{}", pair[0].file, pair[0].line),
+                second: format!("{}:{}", pair[1].file, pair[1].line),
+            });
         }
         callbacks.sort_by_key(|c| (c.phase, c.name));
         for registration in callbacks {
             let run = match (registration.run)(states) {
                 Ok(run) => run,
                 Err(missing) => {
-                    problems.push(asks_for(
-                        &format!("callback `{}`", registration.name),
-                        registration.file,
-                        registration.line,
-                        missing,
-                    ));
+                    problems.push(Problem::MissingState {
+                        function: format!(
+                            "callback `{}` at {}:{}",
+                            registration.name, registration.file, registration.line
+                        ),
+                        state: missing.type_name,
+                    });
                     continue;
                 }
             };
@@ -197,12 +196,15 @@ impl App {
             }
             app = app.on_shutdown(callback);
         }
+        if !problems.is_empty() {
+            return Err(Error::Registration(problems));
+        }
         Ok(app)
     }
 }
 
 /// The servers, and what does not fit.
-fn registered_servers(handle: &ShutdownHandle, states: &States) -> (Vec<Server>, Vec<String>) {
+fn registered_servers(handle: &ShutdownHandle, states: &States) -> (Vec<Server>, Vec<Problem>) {
     let mut by_name: BTreeMap<&str, Vec<&ServerRegistration>> = BTreeMap::new();
     for registration in inventory::iter::<ServerRegistration>() {
         by_name
@@ -216,7 +218,7 @@ fn registered_servers(handle: &ShutdownHandle, states: &States) -> (Vec<Server>,
         group.sort_by_key(|r| (r.path, r.file, r.line));
         match assemble(name, &group, handle, states) {
             Ok(server) => servers.push(server),
-            Err(reason) => problems.push(format!("server {name:?}: {reason}")),
+            Err(problem) => problems.push(problem),
         }
     }
     (servers, problems)
@@ -228,31 +230,34 @@ fn assemble(
     group: &[&ServerRegistration],
     handle: &ShutdownHandle,
     states: &States,
-) -> Result<Server, String> {
-    let missing = |r: &ServerRegistration, missing| {
-        asks_for(&format!("`{}`", r.function), r.file, r.line, missing)
+) -> Result<Server, Problem> {
+    let server = || name.to_owned();
+    let missing = |r: &ServerRegistration, missing: MissingState| Problem::MissingState {
+        function: r.describe(),
+        state: missing.type_name,
     };
     // The address is given once; every function that gives one agrees.
     let mut with_addr: Option<(&ServerRegistration, &'static str)> = None;
     for r in group {
         match (with_addr, r.addr) {
             (Some((first, a)), Some(b)) if a != b => {
-                return Err(format!(
-                    "two addresses: {a:?} from {} and {b:?} from {}",
-                    first.describe(),
-                    r.describe()
-                ));
+                return Err(Problem::TwoAddresses {
+                    server: server(),
+                    first: first.describe(),
+                    first_addr: a.to_owned(),
+                    second: r.describe(),
+                    second_addr: b.to_owned(),
+                });
             }
             (None, Some(addr)) => with_addr = Some((r, addr)),
             _ => {}
         }
     }
     let Some((_, addr)) = with_addr else {
-        let functions: Vec<String> = group.iter().map(|r| r.describe()).collect();
-        return Err(format!(
-            "no address: give `addr = \"ip:port\"` on one of {}",
-            functions.join(", ")
-        ));
+        return Err(Problem::NoAddress {
+            server: server(),
+            functions: group.iter().map(|r| r.describe()).collect(),
+        });
     };
     let source = group[0].source();
 
@@ -263,11 +268,11 @@ fn assemble(
     });
     if let Some((service, make)) = service {
         if let Some(other) = group.iter().find(|r| !std::ptr::eq(**r, service)) {
-            return Err(format!(
-                "{} serves the whole server, so {} cannot serve it too",
-                service.describe(),
-                other.describe()
-            ));
+            return Err(Problem::NotAlone {
+                server: server(),
+                service: service.describe(),
+                other: other.describe(),
+            });
         }
         // The user's function runs here, at assembly: a panic in it is a
         // start-up error naming it, not a crash.
@@ -277,24 +282,21 @@ fn assemble(
         return match made {
             Ok(Ok(server)) => Ok(server.declared_at(source)),
             Ok(Err(absent)) => Err(missing(service, absent)),
-            Err(payload) => Err(format!(
-                "{} panicked: {}",
-                service.describe(),
-                crate::error::panic_message(&*payload)
-            )),
+            Err(payload) => Err(Problem::Panicked {
+                function: service.describe(),
+                message: crate::error::panic_message(&*payload).to_owned(),
+            }),
         };
     }
 
     // Handlers share it by path (the group is sorted by path).
     if let Some(pair) = group.windows(2).find(|pair| pair[0].path == pair[1].path) {
-        return Err(format!(
-            "{} and {} both serve {}",
-            pair[0].describe(),
-            pair[1].describe(),
-            pair[0]
-                .path
-                .map_or("every other path".to_owned(), |p| format!("path {p:?}"))
-        ));
+        return Err(Problem::SamePath {
+            server: server(),
+            path: pair[0].path.map(str::to_owned),
+            first: pair[0].describe(),
+            second: pair[1].describe(),
+        });
     }
     if let [only] = group {
         if let ServerKind::Handler { alone, .. } = only.kind {
@@ -318,12 +320,4 @@ fn assemble(
     Ok(routes
         .into_server(name, addr, handle.clone())
         .declared_at(source))
-}
-
-/// Why a function cannot be assembled: it asks for a state nobody provided.
-fn asks_for(function: &str, file: &str, line: u32, missing: MissingState) -> String {
-    format!(
-        "{function} at {file}:{line} asks for `State<{}>`, which nothing provided: call `graceful::provide(value)` in `#[graceful::main]`'s body",
-        missing.type_name
-    )
 }

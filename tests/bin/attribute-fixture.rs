@@ -60,6 +60,11 @@ async fn cleanup() {
     tracing::info!("cleanup ran");
 }
 
+#[graceful::on_shutdown(phase = 1)]
+async fn farewell(greeting: State<Greeting>) {
+    tracing::info!(greeting = %greeting.0.0, "farewell ran");
+}
+
 #[graceful::main]
 async fn main() -> Result<(), String> {
     if std::env::var("FIXTURE_LOG").as_deref() == Ok("own") {
