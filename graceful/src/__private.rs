@@ -232,17 +232,11 @@ impl Drop for DefaultSubscriberAfter {
 /// A server from a `fn` returning a `tower::Service`, such as an `axum::Router`.
 #[cfg(feature = "tower")]
 #[track_caller]
-pub fn tower_server<S, B>(name: String, addr: String, service: S) -> crate::serve::Server
-where
-    S: tower_service::Service<crate::serve::Request, Response = http::Response<B>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<crate::error::BoxError>,
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<crate::error::BoxError>,
-{
+pub fn tower_server<S: crate::serve::TowerService>(
+    name: String,
+    addr: String,
+    service: S,
+) -> crate::serve::Server {
     crate::serve::Server::from_tower(name, addr, service)
 }
 

@@ -238,7 +238,9 @@ pub use report::{
     exit_code,
 };
 pub use response::{Body, IntoBody, IntoResponse};
-pub use serve::Server;
+#[cfg(feature = "tower")]
+pub use serve::TowerService;
+pub use serve::{HttpService, Server};
 pub use shutdown::Running;
 
 pub use graceful_macros::{main, on_shutdown, server};

@@ -39,9 +39,27 @@ use crate::source::Source;
 
 type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
 
-/// The bounds a server's service meets, named once.
-pub(crate) trait HttpService:
-    hyper::service::Service<
+/// What a [`Server`] serves: a hyper [`Service`](hyper::service::Service)
+/// taking a [`Request`] and returning a `Response` whose body yields
+/// [`Bytes`], cloneable and sendable between threads. Implemented for every
+/// such type (and sealed): these bounds are written here once.
+///
+/// ```
+/// use graceful::{HttpService, Request};
+/// use graceful::hyper::{Response, service::service_fn};
+///
+/// fn serves<S: HttpService>(_: &S) {}
+/// serves(&service_fn(|_req: Request| async {
+///     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
+/// }));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a service graceful can serve",
+    note = "serve a `hyper::service::Service<Request<Incoming>>` returning `Response<B>` with `B: Body<Data = Bytes>`, `Clone + Send + 'static`: `service_fn` makes one from an `async fn`"
+)]
+pub trait HttpService:
+    sealed::Sealed
+    + hyper::service::Service<
         Request<Incoming>,
         Response = Response<Self::ResBody>,
         Future: Send + 'static,
@@ -63,6 +81,47 @@ where
     B::Error: Into<BoxError>,
 {
     type ResBody = B;
+}
+
+/// What [`Server::from_tower`] serves: a [`tower::Service`](tower_service::Service)
+/// with the bounds of an [`HttpService`] (an `axum::Router` is one).
+/// Implemented for every such type (and sealed).
+#[cfg(feature = "tower")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tower service graceful can serve",
+    note = "serve a `tower::Service<Request<Incoming>>` returning `Response<B>` with `B: Body<Data = Bytes>`, `Clone + Send + 'static`, such as an `axum::Router`"
+)]
+pub trait TowerService:
+    sealed::Sealed
+    + tower_service::Service<
+        Request<Incoming>,
+        Response = Response<Self::ResBody>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body.
+    type ResBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
+}
+
+#[cfg(feature = "tower")]
+impl<S, B> TowerService for S
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResBody = B;
+}
+
+mod sealed {
+    /// Keeps [`HttpService`](super::HttpService) and `TowerService` ours.
+    pub trait Sealed {}
+    impl<T> Sealed for T {}
 }
 
 /// The request a handler receives.
@@ -120,17 +179,11 @@ impl Server {
     /// assert_eq!(server.addr(), "localhost:0");
     /// ```
     #[track_caller]
-    pub fn new<S, B>(name: impl Into<String>, addr: impl Into<String>, service: S) -> Self
-    where
-        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub fn new<S: HttpService>(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        service: S,
+    ) -> Self {
         Server {
             name: name.into(),
             addr: addr.into(),
@@ -152,17 +205,11 @@ impl Server {
     /// ```
     #[cfg(feature = "tower")]
     #[track_caller]
-    pub fn from_tower<S, B>(name: impl Into<String>, addr: impl Into<String>, service: S) -> Self
-    where
-        S: tower_service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub fn from_tower<S: TowerService>(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        service: S,
+    ) -> Self {
         Server::new(
             name,
             addr,
