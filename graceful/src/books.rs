@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use crate::callbacks::Ledger;
 use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
-use crate::report::{Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report};
+use crate::report::{
+    Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase,
+};
 use crate::serve::accounts::ServerShared;
 
 /// A started app's servers, callbacks and phases, as far as they got.
@@ -43,7 +45,7 @@ impl Books {
     }
 
     /// Records (and logs) that a phase which started at `started` ended.
-    pub(crate) fn phase_ended(&self, name: &'static str, started: Instant) {
+    pub(crate) fn phase_ended(&self, name: ShutdownPhase, started: Instant) {
         let duration = started.elapsed();
         tracing::info!(phase = %name, ?duration, "phase ended");
         self.phases

@@ -65,7 +65,7 @@ impl ShutdownHandle {
     /// assert!(!handle.is_shutting_down());
     /// ```
     pub fn is_shutting_down(&self) -> bool {
-        self.lifecycle.phase() >= Phase::Stopping
+        self.lifecycle.phase() >= Phase::NotReady
     }
 
     /// Completes when the shutdown has begun: the moment for a long-lived
@@ -132,7 +132,7 @@ impl ShutdownHandle {
     /// assert!(!handle.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.lifecycle.phase() >= Phase::Cancelled
+        self.lifecycle.phase() >= Phase::CutOff
     }
 
     /// Completes when the drain deadline has passed and whatever still runs

@@ -235,7 +235,7 @@ pub use lifecycle::{ForcedBy, Trigger};
 pub use registry::shutdown_handle;
 pub use report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
-    exit_code,
+    ShutdownPhase, exit_code,
 };
 pub use response::{Body, IntoBody, IntoResponse};
 #[cfg(feature = "tower")]

@@ -15,7 +15,8 @@ use crate::addr::ListenAddr;
 use crate::clock::Clock;
 use crate::signals::Signal;
 
-/// Where the app stands. Only ever moves forward.
+/// Where the app stands, in the words of the lifecycle's documentation.
+/// Only ever moves forward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub(crate) enum Phase {
@@ -23,11 +24,12 @@ pub(crate) enum Phase {
     Running = 0,
     /// The shutdown has begun: not ready, responses say `Connection: close`,
     /// still accepting during the pre-stop delay.
-    Stopping = 1,
+    NotReady = 1,
     /// The listeners are closed; new requests on old connections get 503.
     Refusing = 2,
-    /// The drain deadline has passed: whatever still runs is cut off.
-    Cancelled = 3,
+    /// The drain deadline has passed (or the exit is forced): whatever
+    /// still runs is cut off.
+    CutOff = 3,
 }
 
 /// What started the shutdown, or forced it.
@@ -83,11 +85,11 @@ pub(crate) type Addrs = Vec<(Arc<str>, ListenAddr)>;
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
     phase: AtomicU8,
-    /// Cancelled when the shutdown begins (phase `Stopping`).
+    /// Cancelled when the shutdown begins (phase `NotReady`).
     begun: CancellationToken,
     /// Cancelled when the listeners must close (phase `Refusing`).
     refusing: CancellationToken,
-    /// Cancelled at the drain deadline (phase `Cancelled`).
+    /// Cancelled at the drain deadline (phase `CutOff`).
     cancelled: CancellationToken,
     /// The hot path's clock.
     pub(crate) clock: Clock,
@@ -185,9 +187,9 @@ impl Lifecycle {
     pub(crate) fn phase(&self) -> Phase {
         match self.phase.load(Ordering::Relaxed) {
             0 => Phase::Running,
-            1 => Phase::Stopping,
+            1 => Phase::NotReady,
             2 => Phase::Refusing,
-            _ => Phase::Cancelled,
+            _ => Phase::CutOff,
         }
     }
 
@@ -196,13 +198,13 @@ impl Lifecycle {
     /// token always sees the new phase.
     pub(crate) fn advance(&self, phase: Phase) {
         self.phase.fetch_max(phase as u8, Ordering::SeqCst);
-        if phase >= Phase::Stopping {
+        if phase >= Phase::NotReady {
             self.begun.cancel();
         }
         if phase >= Phase::Refusing {
             self.refusing.cancel();
         }
-        if phase >= Phase::Cancelled {
+        if phase >= Phase::CutOff {
             self.cancelled.cancel();
         }
     }
@@ -214,7 +216,7 @@ impl Lifecycle {
             triggers.push((trigger, Instant::now()));
             triggers.len() == 1
         };
-        self.advance(Phase::Stopping);
+        self.advance(Phase::NotReady);
         if let Some(watchdog) = self.watchdog.get() {
             watchdog.wake_by_ref();
         }

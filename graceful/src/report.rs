@@ -192,6 +192,36 @@ pub struct CallbackReport {
     pub duration: Duration,
 }
 
+/// A phase of the shutdown, as the report and the logs name it.
+///
+/// ```
+/// assert_eq!(graceful::ShutdownPhase::NotReady.to_string(), "not-ready");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ShutdownPhase {
+    /// Health answers 503, responses close their connections (the
+    /// `pre_stop_delay`).
+    NotReady,
+    /// The listeners close.
+    Refuse,
+    /// In-flight requests and upgraded connections finish, or are cut off.
+    Drain,
+    /// The shutdown callbacks run.
+    Callbacks,
+}
+
+impl fmt::Display for ShutdownPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShutdownPhase::NotReady => "not-ready",
+            ShutdownPhase::Refuse => "refuse",
+            ShutdownPhase::Drain => "drain",
+            ShutdownPhase::Callbacks => "callbacks",
+        })
+    }
+}
+
 /// How long one phase of the shutdown took.
 ///
 /// ```
@@ -204,8 +234,8 @@ pub struct CallbackReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PhaseReport {
-    /// `not-ready`, `refuse`, `drain`, `stop` or `callbacks`.
-    pub name: &'static str,
+    /// Which phase.
+    pub name: ShutdownPhase,
     /// Its duration.
     pub duration: Duration,
 }

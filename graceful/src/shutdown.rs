@@ -28,7 +28,7 @@ use crate::callbacks::Plan;
 use crate::config::Config;
 use crate::handle::ShutdownHandle;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
-use crate::report::Report;
+use crate::report::{CallbackReport, Report, ShutdownPhase};
 use crate::serve::accounts::{Cut, ServerShared};
 use crate::watchdog::Watchdog;
 
@@ -208,7 +208,7 @@ impl Conductor<'_> {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        self.books.phase_ended("not-ready", started);
+        self.books.phase_ended(ShutdownPhase::NotReady, started);
     }
 
     /// Closes every listener; the accept loops serve what the kernel had
@@ -219,7 +219,7 @@ impl Conductor<'_> {
         for accept_loop in accept_loops {
             let _ = accept_loop.await;
         }
-        self.books.phase_ended("refuse", started);
+        self.books.phase_ended(ShutdownPhase::Refuse, started);
     }
 
     /// Waits until no connection is left, or the drain deadline, which cuts
@@ -261,17 +261,17 @@ impl Conductor<'_> {
                 }
             }
         }
-        self.books.phase_ended("drain", started);
+        self.books.phase_ended(ShutdownPhase::Drain, started);
     }
 
     /// Runs the callbacks, phase by phase.
-    async fn callbacks(&self, plan: Plan) -> Vec<crate::report::CallbackReport> {
+    async fn callbacks(&self, plan: Plan) -> Vec<CallbackReport> {
         if plan.is_empty() {
             return Vec::new();
         }
         let started = Instant::now();
         let callbacks = plan.run().await;
-        self.books.phase_ended("callbacks", started);
+        self.books.phase_ended(ShutdownPhase::Callbacks, started);
         callbacks
     }
 
@@ -288,12 +288,12 @@ impl Conductor<'_> {
         self.books.forced(by)
     }
 
-    /// Moves to `Cancelled`: every task still running is aborted (it ends
+    /// Moves to `CutOff`: every task still running is aborted (it ends
     /// at its next poll; one blocking its thread never does, and is reported
     /// as abandoned), every upgraded connection is cut off. Waits for them
     /// for [`ABORT_WAIT`] at most.
     async fn cut_off(&self) {
-        self.lifecycle.advance(Phase::Cancelled);
+        self.lifecycle.advance(Phase::CutOff);
         let servers = self.books.servers();
         for server in servers {
             server.cut_upgraded(Cut::DrainDeadline);

@@ -50,7 +50,7 @@ pub(crate) async fn serve_connection<S: HttpService>(
     // relaxed load per wake-up (see `Moment`), the header read timeout with
     // one read of the coarse clock (see `HeadTimer`).
     let mut begun = pin!(lifecycle.begun());
-    let mut moment = Moment::new(lifecycle, Phase::Stopping, begun.as_mut());
+    let mut moment = Moment::new(lifecycle, Phase::NotReady, begun.as_mut());
     let mut sleep = pin!(tokio::time::sleep(server.header_read_timeout));
     let mut timer = HeadTimer::new(&conn, sleep.as_mut());
     let ended = poll_fn(|cx| {

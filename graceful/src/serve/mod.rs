@@ -399,7 +399,7 @@ where
         self.server.tasks.spawn(async move {
             let lifecycle = &*server.lifecycle;
             let mut cancelled = pin!(lifecycle.cancelled());
-            let mut moment = Moment::new(lifecycle, Phase::Cancelled, cancelled.as_mut());
+            let mut moment = Moment::new(lifecycle, Phase::CutOff, cancelled.as_mut());
             let mut fut = pin!(fut);
             poll_fn(|cx| {
                 if moment.has_come(cx) {

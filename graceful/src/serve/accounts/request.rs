@@ -264,7 +264,7 @@ impl RequestGuard {
     /// the drain deadline (named in the report), or its client went away.
     fn cut(&self, phase: Phase, now: u64) -> &AtomicU64 {
         let server = &*self.conn.server;
-        if phase == Phase::Cancelled {
+        if phase == Phase::CutOff {
             let request = self.name(now);
             log_cut_off("request", &request, &server.lifecycle, Cut::DrainDeadline);
             server
