@@ -404,7 +404,11 @@ async fn the_startup_hook_runs_before_binding_and_its_error_aborts_the_start() {
     let report = running.wait().await;
     assert_eq!(report.servers[0].served, 1);
     assert_eq!(
-        report.phases.iter().map(|p| p.name.to_string()).collect::<Vec<_>>(),
+        report
+            .phases
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect::<Vec<_>>(),
         ["not-ready", "refuse", "drain"]
     );
 }

@@ -477,14 +477,14 @@ impl App {
             during_startup,
         ));
         watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
-        Ok(Running::new(
+        Ok(Running {
             books,
             accept_loops,
             lifecycle,
             watchdog,
             plan,
             config,
-        ))
+        })
     }
 
     /// Starts the app and runs its whole lifecycle; returns the report once

@@ -58,12 +58,12 @@ const ABORT_WAIT: Duration = Duration::from_millis(200);
 /// # }
 /// ```
 pub struct Running {
-    books: Arc<Books>,
-    accept_loops: Vec<JoinHandle<()>>,
-    lifecycle: Arc<Lifecycle>,
-    watchdog: Watchdog,
-    plan: Plan,
-    config: Config,
+    pub(crate) books: Arc<Books>,
+    pub(crate) accept_loops: Vec<JoinHandle<()>>,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) watchdog: Watchdog,
+    pub(crate) plan: Plan,
+    pub(crate) config: Config,
 }
 
 impl fmt::Debug for Running {
@@ -75,24 +75,6 @@ impl fmt::Debug for Running {
 }
 
 impl Running {
-    pub(crate) fn new(
-        books: Arc<Books>,
-        accept_loops: Vec<JoinHandle<()>>,
-        lifecycle: Arc<Lifecycle>,
-        watchdog: Watchdog,
-        plan: Plan,
-        config: Config,
-    ) -> Self {
-        Running {
-            books,
-            accept_loops,
-            lifecycle,
-            watchdog,
-            plan,
-            config,
-        }
-    }
-
     /// The TCP address the named server listens on, with the port it
     /// really got; `None` for a Unix socket (see [`Running::listen_addr`]).
     ///
