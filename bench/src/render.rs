@@ -1,0 +1,213 @@
+//! The results as a markdown table, a chart and the BENCHMARKS.md page.
+
+use std::path::Path;
+
+use crate::machine::*;
+use crate::plan::*;
+
+pub(crate) fn write_file(path: &Path, text: &str) {
+    if let Err(err) = std::fs::write(path, text) {
+        eprintln!("cannot write {}: {err}", path.display());
+    }
+}
+
+pub(crate) fn markdown(r: &Results<'_>) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let hyper_memory = r.servers["hyper"].memory.as_ref();
+    let hyper_instructions = r.servers["hyper"].instructions;
+    let _ = writeln!(
+        s,
+        "| server | req/s (median) | ÷ bare hyper (median of rounds) | instructions / request (÷ bare hyper) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
+        r.plan.memory_connections, r.plan.scale_connections
+    );
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (name, m) in r.servers.iter() {
+        let d = m.drain.as_ref();
+        let second = m.second_signal.as_ref();
+        let p50: Vec<f64> = m.p50_us.iter().map(|&v| v as f64).collect();
+        let p99: Vec<f64> = m.p99_us.iter().map(|&v| v as f64).collect();
+        // A scenario this run did not measure (`throughput` alone) shows "–".
+        let none = || "–".to_owned();
+        let _ = writeln!(
+            s,
+            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            median(&m.throughput),
+            median(&m.vs_hyper),
+            match (m.instructions, hyper_instructions) {
+                (Some(n), Some(h)) => format!("{n:.0} ({:.3})", n / h),
+                _ => none(),
+            },
+            median(&p50),
+            median(&p99),
+            d.map_or_else(none, |d| format!("{} / {} / {}", d.ok, d.refused, d.dirty)),
+            d.map_or_else(none, |d| format!("{}/{}", d.slow_ok, d.slow_total)),
+            d.map_or_else(none, |d| format!(
+                "{:.0} ({})",
+                d.signal_to_exit_ms, d.exit_code
+            )),
+            if m.idle_exit_ms.is_empty() {
+                none()
+            } else {
+                format!("{:.1}", median(&m.idle_exit_ms))
+            },
+            second.map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
+            m.memory
+                .as_ref()
+                .map_or_else(none, |m| format!("{:.1}", m.idle_kib as f64 / 1024.0)),
+            m.memory.as_ref().map_or_else(none, |m| format!(
+                "{:.1}",
+                m.connections_kib as f64 / 1024.0
+            )),
+            m.scale
+                .as_ref()
+                .map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
+        );
+    }
+    let mut sorted = r.ratio_per_round.clone();
+    sorted.sort_by(f64::total_cmp);
+    let quartile = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize);
+    let _ = writeln!(
+        s,
+        "\nThroughput graceful / bare hyper: median **{:.3}** over {} rounds; quartiles {:.3} and {:.3} (every round's ratio is in `target/bench/results.json`).\n",
+        r.ratio_median,
+        sorted.len(),
+        quartile(0.25).copied().unwrap_or(0.0),
+        quartile(0.75).copied().unwrap_or(0.0),
+    );
+    let g = &r.servers["graceful"];
+    let d = g.drain.as_ref();
+    let bars = [
+        (
+            "median throughput ≥ 0.97 × bare hyper",
+            Some(r.ratio_median >= 0.97),
+            format!("{:.3}", r.ratio_median),
+        ),
+        (
+            "0 dirty failures in the drain, every slow request finished",
+            d.map(|d| d.dirty == 0 && d.slow_ok == d.slow_total),
+            d.map_or_else(String::new, |d| {
+                format!("{} dirty, {}/{} slow", d.dirty, d.slow_ok, d.slow_total)
+            }),
+        ),
+        (
+            "idle shutdown under 50 ms",
+            (!g.idle_exit_ms.is_empty()).then(|| median(&g.idle_exit_ms) < 50.0),
+            format!("{:.1} ms", median(&g.idle_exit_ms)),
+        ),
+        {
+            let both = g.memory.as_ref().zip(hyper_memory);
+            (
+                "resident memory idle within 2 MiB of bare hyper",
+                both.map(|(g, h)| g.idle_kib <= h.idle_kib + 2048),
+                both.map_or_else(String::new, |(g, h)| {
+                    format!(
+                        "{:.1} MiB vs {:.1} MiB",
+                        g.idle_kib as f64 / 1024.0,
+                        h.idle_kib as f64 / 1024.0
+                    )
+                }),
+            )
+        },
+    ];
+    let _ = writeln!(s, "| bar for graceful | met | measured |\n|---|---|---|");
+    for (bar, met, value) in bars {
+        let _ = match met {
+            Some(true) => writeln!(s, "| {bar} | yes | {value} |"),
+            Some(false) => writeln!(s, "| {bar} | **no** | {value} |"),
+            None => writeln!(s, "| {bar} | – | not measured in this run |"),
+        };
+    }
+    s
+}
+
+pub(crate) fn chart(r: &Results<'_>, path: &Path) {
+    use plotters::prelude::*;
+    let names: Vec<&str> = r.servers.keys().copied().collect();
+    let ratios: Vec<f64> = names
+        .iter()
+        .map(|n| median(&r.servers[n].vs_hyper))
+        .collect();
+    let dirty: Vec<u64> = names
+        .iter()
+        .map(|n| r.servers[n].drain.as_ref().map_or(0, |d| d.dirty))
+        .collect();
+    let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
+    let _ = root.fill(&WHITE);
+    let (left, right) = root.split_horizontally(450);
+    let draw = |area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+                title: &str,
+                values: &[f64],
+                max: f64| {
+        let Ok(mut chart) = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d((0..names.len()).into_segmented(), 0.0..max)
+        else {
+            return;
+        };
+        let _ = chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => {
+                    names.get(*i).map_or(String::new(), |n| (*n).to_owned())
+                }
+                _ => String::new(),
+            })
+            .draw();
+        let _ = chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            let color = if names[i] == "graceful" {
+                BLUE
+            } else {
+                RGBColor(150, 150, 150)
+            };
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), *v),
+                ],
+                color.filled(),
+            )
+        }));
+    };
+    draw(
+        &left,
+        "throughput / bare hyper (median)",
+        &ratios,
+        ratios.iter().cloned().fold(1.2, f64::max),
+    );
+    let dirty_f: Vec<f64> = dirty.iter().map(|&d| d as f64).collect();
+    let measured = names.iter().any(|n| r.servers[n].drain.is_some());
+    draw(
+        &right,
+        if measured {
+            "requests lost in the drain (dirty)"
+        } else {
+            "requests lost in the drain: not measured"
+        },
+        &dirty_f,
+        dirty_f.iter().cloned().fold(5.0, f64::max) * 1.1,
+    );
+    let _ = root.present();
+}
+
+/// The BENCHMARKS.md page: how the figures were measured, then the table
+/// and the chart.
+pub(crate) fn benchmarks_page(results: &Results<'_>, table: &str) -> String {
+    let plan = &results.plan;
+    format!(
+        "# Benchmarks\n\nMeasured by `graceful-bench` (see `bench/src/`: one module per scenario, `render.rs` for the table and chart); every figure below comes from one run of\n\n```sh\n{}\n```\n\non {}.\n\nThe servers (`bench/src/bin/`): **graceful**, one `#[graceful::server]` handler, as a user writes it; **graceful-routed**, two handlers sharing the server by path, through its router; **graceful-builder**, the builder API running the very service bare hyper runs, to tell the runtime's cost from the attributes'; **hyper**, bare hyper with hyper-util's `GracefulShutdown`; **axum**, with `with_graceful_shutdown`; **actix-web**, with the graceful shutdown it runs on SIGTERM (10 s, as bare hyper). Each runs as a child process pinned to core 1; the load generator is pinned to core 0. Before measuring, the tool checks that every server answers `GET /` and `GET /slow` with the same status, headers and body (`content-type: text/plain; charset=utf-8`, as axum and `graceful` set it for a `&'static str`), so that the throughput compares the same work. Throughput: the servers run side by side; each round measures each for {} s with {} keep-alive connections, graceful and bare hyper back to back in alternating order; a server's ratio is the median over {} rounds of its throughput divided by bare hyper's in the same round. Instructions: each server runs under `valgrind --tool=callgrind`, once serving nothing and once serving {} `GET /` over one keep-alive connection; the difference per request counts every user-space instruction of the server (hyper, tokio, the allocator and, for graceful, its accounting), and does not drift with the machine as throughput does.\n\n{table}\n![throughput ratio and dirty failures per server](bench/chart.svg)\n",
+        results.command,
+        results.machine,
+        plan.seconds,
+        plan.connections,
+        plan.rounds,
+        plan.instruction_requests
+    )
+}
