@@ -115,7 +115,7 @@ async fn a_second_signal_holds_when_the_runtime_is_starved() {
     request(addr, "/block?ms=30000");
     app.wait_for_line("blocking request started").await;
     app.signal(SIGTERM);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_delivered(SIGTERM).await;
     let second = Instant::now();
     app.signal(SIGINT);
     let (code, _) = app.exit().await;
