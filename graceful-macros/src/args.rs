@@ -11,6 +11,8 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Token, UnOp};
 
+use graceful_values::settings::{self, Kind, SETTINGS};
+
 use crate::Errors;
 
 /// What a key's value must be.
@@ -24,6 +26,9 @@ pub(crate) enum ValueKind {
     Int,
     /// A path, such as `::graceful`.
     Path,
+    /// A string literal holding a setting of `#[graceful::main]`, read with
+    /// its kind's parser.
+    Setting(Kind),
 }
 
 impl ValueKind {
@@ -33,6 +38,7 @@ impl ValueKind {
             ValueKind::Duration => "a duration string such as \"500ms\", \"3s\" or \"1m\"",
             ValueKind::Int => "an integer such as 0",
             ValueKind::Path => "a path such as `::graceful`",
+            ValueKind::Setting(kind) => kind.example(),
         }
     }
 }
@@ -84,57 +90,21 @@ pub(crate) const ON_SHUTDOWN_KEYS: &[Key] = &[
     },
 ];
 
-/// The keys `#[graceful::main]` accepts.
-pub(crate) const MAIN_KEYS: &[Key] = &[
-    Key {
-        name: "shutdown_timeout",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "drain_timeout",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "callback_timeout",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "pre_stop_delay",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "read_grace",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "header_grace",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "header_read_timeout",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "progress_interval",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "upgrade_timeout",
-        kind: ValueKind::Duration,
-    },
-    Key {
-        name: "signals",
-        kind: ValueKind::Str,
-    },
-    Key {
-        name: "health_path",
-        kind: ValueKind::Str,
-    },
-    Key {
-        name: "crate",
-        kind: ValueKind::Path,
-    },
-];
+/// The keys `#[graceful::main]` accepts: every setting of the description,
+/// then `crate`.
+pub(crate) fn main_keys() -> Vec<Key> {
+    SETTINGS
+        .iter()
+        .map(|setting| Key {
+            name: setting.name,
+            kind: ValueKind::Setting(setting.kind),
+        })
+        .chain([Key {
+            name: "crate",
+            kind: ValueKind::Path,
+        }])
+        .collect()
+}
 
 /// A checked value.
 #[derive(Clone)]
@@ -143,6 +113,7 @@ pub(crate) enum Value {
     Duration { nanos: u64 },
     Int(i32),
     Path(syn::Path),
+    Setting(settings::Value),
 }
 
 /// The arguments of one attribute, every key known and given once.
@@ -153,7 +124,7 @@ pub(crate) struct Args {
 
 impl Args {
     /// Parses `key = value, ...` against `keys`, recording every problem in `errors`.
-    pub(crate) fn parse(tokens: TokenStream, keys: &'static [Key], errors: &mut Errors) -> Args {
+    pub(crate) fn parse(tokens: TokenStream, keys: &[Key], errors: &mut Errors) -> Args {
         let mut args = Args::default();
         let mut seen: Vec<&str> = Vec::new();
         let parser = |input: ParseStream<'_>| {
@@ -214,6 +185,14 @@ impl Args {
         }
     }
 
+    /// The settings given, in the order given.
+    pub(crate) fn settings(&self) -> impl Iterator<Item = (&'static str, &settings::Value)> {
+        self.values.iter().filter_map(|(key, value)| match value {
+            Value::Setting(value) => Some((*key, value)),
+            _ => None,
+        })
+    }
+
     /// An integer argument.
     pub(crate) fn int(&self, key: &str) -> Option<i32> {
         match self.get(key) {
@@ -241,7 +220,7 @@ pub(crate) fn expected(keys: &[Key]) -> String {
     }
 }
 
-fn parse_one(input: ParseStream<'_>, keys: &'static [Key]) -> syn::Result<(Key, Span, Expr)> {
+fn parse_one(input: ParseStream<'_>, keys: &[Key]) -> syn::Result<(Key, Span, Expr)> {
     if !(input.peek(Ident::peek_any)) {
         let found: proc_macro2::TokenTree = input.parse()?;
         return Err(syn::Error::new(
@@ -318,6 +297,28 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
                 .map(Value::Int)
                 .map_err(|_| syn::Error::new(lit.span(), "the phase must fit an `i32`"))
         }
+        ValueKind::Setting(kind) => {
+            let Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) = value
+            else {
+                return Err(wrong(value.span()));
+            };
+            kind.parse(&lit.value())
+                .map(Value::Setting)
+                .map_err(|reason| {
+                    let reason = match kind {
+                        Kind::Duration => {
+                            format!("invalid duration {:?}: {reason}", lit.value().trim())
+                        }
+                        Kind::Interval => {
+                            format!("invalid interval {:?}: {reason}", lit.value().trim())
+                        }
+                        Kind::Signals | Kind::Path => reason,
+                    };
+                    syn::Error::new(lit.span(), reason)
+                })
+        }
         ValueKind::Path => match value {
             Expr::Path(path) if path.qself.is_none() => Ok(Value::Path(path.path)),
             _ => Err(wrong(value.span())),
@@ -339,6 +340,20 @@ mod tests {
     #[test]
     fn expected_lists_every_key_from_the_constant() {
         assert_eq!(expected(SERVER_KEYS), "`name`, `addr`, `path` or `crate`");
+    }
+
+    /// The compile test of `#[graceful::main]` gives every setting, so each
+    /// expands to a builder method that exists.
+    #[test]
+    fn the_main_compile_test_covers_every_setting() {
+        let test = include_str!("../../tests/ui/pass/main_arguments.rs");
+        for setting in SETTINGS {
+            assert!(
+                test.contains(&format!("{} = ", setting.name)),
+                "{}",
+                setting.name
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, LitStr, ReturnType};
 
+use graceful_values::settings;
+
 use crate::args::Args;
 use crate::validate::{Param, Params, states, takes};
 
@@ -288,7 +290,8 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
 }
 
 /// `#[graceful::main]`: the real `main`, running the user's body first.
-pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) -> TokenStream {
+/// Its settings become ordinary builder calls on the app.
+pub(crate) fn main(f: &ItemFn, args: &Args) -> TokenStream {
     let krate = args.krate();
     let ItemFn {
         attrs,
@@ -298,29 +301,10 @@ pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) 
     } = f;
     let ident = &sig.ident;
     let output = &sig.output;
-    let signals = option(
-        &krate,
-        signals.map(|variants| {
-            let variants = variants.iter().map(|v| format_ident!("{}", v));
-            quote!(&[#(#krate::Signal::#variants),*])
-        }),
-    );
-    let health_path = option(&krate, args.str("health_path"));
-    let durations = [
-        "shutdown_timeout",
-        "drain_timeout",
-        "callback_timeout",
-        "pre_stop_delay",
-        "read_grace",
-        "header_grace",
-        "header_read_timeout",
-        "progress_interval",
-        "upgrade_timeout",
-    ]
-    .map(|key| {
-        let field = format_ident!("{}", key);
-        let value = duration(&krate, args.duration(key));
-        quote!(#field: #value)
+    let calls = args.settings().map(|(name, value)| {
+        let method = format_ident!("{}", name);
+        let value = setting_value(&krate, value);
+        quote!(.#method(#value))
     });
     let run = quote_spanned!(return_span(f)=>
         #krate::__private::run_main(__graceful_settings, __graceful_main)
@@ -329,12 +313,27 @@ pub(crate) fn main(f: &ItemFn, args: &Args, signals: Option<Vec<&'static str>>) 
         #(#attrs)*
         #vis fn #ident() {
             async fn __graceful_main() #output #block
-            let __graceful_settings = #krate::__private::MainConfig {
-                #(#durations,)*
-                signals: #signals,
-                health_path: #health_path,
-            };
+            fn __graceful_settings(app: #krate::App) -> #krate::App {
+                app #(#calls)*
+            }
             #run
         }
+    }
+}
+
+/// A setting's value as the argument of its builder method.
+fn setting_value(krate: &syn::Path, value: &settings::Value) -> TokenStream {
+    match value {
+        settings::Value::Duration(duration) => {
+            let (secs, nanos) = (duration.as_secs(), duration.subsec_nanos());
+            quote!(::core::time::Duration::new(#secs, #nanos))
+        }
+        settings::Value::Signals(signals) => {
+            let variants = signals
+                .iter()
+                .map(|signal| format_ident!("{}", signal.variant()));
+            quote!([#(#krate::Signal::#variants),*])
+        }
+        settings::Value::Path(path) => quote!(#path),
     }
 }

@@ -80,7 +80,7 @@ pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
         validate::addr(addr, &mut errors);
     }
     if let Some(path) = args.str("path") {
-        validate::path(path, "a path", &mut errors);
+        validate::path(path, &mut errors);
     }
     if args.str("addr").is_none() && args.str("path").is_none() && errors.is_empty() {
         errors.push(syn::Error::new(
@@ -150,13 +150,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
-    let args = Args::parse(args.into(), args::MAIN_KEYS, &mut errors);
-    let signals = args
-        .str("signals")
-        .map(|lit| validate::signals(lit, &mut errors));
-    if let Some(path) = args.str("health_path") {
-        validate::path(path, "`health_path`", &mut errors);
-    }
+    let args = Args::parse(args.into(), &args::main_keys(), &mut errors);
     validate::main_fn(&f, &mut errors);
     if !errors.is_empty() {
         // The user's function, renamed so that it is no second `main`, and
@@ -171,7 +165,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
         });
         return tokens.into();
     }
-    expand::main(&f, &args, signals).into()
+    expand::main(&f, &args).into()
 }
 
 /// The errors, then the user's item unchanged.

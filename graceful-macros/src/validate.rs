@@ -255,17 +255,10 @@ pub(crate) fn addr(lit: &LitStr, errors: &mut Errors) {
     }
 }
 
-/// A path literal: starts with `/`.
-pub(crate) fn path(lit: &LitStr, what: &str, errors: &mut Errors) {
-    let text = lit.value();
-    if !text.starts_with('/') {
-        errors.push(syn::Error::new(
-            lit.span(),
-            format!(
-                "{what} starts with `/`, such as \"/{}\"",
-                text.trim_start_matches('/')
-            ),
-        ));
+/// A path literal: starts with `/`, as the runtime's parser requires.
+pub(crate) fn path(lit: &LitStr, errors: &mut Errors) {
+    if let Err(reason) = graceful_values::settings::parse_path(&lit.value()) {
+        errors.push(syn::Error::new(lit.span(), reason));
     }
 }
 
@@ -273,17 +266,5 @@ pub(crate) fn path(lit: &LitStr, what: &str, errors: &mut Errors) {
 pub(crate) fn name(lit: &LitStr, errors: &mut Errors) {
     if lit.value().trim().is_empty() {
         errors.push(syn::Error::new(lit.span(), "a name cannot be empty"));
-    }
-}
-
-/// The signal names of `signals = "TERM, INT"`, as `graceful::Signal`
-/// variants, read with the runtime's parser.
-pub(crate) fn signals(lit: &LitStr, errors: &mut Errors) -> Vec<&'static str> {
-    match graceful_values::parse_signals(&lit.value()) {
-        Ok(signals) => signals.into_iter().map(|s| s.variant()).collect(),
-        Err(reason) => {
-            errors.push(syn::Error::new(lit.span(), reason));
-            Vec::new()
-        }
     }
 }

@@ -28,7 +28,6 @@ use crate::error::{Error, panic_message};
 use crate::logging;
 use crate::registry::shutdown_handle;
 use crate::router::Respond;
-use crate::signals::Signal;
 use crate::watchdog::exit_process;
 
 /// A handler's future as the router runs it: boxed once, and nothing else
@@ -45,33 +44,6 @@ where
     F: Future + Send + 'static,
 {
     Box::pin(Respond::new(handler, convert))
-}
-
-/// The arguments of `#[graceful::main]`, parsed at compile time.
-#[derive(Debug, Default)]
-pub struct MainConfig {
-    /// `shutdown_timeout = "..."`
-    pub shutdown_timeout: Option<Duration>,
-    /// `drain_timeout = "..."`
-    pub drain_timeout: Option<Duration>,
-    /// `callback_timeout = "..."`
-    pub callback_timeout: Option<Duration>,
-    /// `pre_stop_delay = "..."`
-    pub pre_stop_delay: Option<Duration>,
-    /// `read_grace = "..."`
-    pub read_grace: Option<Duration>,
-    /// `header_grace = "..."`
-    pub header_grace: Option<Duration>,
-    /// `header_read_timeout = "..."`
-    pub header_read_timeout: Option<Duration>,
-    /// `progress_interval = "..."`
-    pub progress_interval: Option<Duration>,
-    /// `upgrade_timeout = "..."`
-    pub upgrade_timeout: Option<Duration>,
-    /// `signals = "TERM, INT"`
-    pub signals: Option<&'static [Signal]>,
-    /// `health_path = "/healthz"`
-    pub health_path: Option<&'static str>,
 }
 
 /// What the body of `#[graceful::main]` may return.
@@ -99,8 +71,9 @@ impl<E: fmt::Display> MainResult for Result<(), E> {
 /// The `main` that `#[graceful::main]` generates: builds the runtime and
 /// the registered app, runs the user's body as the start-up hook (after the
 /// signal handlers are installed, before any bind), runs the lifecycle and
-/// exits with its code.
-pub fn run_main<F, Fut>(settings: MainConfig, body: F) -> !
+/// exits with its code. `settings` is the attribute's arguments, as builder
+/// calls.
+pub fn run_main<F, Fut>(settings: fn(App) -> App, body: F) -> !
 where
     F: FnOnce() -> Fut,
     Fut: Future,
@@ -117,7 +90,7 @@ where
     exit_process(code)
 }
 
-fn run<F, Fut>(settings: MainConfig, body: F) -> Result<i32, Error>
+fn run<F, Fut>(settings: fn(App) -> App, body: F) -> Result<i32, Error>
 where
     F: FnOnce() -> Fut,
     Fut: Future,
@@ -126,10 +99,8 @@ where
     // The signal handlers first of all: a signal from here on goes through
     // the lifecycle instead of killing the process half-started.
     let handle = shutdown_handle();
-    let watchdog = early_watchdog(
-        settings.signals.unwrap_or(&Signal::DEFAULT),
-        &handle.lifecycle,
-    )?;
+    let app = settings(App::with_lifecycle(Arc::clone(&handle.lifecycle)));
+    let watchdog = early_watchdog(app.configured_signals(), &handle.lifecycle)?;
     let report = block_on(async {
         // Then `main`'s body (logging, state); a signal meanwhile ends it.
         let setup = async {
@@ -146,7 +117,7 @@ where
             () = handle.shutting_down() => {}
         }
         // Then assembly (server functions run), binding, serving.
-        let app = settings.apply(App::registered()?).owning_process(watchdog);
+        let app = app.with_registered()?.owning_process(watchdog);
         let started = app.start_with(&config::process_env, None::<NoHook>).await?;
         Ok::<_, Error>(started.wait().await)
     })??;
@@ -174,50 +145,6 @@ async fn unwinding<F: Future>(what: &str, future: F) -> Result<F::Output, Error>
         }
     })
     .await
-}
-
-impl MainConfig {
-    /// The attribute's settings, applied to the app as builder calls.
-    fn apply(self, mut app: App) -> App {
-        let MainConfig {
-            shutdown_timeout,
-            drain_timeout,
-            callback_timeout,
-            pre_stop_delay,
-            read_grace,
-            header_grace,
-            header_read_timeout,
-            progress_interval,
-            upgrade_timeout,
-            signals,
-            health_path,
-        } = self;
-        for (value, set) in [
-            (
-                shutdown_timeout,
-                App::shutdown_timeout as fn(App, Duration) -> App,
-            ),
-            (drain_timeout, App::drain_timeout),
-            (callback_timeout, App::callback_timeout),
-            (pre_stop_delay, App::pre_stop_delay),
-            (read_grace, App::read_grace),
-            (header_grace, App::header_grace),
-            (header_read_timeout, App::header_read_timeout),
-            (progress_interval, App::progress_interval),
-            (upgrade_timeout, App::upgrade_timeout),
-        ] {
-            if let Some(value) = value {
-                app = set(app, value);
-            }
-        }
-        if let Some(signals) = signals {
-            app = app.signals(signals.iter().copied());
-        }
-        if let Some(path) = health_path {
-            app = app.health_path(path);
-        }
-        app
-    }
 }
 
 /// Installs the default subscriber when dropped.

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
+use graceful_values::settings::{self, Value};
+
 use crate::config::{self, Config, Lookup};
 use crate::error::{BoxError, Error};
 use crate::handle::ShutdownHandle;
@@ -117,6 +119,11 @@ impl App {
         }
     }
 
+    /// The signals the app is configured with, before the environment's.
+    pub(crate) fn configured_signals(&self) -> &[Signal] {
+        &self.config.signals
+    }
+
     /// Makes the process the app's: its watchdog, installed early, may end
     /// it on a forced exit even if the runtime is stalled.
     pub(crate) fn owning_process(mut self, watchdog: Watchdog) -> Self {
@@ -181,7 +188,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.config.shutdown_timeout = timeout;
+        self.config
+            .set(&settings::SHUTDOWN_TIMEOUT, Value::Duration(timeout));
         self
     }
 
@@ -194,7 +202,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.config.drain_timeout = timeout;
+        self.config
+            .set(&settings::DRAIN_TIMEOUT, Value::Duration(timeout));
         self
     }
 
@@ -207,7 +216,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn callback_timeout(mut self, timeout: Duration) -> Self {
-        self.config.callback_timeout = timeout;
+        self.config
+            .set(&settings::CALLBACK_TIMEOUT, Value::Duration(timeout));
         self
     }
 
@@ -222,7 +232,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn pre_stop_delay(mut self, delay: Duration) -> Self {
-        self.config.pre_stop_delay = delay;
+        self.config
+            .set(&settings::PRE_STOP_DELAY, Value::Duration(delay));
         self
     }
 
@@ -237,7 +248,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn read_grace(mut self, grace: Duration) -> Self {
-        self.config.read_grace = grace;
+        self.config
+            .set(&settings::READ_GRACE, Value::Duration(grace));
         self
     }
 
@@ -252,7 +264,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn header_grace(mut self, grace: Duration) -> Self {
-        self.config.header_grace = grace;
+        self.config
+            .set(&settings::HEADER_GRACE, Value::Duration(grace));
         self
     }
 
@@ -269,7 +282,8 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.config.header_read_timeout = timeout;
+        self.config
+            .set(&settings::HEADER_READ_TIMEOUT, Value::Duration(timeout));
         self
     }
 
@@ -277,7 +291,7 @@ impl App {
     /// once the shutdown begins, counted from the first signal: they are
     /// told at once (the upgrade request carries the [`ShutdownHandle`]),
     /// and cut off at this deadline even while requests still drain.
-    /// Default: none, they share the drain deadline;
+    /// Default: the drain deadline, which they then share;
     /// `GRACEFUL_UPGRADE_TIMEOUT`.
     ///
     /// ```
@@ -286,12 +300,13 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
-        self.config.upgrade_timeout = Some(timeout);
+        self.config
+            .set(&settings::UPGRADE_TIMEOUT, Value::Duration(timeout));
         self
     }
 
     /// How often the drain logs what is still in flight. Default 1 s;
-    /// `GRACEFUL_PROGRESS_INTERVAL`. Zero is treated as the default.
+    /// `GRACEFUL_PROGRESS_INTERVAL`. Zero fails the start.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -299,14 +314,13 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn progress_interval(mut self, interval: Duration) -> Self {
-        if !interval.is_zero() {
-            self.config.progress_interval = interval;
-        }
+        self.config
+            .set(&settings::PROGRESS_INTERVAL, Value::Duration(interval));
         self
     }
 
     /// The signals that start the shutdown (a second one forces the exit).
-    /// Default `SIGTERM`, `SIGINT`, `SIGQUIT`, `SIGHUP`; `GRACEFUL_SIGNALS`.
+    /// Default `TERM,INT,QUIT,HUP`; `GRACEFUL_SIGNALS`.
     ///
     /// ```
     /// use graceful::Signal;
@@ -314,13 +328,16 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
-        self.config.signals = signals.into_iter().collect();
+        self.config.set(
+            &settings::SIGNALS,
+            Value::Signals(signals.into_iter().collect()),
+        );
         self
     }
 
     /// Serves a health endpoint at `path` on every server: `200` while
     /// running, `503` from the first signal on. Health requests are not
-    /// counted. `GRACEFUL_HEALTH_PATH`.
+    /// counted. Default none; `GRACEFUL_HEALTH_PATH` (empty turns it off).
     ///
     /// ```
     /// let app = graceful::App::new().health_path("/healthz");
@@ -328,11 +345,12 @@ impl App {
     /// ```
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
-        self.config.health_path = Some(if path.starts_with('/') {
+        let path = if path.starts_with('/') {
             path
         } else {
             format!("/{path}")
-        });
+        };
+        self.config.set(&settings::HEALTH_PATH, Value::Path(path));
         self
     }
 

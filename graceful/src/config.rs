@@ -1,83 +1,60 @@
-//! Durations, defaults and the environment variables that override them.
+//! Settings: their defaults, and the environment variables that override them.
 //!
-//! Every duration of the lifecycle has a default, a builder method on
-//! [`App`](crate::App) and an environment variable that overrides both at run
-//! time, so an operator can lengthen a drain without a rebuild:
+//! Every setting of the lifecycle has a default, a key of
+//! `#[graceful::main]`, a builder method of [`App`](crate::App) of the same
+//! name, and an environment variable that overrides both at run time, so an
+//! operator can lengthen a drain without a rebuild. All follow from one
+//! description, [`SETTINGS`]:
 //!
-//! | variable | builder method | default |
-//! |---|---|---|
-//! | `GRACEFUL_SHUTDOWN_TIMEOUT` | [`App::shutdown_timeout`](crate::App::shutdown_timeout) | 30 s |
-//! | `GRACEFUL_DRAIN_TIMEOUT` | [`App::drain_timeout`](crate::App::drain_timeout) | 10 s |
-//! | `GRACEFUL_CALLBACK_TIMEOUT` | [`App::callback_timeout`](crate::App::callback_timeout) | 3 s |
-//! | `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` | [`Callback::timeout`](crate::Callback::timeout) | the above |
-//! | `GRACEFUL_PRE_STOP_DELAY` | [`App::pre_stop_delay`](crate::App::pre_stop_delay) | 0 |
-//! | `GRACEFUL_READ_GRACE` | [`App::read_grace`](crate::App::read_grace) | 100 ms |
-//! | `GRACEFUL_HEADER_GRACE` | [`App::header_grace`](crate::App::header_grace) | 1 s |
-//! | `GRACEFUL_HEADER_READ_TIMEOUT` | [`App::header_read_timeout`](crate::App::header_read_timeout) | 30 s |
-//! | `GRACEFUL_UPGRADE_TIMEOUT` | [`App::upgrade_timeout`](crate::App::upgrade_timeout) | the drain deadline |
-//! | `GRACEFUL_PROGRESS_INTERVAL` | [`App::progress_interval`](crate::App::progress_interval) | 1 s |
-//! | `GRACEFUL_SIGNALS` | [`App::signals`](crate::App::signals) | `TERM,INT,QUIT,HUP` |
-//! | `GRACEFUL_HEALTH_PATH` | [`App::health_path`](crate::App::health_path) | none |
-//! | `GRACEFUL_ADDR_<NAME>` | [`Server::new`](crate::Server::new) | as declared |
+//! <!-- settings table: generated from graceful_values::settings, checked by a test -->
+//! | setting | `#[graceful::main]` key and `App` method | environment | default |
+//! |---|---|---|---|
+//! | global deadline, from the first signal | `shutdown_timeout` | `GRACEFUL_SHUTDOWN_TIMEOUT` | 30 s |
+//! | drain deadline | `drain_timeout` | `GRACEFUL_DRAIN_TIMEOUT` | 10 s |
+//! | callback timeout | `callback_timeout` | `GRACEFUL_CALLBACK_TIMEOUT` | 3 s |
+//! | keep serving after the signal | `pre_stop_delay` | `GRACEFUL_PRE_STOP_DELAY` | 0 |
+//! | read grace of a busy connection | `read_grace` | `GRACEFUL_READ_GRACE` | 100 ms |
+//! | header grace while draining | `header_grace` | `GRACEFUL_HEADER_GRACE` | 1 s |
+//! | request head timeout while serving (0: off) | `header_read_timeout` | `GRACEFUL_HEADER_READ_TIMEOUT` | 30 s |
+//! | drain progress log | `progress_interval` | `GRACEFUL_PROGRESS_INTERVAL` | 1 s |
+//! | upgraded connections' budget from the signal | `upgrade_timeout` | `GRACEFUL_UPGRADE_TIMEOUT` | the drain deadline |
+//! | signals that start the shutdown | `signals` | `GRACEFUL_SIGNALS` | `TERM,INT,QUIT,HUP` |
+//! | health endpoint (empty in the environment: none) | `health_path` | `GRACEFUL_HEALTH_PATH` | none |
+//! <!-- end of settings table -->
+//!
+//! Names that vary have a variable each, and the default subscriber has two:
+//!
+//! | setting | in code | environment | default |
+//! |---|---|---|---|
+//! | one callback's timeout | [`Callback::timeout`](crate::Callback::timeout) | `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` | `callback_timeout` |
+//! | a server's address | [`Server::new`](crate::Server::new) | `GRACEFUL_ADDR_<NAME>` | as declared |
+//! | the default subscriber's format | (your own subscriber) | `GRACEFUL_LOG_FORMAT` (`text`, `json`) | `text` |
+//! | the default subscriber's filter | (your own subscriber) | `RUST_LOG` | `info` |
 //!
 //! `<NAME>` is the server's or callback's name in upper case, with every
 //! character other than a letter or a digit replaced by `_`: the address of
 //! server `api-v2` is `GRACEFUL_ADDR_API_V2`. Durations are written as
-//! `500ms`, `3s`, `1m`, `1m 30s` (see [`parse_duration`]). A malformed value
-//! stops the start-up with an [`Error::Config`] naming the variable.
+//! `500ms`, `3s`, `1m`, `1m 30s` (see [`parse_duration`]), at most
+//! [`MAX_DURATION`]. A malformed value stops the start-up with an
+//! [`Error::Config`] naming the variable; a value out of range given in code,
+//! with an [`Error::Setting`] naming the setting.
 
 use std::time::Duration;
 
-use graceful_values::parse_signals;
+use graceful_values::settings::{self, Id, Kind, Setting, Value};
 
 use crate::error::Error;
 use crate::signals::Signal;
 
-/// Default for [`App::shutdown_timeout`](crate::App::shutdown_timeout): 30 s.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default for [`App::drain_timeout`](crate::App::drain_timeout): 10 s.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default for [`App::callback_timeout`](crate::App::callback_timeout): 3 s.
-pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(3);
-/// Default for [`App::read_grace`](crate::App::read_grace): 100 ms.
-pub const DEFAULT_READ_GRACE: Duration = Duration::from_millis(100);
-/// Default for [`App::header_grace`](crate::App::header_grace): 1 s.
-pub const DEFAULT_HEADER_GRACE: Duration = Duration::from_secs(1);
-/// Default for [`App::header_read_timeout`](crate::App::header_read_timeout): 30 s, hyper's.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default for [`App::progress_interval`](crate::App::progress_interval): 1 s.
-pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+pub use graceful_values::settings::{SETTINGS, markdown_table};
+pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
-/// `GRACEFUL_SHUTDOWN_TIMEOUT`: the global deadline, from the first signal to a forced exit.
-pub const ENV_SHUTDOWN_TIMEOUT: &str = "GRACEFUL_SHUTDOWN_TIMEOUT";
-/// `GRACEFUL_DRAIN_TIMEOUT`: how long in-flight requests may take to finish.
-pub const ENV_DRAIN_TIMEOUT: &str = "GRACEFUL_DRAIN_TIMEOUT";
-/// `GRACEFUL_CALLBACK_TIMEOUT`: the timeout of callbacks that set none.
-pub const ENV_CALLBACK_TIMEOUT: &str = "GRACEFUL_CALLBACK_TIMEOUT";
-/// `GRACEFUL_PRE_STOP_DELAY`: how long to keep serving after the signal, not ready.
-pub const ENV_PRE_STOP_DELAY: &str = "GRACEFUL_PRE_STOP_DELAY";
-/// `GRACEFUL_READ_GRACE`: how long a recently active connection may still send a request.
-pub const ENV_READ_GRACE: &str = "GRACEFUL_READ_GRACE";
-/// `GRACEFUL_HEADER_GRACE`: how long a connection may take to finish sending request headers.
-pub const ENV_HEADER_GRACE: &str = "GRACEFUL_HEADER_GRACE";
-/// `GRACEFUL_HEADER_READ_TIMEOUT`: how long a connection may take to send a request head while serving.
-pub const ENV_HEADER_READ_TIMEOUT: &str = "GRACEFUL_HEADER_READ_TIMEOUT";
-/// `GRACEFUL_UPGRADE_TIMEOUT`: how long upgraded connections may stay open once the shutdown begins.
-pub const ENV_UPGRADE_TIMEOUT: &str = "GRACEFUL_UPGRADE_TIMEOUT";
-/// `GRACEFUL_PROGRESS_INTERVAL`: how often the drain logs what is still in flight.
-pub const ENV_PROGRESS_INTERVAL: &str = "GRACEFUL_PROGRESS_INTERVAL";
-/// `GRACEFUL_SIGNALS`: the signals that start the shutdown, comma separated (`TERM,INT`).
-pub const ENV_SIGNALS: &str = "GRACEFUL_SIGNALS";
-/// `GRACEFUL_HEALTH_PATH`: the path of the health endpoint; empty disables it.
-pub const ENV_HEALTH_PATH: &str = "GRACEFUL_HEALTH_PATH";
 /// `GRACEFUL_LOG_FORMAT`: the default subscriber's format, `text` (the default) or `json`.
 pub const ENV_LOG_FORMAT: &str = "GRACEFUL_LOG_FORMAT";
 /// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
-
-pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
 /// The name used in `GRACEFUL_ADDR_<NAME>` and `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 ///
@@ -96,7 +73,9 @@ pub fn env_suffix(name: &str) -> String {
         .collect()
 }
 
-/// The lifecycle's settings, as the builder set them and the environment overrode them.
+/// The lifecycle's settings, as the builder set them and the environment
+/// overrode them; each field is a setting of [`SETTINGS`], set through
+/// [`Config::set`].
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
@@ -106,26 +85,31 @@ pub(crate) struct Config {
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
     pub(crate) header_read_timeout: Duration,
-    pub(crate) upgrade_timeout: Option<Duration>,
     pub(crate) progress_interval: Duration,
+    pub(crate) upgrade_timeout: Option<Duration>,
     pub(crate) signals: Vec<Signal>,
     pub(crate) health_path: Option<String>,
+    /// The first value the builder was given that its setting refuses:
+    /// reported when the app starts, since builder methods cannot fail.
+    refused: Option<(&'static Setting, String)>,
 }
 
 impl Default for Config {
+    /// Every default, read from the description at compile time.
     fn default() -> Self {
         Config {
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-            callback_timeout: DEFAULT_CALLBACK_TIMEOUT,
-            pre_stop_delay: Duration::ZERO,
-            read_grace: DEFAULT_READ_GRACE,
-            header_grace: DEFAULT_HEADER_GRACE,
-            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            shutdown_timeout: const { settings::SHUTDOWN_TIMEOUT.default.duration() },
+            drain_timeout: const { settings::DRAIN_TIMEOUT.default.duration() },
+            callback_timeout: const { settings::CALLBACK_TIMEOUT.default.duration() },
+            pre_stop_delay: const { settings::PRE_STOP_DELAY.default.duration() },
+            read_grace: const { settings::READ_GRACE.default.duration() },
+            header_grace: const { settings::HEADER_GRACE.default.duration() },
+            header_read_timeout: const { settings::HEADER_READ_TIMEOUT.default.duration() },
+            progress_interval: const { settings::PROGRESS_INTERVAL.default.duration() },
             upgrade_timeout: None,
-            progress_interval: DEFAULT_PROGRESS_INTERVAL,
-            signals: Signal::DEFAULT.to_vec(),
+            signals: const { settings::SIGNALS.default.signals() }.to_vec(),
             health_path: None,
+            refused: None,
         }
     }
 }
@@ -140,69 +124,74 @@ pub(crate) fn process_env(var: &str) -> Option<String> {
 }
 
 impl Config {
-    /// Checks the settings as the builder set them: every duration at most
-    /// [`MAX_DURATION`], and a positive progress interval.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
-        for (setting, value) in [
-            ("shutdown_timeout", self.shutdown_timeout),
-            ("drain_timeout", self.drain_timeout),
-            ("callback_timeout", self.callback_timeout),
-            ("pre_stop_delay", self.pre_stop_delay),
-            ("read_grace", self.read_grace),
-            ("header_grace", self.header_grace),
-            ("header_read_timeout", self.header_read_timeout),
-            ("progress_interval", self.progress_interval),
-            ("upgrade_timeout", self.upgrade_timeout.unwrap_or_default()),
-        ] {
-            check_duration(value).map_err(|reason| Error::Setting {
-                setting: setting.to_owned(),
-                reason,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Overrides the settings with the environment's.
-    pub(crate) fn apply_env(&mut self, env: Lookup<'_>) -> Result<(), Error> {
-        for (var, slot) in [
-            (ENV_SHUTDOWN_TIMEOUT, &mut self.shutdown_timeout),
-            (ENV_DRAIN_TIMEOUT, &mut self.drain_timeout),
-            (ENV_CALLBACK_TIMEOUT, &mut self.callback_timeout),
-            (ENV_PRE_STOP_DELAY, &mut self.pre_stop_delay),
-            (ENV_READ_GRACE, &mut self.read_grace),
-            (ENV_HEADER_GRACE, &mut self.header_grace),
-            (ENV_HEADER_READ_TIMEOUT, &mut self.header_read_timeout),
-            (ENV_PROGRESS_INTERVAL, &mut self.progress_interval),
-        ] {
-            if let Some(value) = duration_var(env, var)? {
+    /// Sets one setting to a value of its kind: the one place where a
+    /// setting meets its field, for the builder and the environment alike.
+    /// The `match` is exhaustive: a setting added to the description and
+    /// not applied here does not compile.
+    fn apply(&mut self, id: Id, value: Value) {
+        /// Stores a value of the right kind (`Kind::check` and `Kind::parse`
+        /// give no other).
+        fn store<T>(slot: &mut T, value: Option<T>) {
+            debug_assert!(value.is_some(), "a setting of the wrong kind");
+            if let Some(value) = value {
                 *slot = value;
             }
         }
-        if let Some(value) = duration_var(env, ENV_UPGRADE_TIMEOUT)? {
-            self.upgrade_timeout = Some(value);
+        match id {
+            Id::ShutdownTimeout => store(&mut self.shutdown_timeout, value.into_duration()),
+            Id::DrainTimeout => store(&mut self.drain_timeout, value.into_duration()),
+            Id::CallbackTimeout => store(&mut self.callback_timeout, value.into_duration()),
+            Id::PreStopDelay => store(&mut self.pre_stop_delay, value.into_duration()),
+            Id::ReadGrace => store(&mut self.read_grace, value.into_duration()),
+            Id::HeaderGrace => store(&mut self.header_grace, value.into_duration()),
+            Id::HeaderReadTimeout => store(&mut self.header_read_timeout, value.into_duration()),
+            Id::ProgressInterval => store(&mut self.progress_interval, value.into_duration()),
+            Id::UpgradeTimeout => store(&mut self.upgrade_timeout, value.into_duration().map(Some)),
+            Id::Signals => store(&mut self.signals, value.into_signals()),
+            Id::HealthPath => store(&mut self.health_path, value.into_path().map(Some)),
         }
-        if self.progress_interval.is_zero() {
-            return Err(invalid(
-                ENV_PROGRESS_INTERVAL,
-                "0",
-                "the progress interval must be positive",
-            ));
+    }
+
+    /// Sets `setting` from the builder. A value its kind refuses (a duration
+    /// longer than [`MAX_DURATION`], a zero interval) is kept aside and
+    /// reported by [`Config::validate`] when the app starts.
+    pub(crate) fn set(&mut self, setting: &'static Setting, value: Value) {
+        match setting.kind.check(value) {
+            Ok(value) => self.apply(setting.id, value),
+            Err(reason) => {
+                self.refused.get_or_insert((setting, reason));
+            }
         }
-        if let Some(signals) = signals_var(env)? {
-            self.signals = signals;
+    }
+
+    /// Fails with the first value the builder was given that its setting refuses.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        match &self.refused {
+            None => Ok(()),
+            Some((setting, reason)) => Err(Error::Setting {
+                setting: setting.name.to_owned(),
+                reason: reason.clone(),
+            }),
         }
-        if let Some(value) = env(ENV_HEALTH_PATH) {
-            self.health_path = match value.as_str() {
-                "" => None,
-                path if path.starts_with('/') => Some(path.to_owned()),
-                _ => {
-                    return Err(invalid(
-                        ENV_HEALTH_PATH,
-                        &value,
-                        "a path starts with '/', such as \"/healthz\"",
-                    ));
-                }
+    }
+
+    /// Overrides the settings with the environment's: every variable of
+    /// [`SETTINGS`], read with its kind's parser.
+    pub(crate) fn apply_env(&mut self, env: Lookup<'_>) -> Result<(), Error> {
+        for setting in SETTINGS {
+            let Some(text) = env(setting.env) else {
+                continue;
             };
+            if setting.kind == Kind::Path && text.is_empty() {
+                // An empty path turns the endpoint off.
+                self.health_path = None;
+                continue;
+            }
+            let value = setting
+                .kind
+                .parse(&text)
+                .map_err(|reason| invalid(setting.env, &text, &reason))?;
+            self.apply(setting.id, value);
         }
         Ok(())
     }
@@ -220,11 +209,12 @@ pub(crate) fn duration_var(env: Lookup<'_>, var: &str) -> Result<Option<Duration
 
 /// Reads `GRACEFUL_SIGNALS`.
 pub(crate) fn signals_var(env: Lookup<'_>) -> Result<Option<Vec<Signal>>, Error> {
-    match env(ENV_SIGNALS) {
+    let var = settings::SIGNALS.env;
+    match env(var) {
         None => Ok(None),
-        Some(value) => parse_signals(&value)
+        Some(value) => graceful_values::parse_signals(&value)
             .map(Some)
-            .map_err(|reason| invalid(ENV_SIGNALS, &value, &reason)),
+            .map_err(|reason| invalid(var, &value, &reason)),
     }
 }
 
@@ -263,7 +253,7 @@ mod tests {
         assert_eq!(config.shutdown_timeout, Duration::from_secs(45));
         assert_eq!(config.drain_timeout, Duration::from_secs(65));
         assert_eq!(config.pre_stop_delay, Duration::from_millis(250));
-        assert_eq!(config.callback_timeout, DEFAULT_CALLBACK_TIMEOUT);
+        assert_eq!(config.callback_timeout, Duration::from_secs(3));
         assert_eq!(config.signals, vec![Signal::Term, Signal::Usr1]);
         assert_eq!(config.health_path.as_deref(), Some("/healthz"));
     }
@@ -288,12 +278,113 @@ mod tests {
 
     #[test]
     fn a_builder_duration_longer_than_the_maximum_is_refused() {
-        let config = Config {
-            drain_timeout: Duration::MAX,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.set(&settings::DRAIN_TIMEOUT, Value::Duration(Duration::MAX));
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("drain_timeout"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_of_the_description_is_read_from_the_environment() {
+        for setting in SETTINGS {
+            let text = match setting.kind {
+                Kind::Duration | Kind::Interval => "7s",
+                Kind::Signals => "USR1",
+                Kind::Path => "/ready",
+            };
+            let env = move |var: &str| (var == setting.env).then(|| text.to_owned());
+            let mut config = Config::default();
+            config.apply_env(&env).unwrap();
+            assert_ne!(
+                format!("{config:?}"),
+                format!("{:?}", Config::default()),
+                "{} changed nothing",
+                setting.env
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_builder_value_fails_the_start_naming_the_setting() {
+        let mut config = Config::default();
+        config.set(
+            &settings::PROGRESS_INTERVAL,
+            Value::Duration(Duration::ZERO),
+        );
+        config.set(&settings::DRAIN_TIMEOUT, Value::Duration(Duration::MAX));
+        let err = config.validate().unwrap_err();
+        assert!(err.to_string().contains("progress_interval"), "{err}");
+        assert_eq!(config.progress_interval, Duration::from_secs(1));
+    }
+
+    /// Where the settings table is in `text`: the lines between its markers.
+    fn table_in(text: &str) -> std::ops::Range<usize> {
+        let start = text
+            .find("<!-- settings table")
+            .and_then(|at| text[at..].find('\n').map(|end| at + end + 1))
+            .expect("the table's start marker");
+        let end = text
+            .find("<!-- end of settings table -->")
+            .expect("the end marker");
+        let end = text[..end].rfind('\n').map_or(end, |at| at + 1);
+        start..end
+    }
+
+    /// The README's and this module's settings tables are the description's.
+    /// `GRACEFUL_BLESS=1 cargo test -p graceful --lib` rewrites them.
+    #[test]
+    fn the_settings_tables_follow_the_description() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for (file, prefix) in [("README.md", ""), ("graceful/src/config.rs", "//! ")] {
+            let table: String = markdown_table()
+                .lines()
+                .map(|line| format!("{prefix}{line}\n"))
+                .collect();
+            let path = format!("{root}/{file}");
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            let range = table_in(&text);
+            if text[range.clone()] == table {
+                continue;
+            }
+            if std::env::var_os("GRACEFUL_BLESS").is_some() {
+                text.replace_range(range, &table);
+                std::fs::write(&path, text).unwrap();
+            } else {
+                panic!("{file}'s settings table differs; expected:\n{table}");
+            }
+        }
+    }
+
+    /// Each builder method's doc names its variable and its default.
+    #[test]
+    fn every_builder_method_documents_its_variable_and_default() {
+        let app = include_str!("app.rs");
+        for setting in SETTINGS {
+            let at = app
+                .find(&format!("pub fn {}(", setting.name))
+                .unwrap_or_else(|| panic!("App::{} is missing", setting.name));
+            let doc: String = app[..at]
+                .lines()
+                .rev()
+                .skip(1)
+                .take_while(|line| line.trim_start().starts_with("///"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                doc.contains(setting.env),
+                "App::{}: {}",
+                setting.name,
+                setting.env
+            );
+            let default = setting.default.to_doc();
+            assert!(
+                doc.contains(&format!("Default {default}"))
+                    || doc.contains(&format!("Default: {default}")),
+                "App::{}'s doc does not say `Default {default}`",
+                setting.name
+            );
+        }
     }
 
     #[test]

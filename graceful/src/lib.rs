@@ -99,13 +99,11 @@
 //! # `#[graceful::main]`
 //!
 //! On `async fn main()`, returning `()` or `Result<(), E>`; an error aborts the
-//! start with exit code 2. Optional arguments: `shutdown_timeout`,
-//! `drain_timeout`, `callback_timeout`, `pre_stop_delay`, `read_grace`,
-//! `header_grace`, `header_read_timeout`, `progress_interval`,
-//! `upgrade_timeout` (durations
-//! such as `"10s"`), `signals` (`"TERM, INT"`) and
-//! `health_path` (`"/healthz"`). The environment overrides them all (see
-//! [`config`]). No registered server is a start-up error. The body can reach
+//! start with exit code 2. Its optional arguments are the settings of
+//! [`config`], each written as a string (`drain_timeout = "10s"`,
+//! `signals = "TERM, INT"`, `health_path = "/healthz"`), checked at compile
+//! time, and applied as the [`App`] method of the same name; the environment
+//! overrides them all. No registered server is a start-up error. The body can reach
 //! the app through [`shutdown_handle`].
 //!
 //! ```no_run

@@ -151,7 +151,15 @@ impl App {
     /// ```
     pub fn registered() -> Result<App, Error> {
         let handle = shutdown_handle();
-        let mut app = App::with_lifecycle(Arc::clone(&handle.lifecycle));
+        App::with_lifecycle(Arc::clone(&handle.lifecycle)).with_registered()
+    }
+
+    /// Adds what `#[graceful::server]` and `#[graceful::on_shutdown]`
+    /// registered to this app, which must be on the process-wide lifecycle
+    /// of [`shutdown_handle`].
+    pub(crate) fn with_registered(self) -> Result<App, Error> {
+        let handle = shutdown_handle();
+        let mut app = self;
         let states = state::global();
         let (servers, mut problems) = registered_servers(&handle, states);
         for server in servers {

@@ -1,5 +1,5 @@
-//! The values of `graceful`'s settings and their one parser: durations and
-//! signal names. The runtime reads them from the environment and the builder,
+//! The one description of `graceful`'s settings ([`settings`]) and the one
+//! parser of each kind of value: durations, signal names and paths. The runtime reads them from the environment and the builder,
 //! the attribute macros from their arguments at compile time; both call these
 //! functions, so a value means the same and fails with the same message
 //! wherever it is written. Depend on `graceful`, which re-exports what users
@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+pub mod settings;
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,6 +5,7 @@ async fn api() -> &'static str {
     "ok"
 }
 
+// Every setting of the description, each an `App` method of the same name.
 #[graceful::main(
     shutdown_timeout = "45s",
     drain_timeout = "20s",
@@ -12,6 +13,9 @@ async fn api() -> &'static str {
     pre_stop_delay = "0ms",
     read_grace = "50ms",
     header_grace = "2s",
+    header_read_timeout = "10s",
+    progress_interval = "500ms",
+    upgrade_timeout = "1s",
     signals = "TERM, INT",
     health_path = "/healthz",
 )]

@@ -1,2 +1,0 @@
-#[graceful::main(signals = "TERM, KILL", health_path = "healthz")]
-async fn main() {}

@@ -1,0 +1,482 @@
+//! The one description of the lifecycle's settings.
+//!
+//! Each [`Setting`] is, under one name, a key of `#[graceful::main]`, a
+//! builder method of `graceful::App` and an environment variable; its
+//! [`Kind`] says which parser reads it. Everything else follows from
+//! [`SETTINGS`]:
+//!
+//! - the attribute macro accepts exactly these keys, parses each value with
+//!   its kind's parser at compile time, and emits the builder call of the same
+//!   name;
+//! - the runtime reads exactly these variables, with the same parsers, and
+//!   sets each through one exhaustive `match` on [`Id`];
+//! - the defaults of the runtime's configuration are read from here;
+//! - the settings tables of the README and of `graceful::config` are rendered
+//!   by [`markdown_table`], and a test fails when they differ.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::{Signal, check_duration, parse_duration, parse_signals};
+
+/// Which setting: the runtime matches on it exhaustively, so a setting added
+/// here and not applied there does not compile.
+///
+/// Not `#[non_exhaustive]`, on purpose: the exhaustive `match` is the point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Id {
+    /// [`SHUTDOWN_TIMEOUT`].
+    ShutdownTimeout,
+    /// [`DRAIN_TIMEOUT`].
+    DrainTimeout,
+    /// [`CALLBACK_TIMEOUT`].
+    CallbackTimeout,
+    /// [`PRE_STOP_DELAY`].
+    PreStopDelay,
+    /// [`READ_GRACE`].
+    ReadGrace,
+    /// [`HEADER_GRACE`].
+    HeaderGrace,
+    /// [`HEADER_READ_TIMEOUT`].
+    HeaderReadTimeout,
+    /// [`PROGRESS_INTERVAL`].
+    ProgressInterval,
+    /// [`UPGRADE_TIMEOUT`].
+    UpgradeTimeout,
+    /// [`SIGNALS`].
+    Signals,
+    /// [`HEALTH_PATH`].
+    HealthPath,
+}
+
+/// What a setting's value is, and so which parser reads its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A duration such as `"3s"`, at most [`MAX_DURATION`](crate::MAX_DURATION);
+    /// see [`parse_duration`].
+    Duration,
+    /// A duration that must be positive.
+    Interval,
+    /// A comma-separated list of signals such as `"TERM, INT"`; see
+    /// [`parse_signals`].
+    Signals,
+    /// A URL path such as `"/healthz"`; see [`parse_path`].
+    Path,
+}
+
+/// A parsed value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// Of [`Kind::Duration`] and [`Kind::Interval`].
+    Duration(Duration),
+    /// Of [`Kind::Signals`].
+    Signals(Vec<Signal>),
+    /// Of [`Kind::Path`].
+    Path(String),
+}
+
+impl Value {
+    /// The duration, if the value is one.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use graceful_values::settings::Value;
+    /// assert_eq!(Value::Duration(Duration::ZERO).into_duration(), Some(Duration::ZERO));
+    /// ```
+    pub fn into_duration(self) -> Option<Duration> {
+        match self {
+            Value::Duration(duration) => Some(duration),
+            _ => None,
+        }
+    }
+
+    /// The signals, if the value is a list of them.
+    ///
+    /// ```
+    /// # use graceful_values::{Signal, settings::Value};
+    /// assert_eq!(Value::Signals(vec![Signal::Term]).into_signals(), Some(vec![Signal::Term]));
+    /// ```
+    pub fn into_signals(self) -> Option<Vec<Signal>> {
+        match self {
+            Value::Signals(signals) => Some(signals),
+            _ => None,
+        }
+    }
+
+    /// The path, if the value is one.
+    ///
+    /// ```
+    /// # use graceful_values::settings::Value;
+    /// assert_eq!(Value::Path("/healthz".into()).into_path().as_deref(), Some("/healthz"));
+    /// ```
+    pub fn into_path(self) -> Option<String> {
+        match self {
+            Value::Path(path) => Some(path),
+            _ => None,
+        }
+    }
+}
+
+impl Kind {
+    /// Checks a value given in code, as [`Kind::parse`] checks text.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_values::settings::{Kind, Value};
+    ///
+    /// assert!(Kind::Duration.check(Value::Duration(Duration::MAX)).is_err());
+    /// assert!(Kind::Interval.check(Value::Duration(Duration::ZERO)).is_err());
+    /// assert!(Kind::Path.check(Value::Duration(Duration::ZERO)).is_err());
+    /// ```
+    pub fn check(self, value: Value) -> Result<Value, String> {
+        match (self, value) {
+            (Kind::Duration, Value::Duration(duration)) => {
+                check_duration(duration).map(Value::Duration)
+            }
+            (Kind::Interval, Value::Duration(duration)) if duration.is_zero() => {
+                Err("the interval must be positive".to_owned())
+            }
+            (Kind::Interval, Value::Duration(duration)) => {
+                check_duration(duration).map(Value::Duration)
+            }
+            (Kind::Signals, Value::Signals(signals)) => Ok(Value::Signals(signals)),
+            (Kind::Path, Value::Path(path)) => parse_path(&path).map(Value::Path),
+            (kind, value) => Err(format!("{value:?} is not {}", kind.example())),
+        }
+    }
+
+    /// Parses `text` as a value of this kind.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_values::settings::{Kind, Value};
+    ///
+    /// assert_eq!(Kind::Duration.parse("3s"), Ok(Value::Duration(Duration::from_secs(3))));
+    /// assert!(Kind::Interval.parse("0s").is_err());
+    /// assert!(Kind::Path.parse("healthz").is_err());
+    /// ```
+    pub fn parse(self, text: &str) -> Result<Value, String> {
+        match self {
+            Kind::Duration => parse_duration(text).map(Value::Duration),
+            Kind::Interval => self.check(Value::Duration(parse_duration(text)?)),
+            Kind::Signals => parse_signals(text).map(Value::Signals),
+            Kind::Path => parse_path(text).map(Value::Path),
+        }
+    }
+
+    /// What a value of this kind looks like, for messages.
+    ///
+    /// ```
+    /// use graceful_values::settings::Kind;
+    /// assert_eq!(Kind::Path.example(), "a path such as \"/healthz\"");
+    /// ```
+    pub fn example(self) -> &'static str {
+        match self {
+            Kind::Duration | Kind::Interval => {
+                "a duration string such as \"500ms\", \"3s\" or \"1m\""
+            }
+            Kind::Signals => "a list of signals such as \"TERM, INT\"",
+            Kind::Path => "a path such as \"/healthz\"",
+        }
+    }
+}
+
+/// A setting's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// A duration.
+    Duration(Duration),
+    /// A list of signals.
+    Signals(&'static [Signal]),
+    /// Unset; the text says what applies then.
+    Unset(&'static str),
+}
+
+impl DefaultValue {
+    /// The default duration; a compile error where evaluated in a constant
+    /// for a setting whose default is not a duration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_values::settings::DRAIN_TIMEOUT;
+    /// const DRAIN: Duration = DRAIN_TIMEOUT.default.duration();
+    /// assert_eq!(DRAIN, Duration::from_secs(10));
+    /// ```
+    pub const fn duration(self) -> Duration {
+        match self {
+            DefaultValue::Duration(duration) => duration,
+            _ => panic!("this setting's default is not a duration"),
+        }
+    }
+
+    /// The default signals; a compile error where evaluated in a constant
+    /// for a setting whose default is not a list of signals.
+    ///
+    /// ```
+    /// use graceful_values::{Signal, settings::SIGNALS};
+    /// const DEFAULT: &[Signal] = SIGNALS.default.signals();
+    /// assert_eq!(DEFAULT, &Signal::DEFAULT);
+    /// ```
+    pub const fn signals(self) -> &'static [Signal] {
+        match self {
+            DefaultValue::Signals(signals) => signals,
+            _ => panic!("this setting's default is not a list of signals"),
+        }
+    }
+
+    /// The default as the docs write it: `30 s`, `100 ms`, `0`, `TERM,INT`.
+    ///
+    /// ```
+    /// use graceful_values::settings::{READ_GRACE, SIGNALS};
+    /// assert_eq!(READ_GRACE.default.to_doc(), "100 ms");
+    /// assert_eq!(SIGNALS.default.to_doc(), "`TERM,INT,QUIT,HUP`");
+    /// ```
+    pub fn to_doc(self) -> String {
+        match self {
+            DefaultValue::Duration(duration) if duration.is_zero() => "0".to_owned(),
+            DefaultValue::Duration(duration) if duration.subsec_nanos() == 0 => {
+                format!("{} s", duration.as_secs())
+            }
+            DefaultValue::Duration(duration) => format!("{} ms", duration.as_millis()),
+            DefaultValue::Signals(signals) => {
+                let names: Vec<&str> = signals
+                    .iter()
+                    .map(|signal| signal.name().trim_start_matches("SIG"))
+                    .collect();
+                format!("`{}`", names.join(","))
+            }
+            DefaultValue::Unset(text) => text.to_owned(),
+        }
+    }
+}
+
+/// One setting of the lifecycle.
+#[derive(Clone, Copy, Debug)]
+pub struct Setting {
+    /// Which one.
+    pub id: Id,
+    /// The key of `#[graceful::main]` and the name of the builder method.
+    pub name: &'static str,
+    /// The environment variable that overrides both at run time.
+    pub env: &'static str,
+    /// What its value is.
+    pub kind: Kind,
+    /// Its default.
+    pub default: DefaultValue,
+    /// What it sets, in a few words, for the settings table.
+    pub meaning: &'static str,
+}
+
+/// `shutdown_timeout`: the global deadline, from the first signal to a forced exit.
+pub const SHUTDOWN_TIMEOUT: Setting = Setting {
+    id: Id::ShutdownTimeout,
+    name: "shutdown_timeout",
+    env: "GRACEFUL_SHUTDOWN_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(30)),
+    meaning: "global deadline, from the first signal",
+};
+
+/// `drain_timeout`: how long in-flight requests may take to finish.
+pub const DRAIN_TIMEOUT: Setting = Setting {
+    id: Id::DrainTimeout,
+    name: "drain_timeout",
+    env: "GRACEFUL_DRAIN_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(10)),
+    meaning: "drain deadline",
+};
+
+/// `callback_timeout`: the timeout of callbacks that set none.
+pub const CALLBACK_TIMEOUT: Setting = Setting {
+    id: Id::CallbackTimeout,
+    name: "callback_timeout",
+    env: "GRACEFUL_CALLBACK_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(3)),
+    meaning: "callback timeout",
+};
+
+/// `pre_stop_delay`: how long to keep serving after the signal, not ready.
+pub const PRE_STOP_DELAY: Setting = Setting {
+    id: Id::PreStopDelay,
+    name: "pre_stop_delay",
+    env: "GRACEFUL_PRE_STOP_DELAY",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::ZERO),
+    meaning: "keep serving after the signal",
+};
+
+/// `read_grace`: how long a recently active connection may still send a request.
+pub const READ_GRACE: Setting = Setting {
+    id: Id::ReadGrace,
+    name: "read_grace",
+    env: "GRACEFUL_READ_GRACE",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_millis(100)),
+    meaning: "read grace of a busy connection",
+};
+
+/// `header_grace`: how long a connection asked to close may take to send a request head.
+pub const HEADER_GRACE: Setting = Setting {
+    id: Id::HeaderGrace,
+    name: "header_grace",
+    env: "GRACEFUL_HEADER_GRACE",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(1)),
+    meaning: "header grace while draining",
+};
+
+/// `header_read_timeout`: how long a new connection may take to send its
+/// first request head while serving; zero turns it off.
+pub const HEADER_READ_TIMEOUT: Setting = Setting {
+    id: Id::HeaderReadTimeout,
+    name: "header_read_timeout",
+    env: "GRACEFUL_HEADER_READ_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(30)),
+    meaning: "request head timeout while serving (0: off)",
+};
+
+/// `progress_interval`: how often the drain logs what is still in flight.
+pub const PROGRESS_INTERVAL: Setting = Setting {
+    id: Id::ProgressInterval,
+    name: "progress_interval",
+    env: "GRACEFUL_PROGRESS_INTERVAL",
+    kind: Kind::Interval,
+    default: DefaultValue::Duration(Duration::from_secs(1)),
+    meaning: "drain progress log",
+};
+
+/// `upgrade_timeout`: how long upgraded connections may stay open once the
+/// shutdown begins.
+pub const UPGRADE_TIMEOUT: Setting = Setting {
+    id: Id::UpgradeTimeout,
+    name: "upgrade_timeout",
+    env: "GRACEFUL_UPGRADE_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Unset("the drain deadline"),
+    meaning: "upgraded connections' budget from the signal",
+};
+
+/// `signals`: the signals that start the shutdown.
+pub const SIGNALS: Setting = Setting {
+    id: Id::Signals,
+    name: "signals",
+    env: "GRACEFUL_SIGNALS",
+    kind: Kind::Signals,
+    default: DefaultValue::Signals(&Signal::DEFAULT),
+    meaning: "signals that start the shutdown",
+};
+
+/// `health_path`: the path of the health endpoint.
+pub const HEALTH_PATH: Setting = Setting {
+    id: Id::HealthPath,
+    name: "health_path",
+    env: "GRACEFUL_HEALTH_PATH",
+    kind: Kind::Path,
+    default: DefaultValue::Unset("none"),
+    meaning: "health endpoint (empty in the environment: none)",
+};
+
+/// Every setting, in the order the docs list them.
+pub const SETTINGS: &[Setting] = &[
+    SHUTDOWN_TIMEOUT,
+    DRAIN_TIMEOUT,
+    CALLBACK_TIMEOUT,
+    PRE_STOP_DELAY,
+    READ_GRACE,
+    HEADER_GRACE,
+    HEADER_READ_TIMEOUT,
+    PROGRESS_INTERVAL,
+    UPGRADE_TIMEOUT,
+    SIGNALS,
+    HEALTH_PATH,
+];
+
+/// The setting named `name`, as an attribute key or builder method.
+///
+/// ```
+/// use graceful_values::settings::{by_name, Id};
+/// assert_eq!(by_name("drain_timeout").map(|s| s.id), Some(Id::DrainTimeout));
+/// assert!(by_name("drain").is_none());
+/// ```
+pub fn by_name(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|setting| setting.name == name)
+}
+
+/// Parses a URL path: it starts with `/`.
+///
+/// ```
+/// use graceful_values::settings::parse_path;
+/// assert_eq!(parse_path("/healthz"), Ok("/healthz".to_owned()));
+/// assert!(parse_path("healthz").is_err());
+/// ```
+pub fn parse_path(text: &str) -> Result<String, String> {
+    if text.starts_with('/') {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "a path starts with `/`, such as \"/{}\"",
+            text.trim_start_matches('/')
+        ))
+    }
+}
+
+/// The settings table, in Markdown, as the README and `graceful::config`
+/// show it.
+///
+/// ```
+/// let table = graceful_values::settings::markdown_table();
+/// assert!(table.contains("| drain deadline | `drain_timeout` | `GRACEFUL_DRAIN_TIMEOUT` | 10 s |"));
+/// ```
+pub fn markdown_table() -> String {
+    let mut table = String::from(
+        "| setting | `#[graceful::main]` key and `App` method | environment | default |\n\
+         |---|---|---|---|\n",
+    );
+    for setting in SETTINGS {
+        let _ = writeln!(
+            table,
+            "| {} | `{}` | `{}` | {} |",
+            setting.meaning,
+            setting.name,
+            setting.env,
+            setting.default.to_doc()
+        );
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_variables_are_unique_and_follow_one_rule() {
+        for (i, setting) in SETTINGS.iter().enumerate() {
+            assert_eq!(
+                setting.env,
+                format!("GRACEFUL_{}", setting.name.to_ascii_uppercase())
+            );
+            for other in &SETTINGS[i + 1..] {
+                assert_ne!(setting.id, other.id);
+                assert_ne!(setting.name, other.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_duration_default_is_within_the_maximum() {
+        for setting in SETTINGS {
+            if let DefaultValue::Duration(duration) = setting.default {
+                assert!(duration <= crate::MAX_DURATION, "{}", setting.name);
+                assert!(
+                    setting.kind != Kind::Interval || !duration.is_zero(),
+                    "{}",
+                    setting.name
+                );
+            }
+        }
+    }
+}
