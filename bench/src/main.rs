@@ -1,6 +1,7 @@
 //! Run with: `cargo run --release -p graceful-bench -- all` (add `--write` to
 //! update `BENCHMARKS.md`), or `-- smoke` for a quick run that proves the tool
-//! still works.
+//! still works; `-- instructions [SERVER...]` counts instructions per request
+//! alone (set `GRACEFUL_BENCH_PROFILES=DIR` to keep the callgrind profiles).
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -43,8 +44,12 @@ fn main() {
         Some("smoke") => SMOKE,
         // Load for a profiler: `load ADDR SECONDS`.
         Some("load") => return load_only(&args),
+        // Instructions per request only: `instructions [SERVER...]`.
+        Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
-            eprintln!("usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS");
+            eprintln!(
+                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions [SERVER...]"
+            );
             std::process::exit(2);
         }
     };
@@ -72,6 +77,29 @@ fn load_only(args: &[String]) {
     };
     let (latencies, elapsed) = load_generator().block_on(measure(addr, FULL.connections, seconds));
     println!("{:.0} req/s", latencies.len() as f64 / elapsed);
+}
+
+/// Counts the instructions per request of the servers named (all without
+/// names), with callgrind, and prints each with its ratio to bare hyper's.
+async fn instructions_only(names: &[String]) {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .expect("the executable's directory");
+    let requests = FULL.instruction_requests;
+    let Some(hyper) = instructions(&dir.join("serve-hyper"), requests).await else {
+        eprintln!("valgrind is not installed, or bare hyper did not answer");
+        std::process::exit(1);
+    };
+    println!("hyper: {hyper:.0} instructions / request");
+    for (name, bin) in PEERS {
+        if name == "hyper" || !(names.is_empty() || names.iter().any(|n| n == name)) {
+            continue;
+        }
+        if let Some(count) = instructions(&dir.join(bin), requests).await {
+            println!("{name}: {count:.0} ({:.3} x hyper)", count / hyper);
+        }
+    }
 }
 
 /// The load generator's runtime: one thread, pinned to the first core (the

@@ -71,24 +71,28 @@ impl Default for Body {
 }
 
 impl From<Bytes> for Body {
+    #[inline]
     fn from(bytes: Bytes) -> Self {
         Body(Kind::Bytes((!bytes.is_empty()).then_some(bytes)))
     }
 }
 
 impl From<&'static str> for Body {
+    #[inline]
     fn from(text: &'static str) -> Self {
         Bytes::from_static(text.as_bytes()).into()
     }
 }
 
 impl From<String> for Body {
+    #[inline]
     fn from(text: String) -> Self {
         Bytes::from(text).into()
     }
 }
 
 impl From<Vec<u8>> for Body {
+    #[inline]
     fn from(bytes: Vec<u8>) -> Self {
         Bytes::from(bytes).into()
     }
@@ -151,54 +155,63 @@ const TEXT: Option<HeaderValue> = Some(HeaderValue::from_static("text/plain; cha
 const OCTETS: Option<HeaderValue> = Some(HeaderValue::from_static("application/octet-stream"));
 
 impl IntoBody for Body {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self, None)
     }
 }
 
 impl IntoBody for &'static str {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), TEXT)
     }
 }
 
 impl IntoBody for String {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), TEXT)
     }
 }
 
 impl IntoBody for Bytes {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), OCTETS)
     }
 }
 
 impl IntoBody for Vec<u8> {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (self.into(), OCTETS)
     }
 }
 
 impl IntoBody for Full<Bytes> {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::new(self), None)
     }
 }
 
 impl IntoBody for Empty<Bytes> {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::empty(), None)
     }
 }
 
 impl IntoBody for hyper::body::Incoming {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body::new(self), None)
     }
 }
 
 impl IntoBody for UnsyncBoxBody<Bytes, BoxError> {
+    #[inline]
     fn into_body(self) -> (Body, Option<HeaderValue>) {
         (Body(Kind::Boxed(self)), None)
     }
@@ -235,6 +248,7 @@ pub trait IntoResponse {
     fn into_response(self) -> Response<Body>;
 }
 
+#[inline(always)]
 fn with_body(
     status: StatusCode,
     (body, content_type): (Body, Option<HeaderValue>),
@@ -261,6 +275,7 @@ impl<B: IntoBody> IntoResponse for Response<B> {
 macro_rules! body_responses {
     ($($ty:ty),*) => {$(
         impl IntoResponse for $ty {
+            #[inline(always)]
             fn into_response(self) -> Response<Body> {
                 with_body(StatusCode::OK, self.into_body())
             }

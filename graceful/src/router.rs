@@ -131,7 +131,7 @@ where
     type Error = Infallible;
     type Future = AloneFuture<F>;
 
-    #[inline]
+    #[inline(always)]
     fn call(&self, req: Request) -> AloneFuture<F> {
         // The handler's future is built even for a path it does not serve
         // (an `async fn` runs nothing until polled): one shape for both
@@ -156,7 +156,7 @@ pin_project_lite::pin_project! {
 impl<F: Future> Future for AloneFuture<F> {
     type Output = Result<Response<Body>, Infallible>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if *this.serves {
@@ -185,7 +185,7 @@ impl<F: Future> Respond<F> {
 impl<F: Future> Future for Respond<F> {
     type Output = Result<Response<Body>, Infallible>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         this.handler

@@ -43,7 +43,16 @@ pub(crate) async fn callgrind_total(binary: &Path, requests: u64) -> Option<u64>
     server.signal();
     server.exit(Duration::from_secs(60)).await;
     let profile = std::fs::read_to_string(&out).ok();
-    let _ = std::fs::remove_file(&out);
+    match std::env::var_os("GRACEFUL_BENCH_PROFILES") {
+        // Kept for `callgrind_annotate`, named after the server and the count.
+        Some(dir) => {
+            let name = binary.file_name().unwrap_or_default().to_string_lossy();
+            let _ = std::fs::rename(&out, Path::new(&dir).join(format!("{name}-{requests}.out")));
+        }
+        None => {
+            let _ = std::fs::remove_file(&out);
+        }
+    }
     profile?.lines().find_map(|line| {
         line.strip_prefix("summary:")
             .or_else(|| line.strip_prefix("totals:"))

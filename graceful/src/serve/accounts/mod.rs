@@ -1,14 +1,16 @@
 //! In-flight accounting: what every server and connection is doing.
 //!
 //! This is the hot path. A request costs one counter increment when its
-//! handler starts and one when its response body ends or is dropped, on the
-//! server; one increment and one decrement on its connection (plain loads and
-//! stores for HTTP/1, whose connection is only touched by its own task); one
-//! reference count; two reads of the coarse clock (the request's age and the
-//! connection's last activity; see `clock`); and, for HTTP/1, a copy of the
-//! path's first 32 bytes into the connection. No lock, no allocation (an
-//! HTTP/2 request boxes its name). The lists that name requests are only
-//! written once the drain deadline has passed.
+//! handler starts and one when its response body ends or is dropped, each on
+//! the stripe of the thread that runs it (see `tally`: no cache line is
+//! written by two threads); one increment and one decrement on its
+//! connection (plain loads and stores for HTTP/1, whose connection is only
+//! touched by its own task); one reference count; two reads of the coarse
+//! clock (the request's age and the connection's last activity; see
+//! `clock`); and, for HTTP/1, a copy of the path's first 32 bytes into the
+//! connection. No lock, no allocation (an HTTP/2 request boxes its name).
+//! The lists that name requests are only written once the drain deadline has
+//! passed.
 
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,9 +25,11 @@ use crate::lifecycle::Lifecycle;
 use crate::report::{OpenRequest, ServerReport};
 
 mod request;
+mod tally;
 
 use request::CurrentRequest;
 pub(crate) use request::{Refusal, RequestGuard};
+use tally::Tally;
 
 /// What every connection of one server shares.
 #[derive(Debug)]
@@ -80,16 +84,11 @@ struct Upgraded {
     _token: TaskTrackerToken,
 }
 
-/// A server's counters. `in_flight` is derived: started minus ended.
+/// A server's counters: those of requests striped by thread (see
+/// [`Tally`]), the rest written once per connection at most.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    started: AtomicU64,
-    pub(crate) served: AtomicU64,
-    pub(crate) drained: AtomicU64,
-    pub(crate) refused: AtomicU64,
-    pub(crate) cut_off: AtomicU64,
-    pub(crate) disconnected: AtomicU64,
-    pub(crate) panicked: AtomicU64,
+    pub(crate) requests: Tally,
     pub(crate) connections: AtomicU64,
     pub(crate) open_connections: AtomicU64,
     pub(crate) idle_closed: AtomicU64,
@@ -105,15 +104,7 @@ impl Stats {
     /// Requests whose handler started (or whose refusal was decided) and whose
     /// response has not ended.
     pub(crate) fn in_flight(&self) -> u64 {
-        // Ends are read before starts: a request is started before it ends,
-        // so this never underflows in practice, and saturates if it could.
-        let ended = self.served.load(Relaxed)
-            + self.drained.load(Relaxed)
-            + self.cut_off.load(Relaxed)
-            + self.disconnected.load(Relaxed)
-            + self.panicked.load(Relaxed)
-            + self.refused.load(Relaxed);
-        self.started.load(Relaxed).saturating_sub(ended)
+        self.requests.counts().in_flight
     }
 }
 
@@ -203,16 +194,17 @@ impl ServerShared {
     /// A snapshot of the counters, for the report.
     pub(crate) fn report(&self) -> ServerReport {
         let s = &self.stats;
+        let requests = s.requests.counts();
         ServerReport {
             name: self.name.to_string(),
             addr: self.addr.clone(),
-            served: s.served.load(Relaxed),
-            drained: s.drained.load(Relaxed),
-            refused: s.refused.load(Relaxed),
-            cut_off: s.cut_off.load(Relaxed),
-            disconnected: s.disconnected.load(Relaxed),
-            panicked: s.panicked.load(Relaxed),
-            in_flight: s.in_flight(),
+            served: requests.served,
+            drained: requests.drained,
+            refused: requests.refused,
+            cut_off: requests.cut_off,
+            disconnected: requests.disconnected,
+            panicked: requests.panicked,
+            in_flight: requests.in_flight,
             connections: s.connections.load(Relaxed),
             idle_closed: s.idle_closed.load(Relaxed),
             upgraded: s.upgraded.load(Relaxed),
@@ -390,7 +382,12 @@ impl ConnState {
 
     /// Counts a refusal in: in flight until its 503 is sent (see [`Refusal`]).
     pub(crate) fn refusal(self: &Arc<Self>) -> Refusal {
-        self.server.stats.started.fetch_add(1, Relaxed);
+        self.server
+            .stats
+            .requests
+            .mine()
+            .started
+            .fetch_add(1, Relaxed);
         Refusal::new(Arc::clone(self))
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use http::Method;
 
+use super::tally::{Stripe, Tally};
 use super::{ConnState, Cut, log_cut_off};
 use crate::lifecycle::Phase;
 use crate::report::OpenRequest;
@@ -31,7 +32,12 @@ impl Refusal {
     /// The 503 was sent in full.
     pub(crate) fn sent(&self) {
         if let Some(conn) = self.0.take() {
-            conn.server.stats.refused.fetch_add(1, Relaxed);
+            conn.server
+                .stats
+                .requests
+                .mine()
+                .refused
+                .fetch_add(1, Relaxed);
         }
     }
 }
@@ -39,7 +45,12 @@ impl Refusal {
 impl Drop for Refusal {
     fn drop(&mut self) {
         if let Some(conn) = self.0.get_mut().take() {
-            conn.server.stats.disconnected.fetch_add(1, Relaxed);
+            conn.server
+                .stats
+                .requests
+                .mine()
+                .disconnected
+                .fetch_add(1, Relaxed);
         }
     }
 }
@@ -54,6 +65,8 @@ pub(crate) struct RequestGuard {
     /// The request's name, for HTTP/2, where a connection serves many at once.
     own_name: Option<Box<OwnName>>,
     end: Cell<End>,
+    /// The stripe its start was counted on, where its end is counted too.
+    stripe: u8,
 }
 
 /// How a request ended, as far as its guard knows.
@@ -154,7 +167,9 @@ impl CurrentRequest {
 impl RequestGuard {
     #[inline]
     pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
-        conn.server.stats.started.fetch_add(1, Relaxed);
+        let stripe = Tally::my_stripe();
+        let requests = &conn.server.stats.requests;
+        requests.stripe(stripe).started.fetch_add(1, Relaxed);
         conn.add_in_flight(h1, 1);
         let own_name = if h1 {
             let started = conn.lifecycle().clock.now();
@@ -171,6 +186,7 @@ impl RequestGuard {
             conn: Arc::clone(conn),
             own_name,
             end: Cell::new(End::Open),
+            stripe,
         }
     }
 
@@ -244,11 +260,12 @@ impl Drop for RequestGuard {
         let lifecycle = &*server.lifecycle;
         let phase = lifecycle.phase();
         let now = lifecycle.clock.now();
+        let mine = server.stats.requests.stripe(self.stripe);
         let counter = match self.end.get() {
-            End::Finished if phase == Phase::Running => &server.stats.served,
-            End::Finished => &server.stats.drained,
-            End::Panicked => &server.stats.panicked,
-            End::Open => self.cut(phase, now),
+            End::Finished if phase == Phase::Running => &mine.served,
+            End::Finished => &mine.drained,
+            End::Panicked => &mine.panicked,
+            End::Open => self.cut(phase, now, mine),
         };
         conn.last_active.store(now, Relaxed);
         conn.add_in_flight(self.is_h1(), -1);
@@ -262,7 +279,7 @@ impl Drop for RequestGuard {
 impl RequestGuard {
     /// The counter of a request that ended without its response: cut off at
     /// the drain deadline (named in the report), or its client went away.
-    fn cut(&self, phase: Phase, now: u64) -> &AtomicU64 {
+    fn cut<'a>(&self, phase: Phase, now: u64, mine: &'a Stripe) -> &'a AtomicU64 {
         let server = &*self.conn.server;
         if phase == Phase::CutOff {
             let request = self.name(now);
@@ -272,9 +289,9 @@ impl RequestGuard {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(request);
-            &server.stats.cut_off
+            &mine.cut_off
         } else {
-            &server.stats.disconnected
+            &mine.disconnected
         }
     }
 }
