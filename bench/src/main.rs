@@ -1,7 +1,8 @@
 //! Run with: `cargo run --release -p graceful-bench -- all` (add `--write` to
 //! update `BENCHMARKS.md`), or `-- smoke` for a quick run that proves the tool
 //! still works; `-- instructions [SERVER...]` counts instructions per request
-//! alone (set `GRACEFUL_BENCH_PROFILES=DIR` to keep the callgrind profiles).
+//! alone (set `GRACEFUL_BENCH_PROFILES=DIR` to keep the callgrind profiles),
+//! `-- shutdown [SERVER...]` the exits and memory alone.
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -44,11 +45,13 @@ fn main() {
         Some("smoke") => SMOKE,
         // Load for a profiler: `load ADDR SECONDS`.
         Some("load") => return load_only(&args),
+        // Shutdown latencies only: `shutdown [SERVER...]`.
+        Some("shutdown") => return load_generator().block_on(shutdown_only(&args[1..])),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions|shutdown [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -99,6 +102,39 @@ async fn instructions_only(names: &[String]) {
         if let Some(count) = instructions(&dir.join(bin), requests).await {
             println!("{name}: {count:.0} ({:.3} x hyper)", count / hyper);
         }
+    }
+}
+
+/// Measures, for the servers named (all without names), the exit from
+/// SIGTERM idle, with 1,000 and with 10,000 idle keep-alive connections,
+/// and resident memory per idle connection.
+async fn shutdown_only(names: &[String]) {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .expect("the executable's directory");
+    for (name, bin) in PEERS {
+        if !(names.is_empty() || names.iter().any(|n| n == name)) {
+            continue;
+        }
+        let mut m = Measured::default();
+        idle_exit(&dir.join(bin), &mut m).await;
+        memory(&dir.join(bin), &FULL, &mut m).await;
+        scale(&dir.join(bin), &FULL, &mut m).await;
+        let memory = m.memory.as_ref();
+        println!(
+            "{name}: idle exit {:.1} ms (runs {:?}); {} conns: exit {:.0} ms, {:.1} KiB / conn; {} conns: exit {:.0} ms",
+            median(&m.idle_exit_ms),
+            m.idle_exit_ms
+                .iter()
+                .map(|v| (v * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
+            FULL.memory_connections,
+            memory.map_or(f64::NAN, |m| m.exit_ms),
+            memory.map_or(f64::NAN, |m| m.per_connection_kib(FULL.memory_connections)),
+            FULL.scale_connections,
+            m.scale.as_ref().map_or(f64::NAN, |s| s.exit_ms),
+        );
     }
 }
 

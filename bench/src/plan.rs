@@ -87,6 +87,16 @@ pub(crate) struct Drain {
 pub(crate) struct Memory {
     pub(crate) idle_kib: u64,
     pub(crate) connections_kib: u64,
+    /// From SIGTERM to exit with those connections idle.
+    pub(crate) exit_ms: f64,
+    pub(crate) exit_code: i32,
+}
+
+impl Memory {
+    /// Resident memory per idle connection, in KiB.
+    pub(crate) fn per_connection_kib(&self, connections: usize) -> f64 {
+        self.connections_kib.saturating_sub(self.idle_kib) as f64 / connections.max(1) as f64
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -18,12 +18,13 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
     let hyper_instructions = r.servers["hyper"].instructions;
     let _ = writeln!(
         s,
-        "| server | req/s (median) | ÷ bare hyper (median of rounds) | instructions / request (÷ bare hyper) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {} conns MiB | {} conns: exit ms (code) |",
-        r.plan.memory_connections, r.plan.scale_connections
+        "| server | req/s (median) | ÷ bare hyper (median of rounds) | instructions / request (÷ bare hyper) | p50 µs | p99 µs | drain: ok / refused / dirty | slow 200 | drain signal→exit ms (code) | idle exit ms | 2nd signal exit ms (code) | RSS idle MiB | RSS {n} conns MiB (KiB / conn) | {n} conns: exit ms (code) | {} conns: exit ms (code) |",
+        r.plan.scale_connections,
+        n = r.plan.memory_connections,
     );
     let _ = writeln!(
         s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (name, m) in r.servers.iter() {
         let d = m.drain.as_ref();
@@ -34,7 +35,7 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
         let none = || "–".to_owned();
         let _ = writeln!(
             s,
-            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {:.0} | {:.3} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             median(&m.throughput),
             median(&m.vs_hyper),
             match (m.instructions, hyper_instructions) {
@@ -59,9 +60,13 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
                 .as_ref()
                 .map_or_else(none, |m| format!("{:.1}", m.idle_kib as f64 / 1024.0)),
             m.memory.as_ref().map_or_else(none, |m| format!(
-                "{:.1}",
-                m.connections_kib as f64 / 1024.0
+                "{:.1} ({:.1})",
+                m.connections_kib as f64 / 1024.0,
+                m.per_connection_kib(r.plan.memory_connections)
             )),
+            m.memory
+                .as_ref()
+                .map_or_else(none, |m| format!("{:.0} ({})", m.exit_ms, m.exit_code)),
             m.scale
                 .as_ref()
                 .map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
@@ -79,35 +84,69 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
         quartile(0.75).copied().unwrap_or(0.0),
     );
     let g = &r.servers["graceful"];
+    let h = &r.servers["hyper"];
     let d = g.drain.as_ref();
+    let n = r.plan.memory_connections;
+    let idle = |m: &Measured| (!m.idle_exit_ms.is_empty()).then(|| median(&m.idle_exit_ms));
     let bars = [
         (
-            "median throughput ≥ 0.97 × bare hyper",
-            Some(r.ratio_median >= 0.97),
+            "median throughput ≥ 0.99 × bare hyper".to_owned(),
+            Some(r.ratio_median >= 0.99),
             format!("{:.3}", r.ratio_median),
         ),
         (
-            "0 dirty failures in the drain, every slow request finished",
+            "instructions per request ≤ 1.03 × bare hyper".to_owned(),
+            g.instructions
+                .zip(hyper_instructions)
+                .map(|(g, h)| g <= 1.03 * h),
+            g.instructions
+                .zip(hyper_instructions)
+                .map_or_else(String::new, |(g, h)| format!("{:.3}", g / h)),
+        ),
+        (
+            "0 dirty failures in the drain, every slow request finished".to_owned(),
             d.map(|d| d.dirty == 0 && d.slow_ok == d.slow_total),
             d.map_or_else(String::new, |d| {
                 format!("{} dirty, {}/{} slow", d.dirty, d.slow_ok, d.slow_total)
             }),
         ),
         (
-            "idle shutdown under 50 ms",
-            (!g.idle_exit_ms.is_empty()).then(|| median(&g.idle_exit_ms) < 50.0),
-            format!("{:.1} ms", median(&g.idle_exit_ms)),
+            "idle SIGTERM to exit within 1 ms of bare hyper".to_owned(),
+            idle(g).zip(idle(h)).map(|(g, h)| g <= h + 1.0),
+            idle(g)
+                .zip(idle(h))
+                .map_or_else(String::new, |(g, h)| format!("{g:.1} ms vs {h:.1} ms")),
         ),
         {
             let both = g.memory.as_ref().zip(hyper_memory);
             (
-                "resident memory idle within 2 MiB of bare hyper",
-                both.map(|(g, h)| g.idle_kib <= h.idle_kib + 2048),
+                format!("exit with {n} idle connections no slower than bare hyper"),
+                both.map(|(g, h)| g.exit_ms <= h.exit_ms),
+                both.map_or_else(String::new, |(g, h)| {
+                    format!("{:.0} ms vs {:.0} ms", g.exit_ms, h.exit_ms)
+                }),
+            )
+        },
+        (
+            format!(
+                "exit with {} idle connections under 150 ms",
+                r.plan.scale_connections
+            ),
+            g.scale.as_ref().map(|s| s.exit_ms < 150.0),
+            g.scale
+                .as_ref()
+                .map_or_else(String::new, |s| format!("{:.0} ms", s.exit_ms)),
+        ),
+        {
+            let both = g.memory.as_ref().zip(hyper_memory);
+            (
+                "memory per idle connection ≤ bare hyper's".to_owned(),
+                both.map(|(g, h)| g.per_connection_kib(n) <= h.per_connection_kib(n)),
                 both.map_or_else(String::new, |(g, h)| {
                     format!(
-                        "{:.1} MiB vs {:.1} MiB",
-                        g.idle_kib as f64 / 1024.0,
-                        h.idle_kib as f64 / 1024.0
+                        "{:.1} KiB vs {:.1} KiB",
+                        g.per_connection_kib(n),
+                        h.per_connection_kib(n)
                     )
                 }),
             )

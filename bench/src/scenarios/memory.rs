@@ -41,12 +41,15 @@ pub(crate) async fn memory(binary: &Path, plan: &Plan, m: &mut Measured) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let idle_kib = server.rss_kib();
     let open = open_idle(server.addr, plan.memory_connections).await;
+    let connections_kib = server.rss_kib();
+    server.signal();
+    let (exit_code, took) = server.exit(Duration::from_secs(15)).await;
     m.memory = Some(Memory {
         idle_kib,
-        connections_kib: server.rss_kib(),
+        connections_kib,
+        exit_ms: took.as_secs_f64() * 1e3,
+        exit_code,
     });
-    server.signal();
-    server.exit(Duration::from_secs(15)).await;
     drop(open);
 }
 

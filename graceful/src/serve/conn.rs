@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
 
-use tokio::time::{Instant, sleep_until};
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep, sleep_until};
 
 use super::HttpService;
 use super::io::TrackedIo;
@@ -164,8 +166,8 @@ async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
     // Wait for a quiet moment, so that a request already on its way is served.
     if !conn.is_h2() {
         loop {
-            let quiet_at = conn.quiet_at(server.read_grace).map(Instant::from_std);
-            if quiet_at.is_some_and(|at| at <= Instant::now()) {
+            let wait = conn.quiet_in(server.read_grace);
+            if wait == Some(Duration::ZERO) {
                 break;
             }
             let notified = conn.notify.notified();
@@ -174,17 +176,17 @@ async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
                 _ = connection.as_mut() => return,
                 () = &mut cancelled => return aborted(conn),
                 () = notified => {}
-                () = sleep_until(quiet_at.unwrap_or_else(Instant::now)), if quiet_at.is_some() => {}
+                () = sleep(wait.unwrap_or_default()), if wait.is_some() => {}
             }
         }
     }
-
     conn.set_refusing();
-    if !conn.first_request_partial() {
+    if !conn.first_request_partial() && !conn.has_unread_bytes() {
         graceful_shutdown(connection.as_mut());
     }
-    // Else the request on its way completes (and is refused with 503 and
-    // `Connection: close`), or the header grace below drops the connection.
+    // Else the request on its way (read in part, or waiting in the kernel)
+    // completes, and is refused with 503 and `Connection: close`, or the
+    // header grace below drops the connection.
     let grace_end = Instant::now() + server.header_grace;
     loop {
         let idle = conn.is_idle();

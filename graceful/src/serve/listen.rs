@@ -75,6 +75,33 @@ impl Listener {
         }
     }
 
+    /// Accepts a connection the kernel has completed, asking the kernel
+    /// itself: unlike [`Listener::poll_accept`], this does not trust the
+    /// runtime's readiness, which lags behind the kernel when the reactor
+    /// has not run yet. For the listener's last accepts, before it closes
+    /// and resets whatever it still holds.
+    pub(crate) fn accept_now(&self) -> io::Result<Option<Stream>> {
+        let accepted = match self {
+            Listener::Tcp(listener) => socket2::SockRef::from(listener).accept(),
+            #[cfg(unix)]
+            Listener::Unix(socket) => socket2::SockRef::from(&socket.listener).accept(),
+        };
+        let socket = match accepted {
+            Ok((socket, _)) => socket,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        socket.set_nonblocking(true)?;
+        Ok(Some(match self {
+            Listener::Tcp(_) => {
+                let _ = socket.set_tcp_nodelay(true);
+                Stream::Tcp(TcpStream::from_std(socket.into())?)
+            }
+            #[cfg(unix)]
+            Listener::Unix(_) => Stream::Unix(tokio::net::UnixStream::from_std(socket.into())?),
+        }))
+    }
+
     /// The TCP listener, for what only TCP has (handshakes under way).
     pub(crate) fn as_tcp(&self) -> Option<&TcpListener> {
         match self {
@@ -195,5 +222,28 @@ impl AsyncWrite for Stream {
     #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         either!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runtime learns that a connection waits only when its reactor
+    /// runs; the kernel knows at once. The last accepts before a listener
+    /// closes must ask the kernel, or a connection completed meanwhile is
+    /// reset with the listener.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_last_accepts_ask_the_kernel_not_the_reactor() {
+        let listener = Listener::Tcp(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let Ok(ListenAddr::Tcp(addr)) = listener.local_addr() else {
+            panic!("a TCP address");
+        };
+        // Connected (the kernel completed the handshake), the reactor not run.
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(listener.poll_accept(&mut cx).is_pending());
+        assert!(listener.accept_now().unwrap().is_some());
+        assert!(listener.accept_now().unwrap().is_none());
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod accounts;
 mod conn;
+mod handshakes;
 mod io;
 mod listen;
 mod protocol;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use protocol::Protocols;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -444,15 +445,14 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
         }
     }
     // Closing a listener resets every connection the kernel has completed
-    // but we have not accepted: its client, which already wrote a request,
-    // sees a reset. So first stop new handshakes (their SYNs are dropped: the
-    // client retries, then finds the port closed, a clean refusal), let the
-    // handshakes under way complete, and serve what the kernel accepted.
-    // A Unix socket has no handshake: what connected is already accepted.
+    // but we have not accepted, and every handshake under way: first stop
+    // new handshakes, serve what completes while any is under way, then
+    // close (see `handshakes`). A Unix socket has no handshake: what
+    // connected is already accepted.
     if let Some(tcp) = listener.as_tcp() {
-        stop_handshakes(tcp, &server.name);
-        take_accepted(&listener, &server, &builder, &service);
-        tokio::time::sleep(HANDSHAKE_SETTLE).await;
+        if handshakes::stop(tcp, &server.name) {
+            settle(&listener, tcp, &server, &builder, service.clone()).await;
+        }
     }
     take_accepted(&listener, &server, &builder, &service);
     // A Unix socket's file goes with it.
@@ -467,9 +467,16 @@ fn take_accepted<S: HttpService>(
     builder: &Arc<Protocols>,
     service: &S,
 ) {
-    let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Ok(stream)) = listener.poll_accept(&mut cx) {
-        spawn_connection(stream, server, builder, service);
+    loop {
+        match listener.accept_now() {
+            Ok(Some(stream)) => spawn_connection(stream, server, builder, service),
+            Ok(None) => return,
+            Err(err) if is_connection_error(&err) => {}
+            Err(err) => {
+                tracing::warn!(server = %server.name, error = %err, "accept failed while closing the listener");
+                return;
+            }
+        }
     }
 }
 
@@ -489,36 +496,36 @@ fn spawn_connection<S: HttpService>(
     ));
 }
 
-/// How long handshakes already under way when the listener stops taking new
-/// ones get to complete: their last ACK is one round trip away.
-const HANDSHAKE_SETTLE: Duration = Duration::from_millis(10);
-
-/// Makes the kernel drop new connection attempts (TCP segments with SYN and
-/// without ACK) on this listener, with a classic BPF socket filter; the
-/// segments of handshakes under way, and of accepted connections, pass.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn stop_handshakes(listener: &TcpListener, server: &str) {
-    use socket2::{SockFilter, SockRef};
-    const LOAD_BYTE: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
-    const JUMP_IF_SET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
-    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
-    const ACK: u32 = 0x10;
-    const SYN: u32 = 0x02;
-    let program = [
-        SockFilter::new(LOAD_BYTE, 0, 0, 13),    // the TCP flags
-        SockFilter::new(JUMP_IF_SET, 1, 0, ACK), // ACK: keep
-        SockFilter::new(JUMP_IF_SET, 1, 0, SYN), // SYN without ACK: drop
-        SockFilter::new(RETURN, 0, 0, u32::MAX), // keep
-        SockFilter::new(RETURN, 0, 0, 0),        // drop
-    ];
-    if let Err(err) = SockRef::from(listener).attach_filter(&program) {
-        tracing::debug!(server, error = %err, "cannot stop new handshakes before closing the listener");
+/// Serves the connections that complete while handshakes are under way on
+/// a listener that takes no new ones, until none is, or for
+/// [`handshakes::LIMIT`] at most.
+async fn settle<S: HttpService>(
+    listener: &Listener,
+    tcp: &TcpListener,
+    server: &Arc<ServerShared>,
+    builder: &Arc<Protocols>,
+    service: S,
+) {
+    let since = tokio::time::Instant::now();
+    loop {
+        take_accepted(listener, server, builder, &service);
+        match handshakes::under_way(tcp) {
+            Ok(0) => return,
+            Ok(n) if since.elapsed() >= handshakes::LIMIT => {
+                tracing::debug!(server = %server.name, handshakes = n, "closing the listener with handshakes under way");
+                return;
+            }
+            Ok(_) => tokio::time::sleep(handshakes::POLL).await,
+            Err(err) => {
+                // The kernel cannot be asked: wait as long as a handshake
+                // on a local network takes.
+                tracing::debug!(server = %server.name, error = %err, "cannot count handshakes under way");
+                tokio::time::sleep(handshakes::BLIND_SETTLE).await;
+                return;
+            }
+        }
     }
 }
-
-/// Elsewhere the listener closes at once.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn stop_handshakes(_listener: &TcpListener, _server: &str) {}
 
 /// Errors about one connection, not the listener: the next accept may succeed.
 fn is_connection_error(err: &stdio::Error) -> bool {

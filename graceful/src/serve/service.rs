@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -97,10 +98,7 @@ fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGu
     // that was asked to close, or that was quiet for longer than the read
     // grace (its task may not have run yet: the decision must not wait).
     if phase >= Phase::Refusing
-        && (conn.is_refusing()
-            || conn
-                .quiet_at(server.read_grace)
-                .is_some_and(|at| at <= std::time::Instant::now()))
+        && (conn.is_refusing() || conn.quiet_in(server.read_grace) == Some(Duration::ZERO))
     {
         return Err(OwnAnswer::Refuse {
             refusal: conn.refusal(),

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
@@ -252,9 +252,10 @@ pub(crate) struct ConnState {
     pub(crate) notify: Notify,
     /// The HTTP/1 request in progress, named for the cut-off report.
     current: CurrentRequest,
-    /// The socket, for cutting off an upgraded connection whose socket the
-    /// app holds. Only used while the connection is on the upgraded books,
-    /// where it is known to be open.
+    /// The socket: peeked at by the connection's own task (see
+    /// [`ConnState::has_unread_bytes`]), and shut down to cut off an
+    /// upgraded connection whose socket the app holds, only while it is on
+    /// the upgraded books, where it is known to be open.
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
 }
@@ -396,6 +397,23 @@ impl ConnState {
         self.flag(STARTED_ANY)
     }
 
+    /// Whether bytes the client sent wait in the kernel, not read yet: a
+    /// request that arrived while the task was busy (the reactor has not
+    /// told it yet). Closing now would reset it.
+    pub(crate) fn has_unread_bytes(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use nix::sys::socket::{MsgFlags, recv};
+            let mut byte = [0u8; 1];
+            matches!(
+                recv(self.fd, &mut byte, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT),
+                Ok(n) if n > 0
+            )
+        }
+        #[cfg(not(unix))]
+        false
+    }
+
     /// The client sent bytes, but no request is complete yet: its first
     /// request is on its way. hyper-util, still telling HTTP/1 from HTTP/2,
     /// would drop those bytes if asked to shut down now.
@@ -422,13 +440,19 @@ impl ConnState {
         self.in_flight.load(Relaxed) == 0 && !self.flag(WRITE_PENDING) && !self.flag(LINGER)
     }
 
-    /// When this connection becomes quiet: `None` while a request is in
-    /// flight, else its last activity plus `grace`.
-    pub(crate) fn quiet_at(&self, grace: Duration) -> Option<Instant> {
+    /// How long until this connection has been quiet (no request in
+    /// flight, none ended) for `grace`: zero if it has, `None` while a
+    /// request is in flight. Read on the coarse clock at both ends, so that a
+    /// zero grace means "no request in flight", whatever the clock's tick.
+    pub(crate) fn quiet_in(&self, grace: Duration) -> Option<Duration> {
         if self.in_flight.load(Relaxed) > 0 {
             return None;
         }
         let last = self.last_active.load(Relaxed);
-        Some(self.lifecycle().clock.instant_of(last) + grace)
+        let grace = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
+        let quiet = last.saturating_add(grace);
+        Some(Duration::from_nanos(
+            quiet.saturating_sub(self.lifecycle().clock.now()),
+        ))
     }
 }
