@@ -7,6 +7,16 @@ pub use graceful_load::{client, load};
 pub mod endpoints {
     use std::time::Duration;
 
+    /// The variable that sets a peer's address (graceful's servers read
+    /// `GRACEFUL_ADDR_BENCH`): a rolling restart starts each replica again
+    /// on its port.
+    pub const ADDR_VAR: &str = "BENCH_ADDR";
+
+    /// The address to listen on: [`ADDR_VAR`], or any free port.
+    pub fn listen_addr() -> String {
+        std::env::var(ADDR_VAR).unwrap_or_else(|_| "127.0.0.1:0".to_owned())
+    }
+
     /// The body of `GET /`.
     pub const HELLO: &str = "hello world";
     /// The body of `GET /slow?ms=N`, after N ms.

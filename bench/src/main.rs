@@ -2,7 +2,8 @@
 //! update `BENCHMARKS.md`), or `-- smoke` for a quick run that proves the tool
 //! still works; `-- instructions [SERVER...]` counts instructions per request
 //! alone (set `GRACEFUL_BENCH_PROFILES=DIR` to keep the callgrind profiles),
-//! `-- shutdown [SERVER...]` the exits and memory alone.
+//! `-- shutdown [SERVER...]` the exits and memory alone, `-- rolling
+//! [SERVER...]` a rolling restart of three replicas behind nginx alone.
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use crate::machine::*;
 use crate::plan::*;
@@ -34,6 +36,7 @@ use crate::render::*;
 use crate::scenarios::drain::*;
 use crate::scenarios::instructions::*;
 use crate::scenarios::memory::*;
+use crate::scenarios::rolling::*;
 use crate::scenarios::shutdown::*;
 use crate::scenarios::throughput::*;
 use crate::server::*;
@@ -45,13 +48,15 @@ fn main() {
         Some("smoke") => SMOKE,
         // Load for a profiler: `load ADDR SECONDS`.
         Some("load") => return load_only(&args),
+        // The rolling restart behind nginx only: `rolling [SERVER...]`.
+        Some("rolling") => return load_generator().block_on(rolling_only(&args[1..])),
         // Shutdown latencies only: `shutdown [SERVER...]`.
         Some("shutdown") => return load_generator().block_on(shutdown_only(&args[1..])),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions|shutdown [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions|shutdown|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -138,6 +143,39 @@ async fn shutdown_only(names: &[String]) {
     }
 }
 
+/// A rolling restart behind nginx of the servers named (all without names).
+async fn rolling_only(names: &[String]) {
+    if !nginx_installed() {
+        eprintln!("nginx is not installed (apt-get install nginx-light)");
+        std::process::exit(1);
+    }
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .expect("the executable's directory");
+    for (name, bin) in PEERS {
+        if !(names.is_empty() || names.iter().any(|n| n == name)) {
+            continue;
+        }
+        let r = rolling(
+            &dir.join(bin),
+            FULL.rolling_clients,
+            Duration::from_millis(FULL.rolling_pause_ms),
+        )
+        .await;
+        println!(
+            "{name}: {} requests across {} restarts: {} failed ({} status, {} transport), {} late (>= 0.5 s), slowest {:.0} ms",
+            r.requests,
+            r.restarts,
+            r.failed(),
+            r.failed_status,
+            r.failed_transport,
+            r.late,
+            r.max_ms
+        );
+    }
+}
+
 /// The load generator's runtime: one thread, pinned to the first core (the
 /// servers get the second).
 fn load_generator() -> tokio::runtime::Runtime {
@@ -184,6 +222,18 @@ async fn run(plan: Plan, write: bool, args: String) {
         second_signal(&binary(bin), m).await;
         memory(&binary(bin), &plan, m).await;
         scale(&binary(bin), &plan, m).await;
+        if nginx_installed() {
+            m.rolling = Some(
+                rolling(
+                    &binary(bin),
+                    plan.rolling_clients,
+                    Duration::from_millis(plan.rolling_pause_ms),
+                )
+                .await,
+            );
+        } else {
+            eprintln!("nginx is not installed: no rolling restart");
+        }
     }
 
     let ratios = servers["graceful"].vs_hyper.clone();

@@ -27,6 +27,10 @@ pub(crate) struct Plan {
     pub(crate) scale_connections: usize,
     /// Requests for the instruction count (0: not counted).
     pub(crate) instruction_requests: u64,
+    /// Keep-alive clients of the rolling restart behind nginx.
+    pub(crate) rolling_clients: usize,
+    /// Time between its restarts, in ms.
+    pub(crate) rolling_pause_ms: u64,
 }
 
 pub(crate) const FULL: Plan = Plan {
@@ -39,6 +43,8 @@ pub(crate) const FULL: Plan = Plan {
     memory_connections: 1_000,
     scale_connections: 10_000,
     instruction_requests: 2_000,
+    rolling_clients: 16,
+    rolling_pause_ms: 1_000,
 };
 
 pub(crate) const SMOKE: Plan = Plan {
@@ -51,6 +57,8 @@ pub(crate) const SMOKE: Plan = Plan {
     memory_connections: 100,
     scale_connections: 300,
     instruction_requests: 100,
+    rolling_clients: 4,
+    rolling_pause_ms: 200,
 };
 
 /// Everything measured for one server.
@@ -69,6 +77,8 @@ pub(crate) struct Measured {
     pub(crate) scale: Option<Scale>,
     /// User-space instructions per `GET /`, counted by callgrind, if installed.
     pub(crate) instructions: Option<f64>,
+    /// A rolling restart of three replicas behind nginx, if installed.
+    pub(crate) rolling: Option<crate::scenarios::rolling::Rolling>,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -72,6 +72,27 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
                 .map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
         );
     }
+    if r.servers.values().any(|m| m.rolling.is_some()) {
+        let _ = writeln!(
+            s,
+            "\nRolling restart behind nginx (three replicas, each stopped with SIGTERM and started again in turn, {} keep-alive clients; nginx retries another upstream on a connection error, its default):\n\n| server | requests | failed (status / transport) | answered ≥ 0.5 s late | slowest ms |\n|---|---|---|---|---|",
+            r.plan.rolling_clients
+        );
+        for (name, m) in r.servers.iter() {
+            if let Some(roll) = &m.rolling {
+                let _ = writeln!(
+                    s,
+                    "| {name} | {} | {} ({} / {}) | {} | {:.0} |",
+                    roll.requests,
+                    roll.failed(),
+                    roll.failed_status,
+                    roll.failed_transport,
+                    roll.late,
+                    roll.max_ms
+                );
+            }
+        }
+    }
     let mut sorted = r.ratio_per_round.clone();
     sorted.sort_by(f64::total_cmp);
     let quartile = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize);
@@ -136,6 +157,13 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
             g.scale
                 .as_ref()
                 .map_or_else(String::new, |s| format!("{:.0} ms", s.exit_ms)),
+        ),
+        (
+            "rolling restart behind nginx: nothing failed, nothing 0.5 s late".to_owned(),
+            g.rolling.as_ref().map(|r| r.failed() == 0 && r.late == 0),
+            g.rolling.as_ref().map_or_else(String::new, |r| {
+                format!("{} failed, {} late", r.failed(), r.late)
+            }),
         ),
         {
             let both = g.memory.as_ref().zip(hyper_memory);

@@ -24,7 +24,7 @@ async fn main() -> std::io::Result<()> {
             .route("/slow", web::get().to(slow))
     })
     .shutdown_timeout(10)
-    .bind("127.0.0.1:0")?;
+    .bind(endpoints::listen_addr())?;
     for addr in server.addrs() {
         eprintln!("listening addr={addr}");
     }

@@ -18,7 +18,7 @@ async fn slow(uri: Uri) -> &'static str {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = TcpListener::bind(endpoints::listen_addr()).await?;
     eprintln!("listening addr={}", listener.local_addr()?);
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

@@ -15,7 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = TcpListener::bind(endpoints::listen_addr()).await?;
     eprintln!("listening addr={}", listener.local_addr()?);
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();

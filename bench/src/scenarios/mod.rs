@@ -3,5 +3,6 @@
 pub(crate) mod drain;
 pub(crate) mod instructions;
 pub(crate) mod memory;
+pub(crate) mod rolling;
 pub(crate) mod shutdown;
 pub(crate) mod throughput;
