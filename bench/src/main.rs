@@ -87,24 +87,38 @@ fn load_only(args: &[String]) {
     println!("{:.0} req/s", latencies.len() as f64 / elapsed);
 }
 
+/// The directory of this executable, where the servers' binaries are.
+fn binaries_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .expect("the executable's directory")
+}
+
+/// The servers named on the command line (all without names), with their
+/// binaries.
+fn selected(names: &[String]) -> impl Iterator<Item = (&'static str, PathBuf)> + '_ {
+    let dir = binaries_dir();
+    PEERS
+        .into_iter()
+        .filter(|(name, _)| names.is_empty() || names.iter().any(|n| n == name))
+        .map(move |(name, bin)| (name, dir.join(bin)))
+}
+
 /// Counts the instructions per request of the servers named (all without
 /// names), with callgrind, and prints each with its ratio to bare hyper's.
 async fn instructions_only(names: &[String]) {
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .expect("the executable's directory");
     let requests = FULL.instruction_requests;
-    let Some(hyper) = instructions(&dir.join("serve-hyper"), requests).await else {
+    let Some(hyper) = instructions(&binaries_dir().join("serve-hyper"), requests).await else {
         eprintln!("valgrind is not installed, or bare hyper did not answer");
         std::process::exit(1);
     };
     println!("hyper: {hyper:.0} instructions / request");
-    for (name, bin) in PEERS {
-        if name == "hyper" || !(names.is_empty() || names.iter().any(|n| n == name)) {
+    for (name, binary) in selected(names) {
+        if name == "hyper" {
             continue;
         }
-        if let Some(count) = instructions(&dir.join(bin), requests).await {
+        if let Some(count) = instructions(&binary, requests).await {
             println!("{name}: {count:.0} ({:.3} x hyper)", count / hyper);
         }
     }
@@ -114,18 +128,11 @@ async fn instructions_only(names: &[String]) {
 /// SIGTERM idle, with 1,000 and with 10,000 idle keep-alive connections,
 /// and resident memory per idle connection.
 async fn shutdown_only(names: &[String]) {
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .expect("the executable's directory");
-    for (name, bin) in PEERS {
-        if !(names.is_empty() || names.iter().any(|n| n == name)) {
-            continue;
-        }
+    for (name, binary) in selected(names) {
         let mut m = Measured::default();
-        idle_exit(&dir.join(bin), &mut m).await;
-        memory(&dir.join(bin), &FULL, &mut m).await;
-        scale(&dir.join(bin), &FULL, &mut m).await;
+        idle_exit(&binary, &mut m).await;
+        memory(&binary, &FULL, &mut m).await;
+        scale(&binary, &FULL, &mut m).await;
         let memory = m.memory.as_ref();
         println!(
             "{name}: idle exit {:.1} ms (runs {:?}); {} conns: exit {:.0} ms, {:.1} KiB / conn; {} conns: exit {:.0} ms",
@@ -149,16 +156,9 @@ async fn rolling_only(names: &[String]) {
         eprintln!("nginx is not installed (apt-get install nginx-light)");
         std::process::exit(1);
     }
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .expect("the executable's directory");
-    for (name, bin) in PEERS {
-        if !(names.is_empty() || names.iter().any(|n| n == name)) {
-            continue;
-        }
+    for (name, binary) in selected(names) {
         let r = rolling(
-            &dir.join(bin),
+            &binary,
             FULL.rolling_clients,
             Duration::from_millis(FULL.rolling_pause_ms),
         )
@@ -188,10 +188,7 @@ fn load_generator() -> tokio::runtime::Runtime {
 }
 
 async fn run(plan: Plan, write: bool, args: String) {
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .expect("the executable's directory");
+    let dir = binaries_dir();
     let binary = |name: &str| dir.join(name);
     let mut servers: BTreeMap<&'static str, Measured> = BTreeMap::new();
 
