@@ -45,9 +45,12 @@ impl Protocols {
 
 type Io = TokioIo<TrackedIo>;
 
-/// One connection, from its first byte to its end.
-// It lives once, in the connection's task: boxing its large variants would
-// cost an allocation per connection and save nothing.
+/// One connection, from its first byte to its end. It lives in the
+/// connection's task, whose allocation has its size: HTTP/2's connection
+/// state (more than twice HTTP/1's) is boxed, so that every HTTP/1
+/// connection does not carry its room.
+// HTTP/1's state stays inline: almost every connection becomes one, and
+// boxing it would cost an allocation per connection.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Serving<S: HttpService> {
     /// Reading until the bytes tell the protocol.
@@ -60,7 +63,7 @@ pub(crate) enum Serving<S: HttpService> {
         cancelled: bool,
     },
     H1(http1::UpgradeableConnection<Io, Tracked<S>>),
-    H2(http2::Connection<Io, Tracked<S>, StreamExecutor>),
+    H2(Box<http2::Connection<Io, Tracked<S>, StreamExecutor>>),
     Done,
 }
 
@@ -87,7 +90,7 @@ impl<S: HttpService> Serving<S> {
         match self {
             Serving::Detecting { cancelled, .. } => *cancelled = true,
             Serving::H1(conn) => Pin::new(conn).graceful_shutdown(),
-            Serving::H2(conn) => Pin::new(conn).graceful_shutdown(),
+            Serving::H2(conn) => Pin::new(&mut **conn).graceful_shutdown(),
             Serving::Done => {}
         }
     }
@@ -147,7 +150,7 @@ impl<S: HttpService> Serving<S> {
         stream.replay(*read, *filled);
         let io = TokioIo::new(stream);
         *self = if h2 {
-            Serving::H2(protocols.h2.serve_connection(io, service))
+            Serving::H2(Box::new(protocols.h2.serve_connection(io, service)))
         } else {
             Serving::H1(protocols.h1.serve_connection(io, service).with_upgrades())
         };
@@ -165,7 +168,7 @@ impl<S: HttpService> Future for Serving<S> {
         }
         match this {
             Serving::H1(conn) => Pin::new(conn).poll(cx).map_err(Into::into),
-            Serving::H2(conn) => Pin::new(conn).poll(cx).map_err(Into::into),
+            Serving::H2(conn) => Pin::new(&mut **conn).poll(cx).map_err(Into::into),
             Serving::Detecting { .. } | Serving::Done => Poll::Ready(Ok(())),
         }
     }
@@ -211,7 +214,7 @@ fn count_requests(mut bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::count_requests;
+    use super::*;
 
     #[test]
     fn unanswered_requests_are_counted_heads_bodies_and_a_partial_one() {
@@ -221,5 +224,29 @@ mod tests {
         assert_eq!(count_requests(two), 2);
         assert_eq!(count_requests(b"GET / HTTP/1.1\r\n\r\nGET /x HT"), 2);
         assert_eq!(count_requests(b"\x16\x03\x01garbage"), 1);
+    }
+
+    #[derive(Clone)]
+    struct Hello;
+
+    impl hyper::service::Service<crate::serve::Request> for Hello {
+        type Response = http::Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn call(&self, _: crate::serve::Request) -> Self::Future {
+            std::future::ready(Ok(http::Response::new("hello".to_owned())))
+        }
+    }
+
+    /// Every connection's task is as large as its `Serving`: an HTTP/1
+    /// connection must not carry the room of HTTP/2's state.
+    #[test]
+    fn an_http1_connection_does_not_carry_the_room_of_http2() {
+        let serving = std::mem::size_of::<Serving<Hello>>();
+        let h1 = std::mem::size_of::<http1::UpgradeableConnection<Io, Tracked<Hello>>>();
+        let h2 = std::mem::size_of::<http2::Connection<Io, Tracked<Hello>, StreamExecutor>>();
+        assert!(serving <= h1 + 64, "Serving {serving} B, HTTP/1 {h1} B");
+        assert!(serving < h2, "Serving {serving} B, HTTP/2 {h2} B");
     }
 }
