@@ -456,3 +456,42 @@ impl ConnState {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Bytes a client sent that the server has not read are seen in the
+    /// kernel, so that a connection holding them is not closed as idle.
+    #[tokio::test]
+    async fn unread_bytes_waiting_in_the_kernel_are_seen() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        let stream = super::super::listen::Stream::Tcp(accepted);
+        let server = Arc::new(ServerShared::new(
+            Arc::from("test"),
+            ListenAddr::Tcp(addr),
+            Arc::new(Lifecycle::new()),
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            None,
+        ));
+        let conn = ConnState::new(server, &stream);
+        assert!(!conn.has_unread_bytes());
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        // Loopback delivers within the write; wait for it without sleeping.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !conn.has_unread_bytes() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the bytes never arrived"
+            );
+            tokio::task::yield_now().await;
+        }
+        drop(stream);
+    }
+}
