@@ -231,9 +231,7 @@ async fn a_connection_that_never_completes_its_headers_is_closed_while_running()
         other => panic!("the idle keep-alive connection was closed: {other:?}"),
     }
     app.signal(SIGTERM);
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 0, "{}", app.log());
-    assert!(app.log().contains("header_timeouts=2"), "{}", app.log());
+    app.exit_clean(&["header_timeouts=2"]).await;
 }
 
 #[tokio::test]
@@ -302,9 +300,7 @@ async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
     );
     drop(reader);
     upload.abort();
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 0, "{}", app.log());
-    assert!(app.log().contains("refused=1"), "{}", app.log());
+    app.exit_clean(&["refused=1"]).await;
 }
 
 #[tokio::test]

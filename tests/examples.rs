@@ -44,8 +44,7 @@ async fn the_axum_example_keeps_its_router_and_drains_a_slow_request() {
     app.signal(SIGINT);
     let answer = slow.await.unwrap();
     assert_eq!((answer.status.as_u16(), answer.text()), (200, "slow done"));
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 0, "{}", app.log());
+    app.exit_clean(&[]).await;
 }
 
 #[tokio::test]
@@ -74,13 +73,8 @@ async fn the_websocket_example_says_goodbye_with_1001_at_the_signal() {
     assert_eq!(close.reason, "going away");
     // The client's reply completes the closing handshake.
     while socket.next().await.is_some() {}
-    let (code, _) = app.exit().await;
-    let log = app.log();
-    assert_eq!(code, 0, "{log}");
-    assert!(
-        log.contains("upgraded=1 upgraded_closed=1 upgraded_cut_off=0"),
-        "{log}"
-    );
+    app.exit_clean(&["upgraded=1 upgraded_closed=1 upgraded_cut_off=0"])
+        .await;
 }
 
 #[tokio::test]
@@ -113,9 +107,7 @@ async fn the_sse_example_ends_its_stream_with_a_last_event_at_the_signal() {
         text.ends_with("0\r\n\r\n"),
         "a complete chunked body: {text:?}"
     );
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 0, "{}", app.log());
-    assert!(app.log().contains("drained=1"), "{}", app.log());
+    app.exit_clean(&["drained=1"]).await;
 }
 
 #[tokio::test]
@@ -125,10 +117,7 @@ async fn the_state_example_shares_its_state_with_handlers_and_callbacks() {
     assert_eq!(get(addr, "/visits").await.text(), "1\n");
     assert_eq!(get(addr, "/visits").await.text(), "2\n");
     app.signal(SIGTERM);
-    let (code, _) = app.exit().await;
-    let log = app.log();
-    assert_eq!(code, 0, "{log}");
-    assert!(log.contains("visits saved visits=2"), "{log}");
+    app.exit_clean(&["visits saved visits=2"]).await;
 }
 
 /// Writes `request` on a new connection and reads until `until` shows up
@@ -183,10 +172,7 @@ async fn the_service_example_serves_json_on_shared_state_streams_and_closes_its_
     let all = format!("{seen}{}", String::from_utf8_lossy(&rest));
     assert!(all.contains("event: bye\ndata: going away\n\n"), "{all}");
     assert!(all.ends_with("0\r\n\r\n"), "{all:?}");
-    let (code, _) = app.exit().await;
-    let log = app.log();
-    assert_eq!(code, 0, "{log}");
-    assert!(log.contains("store closed items=1"), "{log}");
+    app.exit_clean(&["store closed items=1"]).await;
 }
 
 #[tokio::test]
@@ -195,9 +181,7 @@ async fn servers_registered_in_a_library_run_in_the_binary() {
     let addr = app.addr("status").await;
     assert_eq!(get(addr, "/").await.text(), "library ok");
     app.signal(SIGTERM);
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 0, "{}", app.log());
-    assert!(app.log().contains("library cleanup done"), "{}", app.log());
+    app.exit_clean(&["library cleanup done"]).await;
 }
 
 #[tokio::test]

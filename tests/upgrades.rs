@@ -64,13 +64,8 @@ async fn an_upgraded_connection_is_told_and_held_until_it_says_goodbye() {
         "no goodbye: {rest:?}: {}",
         app.log()
     );
-    let (code, _) = app.exit().await;
-    let log = app.log();
-    assert_eq!(code, 0, "{log}");
-    assert!(
-        log.contains("upgraded=1 upgraded_closed=1 upgraded_cut_off=0"),
-        "{log}"
-    );
+    app.exit_clean(&["upgraded=1 upgraded_closed=1 upgraded_cut_off=0"])
+        .await;
 }
 
 #[tokio::test]
@@ -129,10 +124,7 @@ async fn a_server_sent_event_stream_ends_cleanly_with_a_last_event_at_the_signal
     );
     // The chunked body's terminator: a complete response, not a cut one.
     assert!(all.ends_with("0\r\n\r\n"), "{all:?}");
-    let (code, _) = app.exit().await;
-    let log = app.log();
-    assert_eq!(code, 0, "{log}");
-    assert!(log.contains("drained=1"), "{log}");
+    app.exit_clean(&["drained=1"]).await;
 }
 
 #[tokio::test]

@@ -216,6 +216,18 @@ impl Fixture {
         }
     }
 
+    /// Waits for the exit, and checks that it was clean (code 0) and that
+    /// the log says each of `logged`; returns the log.
+    pub async fn exit_clean(&mut self, logged: &[&str]) -> String {
+        let (code, _) = self.exit().await;
+        let log = self.log();
+        assert_eq!(code, 0, "{log}");
+        for expected in logged {
+            assert!(log.contains(expected), "no {expected:?} in the log:\n{log}");
+        }
+        log
+    }
+
     /// Waits for the child to exit; returns its exit code and how long the wait took.
     pub async fn exit(&mut self) -> (i32, Duration) {
         let started = Instant::now();
