@@ -52,11 +52,13 @@ fn main() {
         Some("rolling") => return load_generator().block_on(rolling_only(&args[1..])),
         // Shutdown latencies only: `shutdown [SERVER...]`.
         Some("shutdown") => return load_generator().block_on(shutdown_only(&args[1..])),
+        // The runtime alternatives' throughput: `runtimes`.
+        Some("runtimes") => return load_generator().block_on(runtimes_only()),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | load ADDR SECONDS | instructions|shutdown|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | load ADDR SECONDS | instructions|shutdown|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -103,6 +105,22 @@ fn selected(names: &[String]) -> impl Iterator<Item = (&'static str, PathBuf)> +
         .into_iter()
         .filter(|(name, _)| names.is_empty() || names.iter().any(|n| n == name))
         .map(move |(name, bin)| (name, dir.join(bin)))
+}
+
+/// The throughput of the runtime alternatives ([`RUNTIMES`]), side by side
+/// as in a full run, each as the median of its per-round ratios to bare
+/// hyper on the multi-threaded runtime.
+async fn runtimes_only() {
+    let mut servers = BTreeMap::new();
+    throughput(&binaries_dir(), &FULL, &RUNTIMES, &mut servers).await;
+    for (name, _) in RUNTIMES {
+        let m = &servers[name];
+        println!(
+            "{name}: {:.0} req/s, {:.3} x hyper",
+            median(&m.throughput),
+            median(&m.vs_hyper)
+        );
+    }
 }
 
 /// Counts the instructions per request of the servers named (all without
@@ -196,7 +214,7 @@ async fn run(plan: Plan, write: bool, args: String) {
         "throughput: {} rounds x {} s x {} connections",
         plan.rounds, plan.seconds, plan.connections
     );
-    throughput(&dir, &plan, &mut servers).await;
+    throughput(&dir, &plan, &PEERS, &mut servers).await;
     if plan.instruction_requests > 0 {
         if valgrind_installed() {
             eprintln!("instructions per request, with callgrind");

@@ -14,6 +14,17 @@ pub(crate) const PEERS: [(&str, &str); 6] = [
     ("actix-web", "serve-actix"),
 ];
 
+/// The runtime alternatives (`-- runtimes`): graceful's builder and bare
+/// hyper each on one current-thread runtime, as actix-web runs one per core,
+/// against the multi-threaded runtime they run on otherwise.
+pub(crate) const RUNTIMES: [(&str, &str); 5] = [
+    ("graceful-builder", "serve-graceful-builder"),
+    ("hyper", "serve-hyper"),
+    ("graceful-current", "serve-graceful-current"),
+    ("hyper-current", "serve-hyper-current"),
+    ("actix-web", "serve-actix"),
+];
+
 /// The sizes of one run.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub(crate) struct Plan {

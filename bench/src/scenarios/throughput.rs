@@ -140,10 +140,11 @@ pub(crate) async fn check_equivalent(running: &[(&'static str, Server)]) {
 pub(crate) async fn throughput(
     dir: &Path,
     plan: &Plan,
+    peers: &[(&'static str, &'static str)],
     servers: &mut BTreeMap<&'static str, Measured>,
 ) {
     let mut running = Vec::new();
-    for (name, bin) in PEERS {
+    for &(name, bin) in peers {
         running.push((name, Server::start(&dir.join(bin)).await));
     }
     check_equivalent(&running).await;
