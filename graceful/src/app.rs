@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::task::AbortOnDropHandle;
+
 use crate::books::Books;
 use crate::callbacks::{Callback, Plan};
 use graceful_values::settings::{self, Value};
@@ -14,6 +16,7 @@ use crate::config::{self, Config, Lookup};
 use crate::error::{BoxError, Error};
 use crate::handle::ShutdownHandle;
 use crate::lifecycle::{Lifecycle, Phase};
+use crate::notify::Notifier;
 use crate::report::Report;
 use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
@@ -465,7 +468,12 @@ impl App {
                 config.header_read_timeout,
                 health_path.clone(),
             ));
-            tracing::info!(name = %b.name, addr = %b.addr, "listening");
+            match &b.inherited {
+                Some(inherited) => {
+                    tracing::info!(name = %b.name, addr = %b.addr, inherited = %inherited, "listening");
+                }
+                None => tracing::info!(name = %b.name, addr = %b.addr, "listening"),
+            }
             accept_loops.push(b.serve(Arc::clone(&shared)));
             servers.push(shared);
         }
@@ -495,6 +503,16 @@ impl App {
             during_startup,
         ));
         watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
+        let notifier = Notifier::from_env();
+        if !during_startup {
+            notifier.ready(
+                books
+                    .servers()
+                    .iter()
+                    .map(|s| (&*s.name, s.addr.to_string())),
+            );
+        }
+        let pets = AbortOnDropHandle::new(tokio::spawn(notifier.clone().pet_watchdog()));
         Ok(Running {
             books,
             accept_loops,
@@ -502,6 +520,8 @@ impl App {
             watchdog,
             plan,
             config,
+            notifier,
+            _pets: pets,
         })
     }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 
+use crate::activation::ActivationError;
 use crate::addr::ListenAddr;
 use crate::signals::Signal;
 
@@ -107,6 +108,9 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The listeners inherited from the service manager (socket
+    /// activation) do not fit the servers.
+    Activation(ActivationError),
     /// A signal handler could not be installed.
     Signal {
         /// The signal.
@@ -334,6 +338,7 @@ impl fmt::Display for Error {
                 addr,
                 source,
             } => write!(f, "server {server:?}: cannot listen on {addr}: {source}"),
+            Error::Activation(err) => write!(f, "socket activation: {err}"),
             Error::Signal { signal, source } => {
                 write!(f, "cannot install a handler for {signal}: {source}")
             }
@@ -353,6 +358,7 @@ impl std::error::Error for Error {
             | Error::Runtime(source)
             | Error::Watchdog(source) => Some(source),
             Error::Startup(err) => Some(err.as_ref()),
+            Error::Activation(err) => Some(err),
             _ => None,
         }
     }

@@ -195,10 +195,13 @@
 //!   and the report ([`Report`]) are private modules whose public types are
 //!   re-exported here.
 
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate: adopting the descriptors the service
+// manager passed (`activation::adopt`, with its SAFETY comment).
+#![deny(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod activation;
 mod addr;
 mod app;
 mod books;
@@ -209,6 +212,7 @@ mod error;
 mod handle;
 mod lifecycle;
 mod logging;
+mod notify;
 mod registry;
 mod report;
 mod response;
@@ -224,6 +228,7 @@ mod watchdog;
 #[doc(hidden)]
 pub mod __private;
 
+pub use activation::ActivationError;
 pub use addr::ListenAddr;
 pub use app::App;
 pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};

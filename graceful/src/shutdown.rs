@@ -28,6 +28,7 @@ use crate::callbacks::Plan;
 use crate::config::Config;
 use crate::handle::ShutdownHandle;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
+use crate::notify::{Note, Notifier};
 use crate::report::{CallbackReport, Report, ShutdownPhase};
 use crate::serve::accounts::{Cut, ServerShared};
 use crate::watchdog::Watchdog;
@@ -64,6 +65,9 @@ pub struct Running {
     pub(crate) watchdog: Watchdog,
     pub(crate) plan: Plan,
     pub(crate) config: Config,
+    pub(crate) notifier: Notifier,
+    /// Pets the service manager's watchdog while the runtime runs.
+    pub(crate) _pets: AbortOnDropHandle<()>,
 }
 
 impl fmt::Debug for Running {
@@ -142,20 +146,33 @@ impl Running {
             watchdog,
             plan,
             config,
+            notifier,
+            _pets,
         } = self;
         // Signals reach the lifecycle through the watchdog's thread.
         lifecycle.begun().await;
-        tracing::info!(trigger = %books.first_trigger(), "shutdown started");
+        let trigger = books.first_trigger();
+        tracing::info!(trigger = %trigger, "shutdown started");
+        notifier.send(&[
+            Note::Stopping,
+            Note::Status(&format!("stopping ({trigger})")),
+        ]);
         let conductor = Conductor {
             books: &books,
             lifecycle: &lifecycle,
             config: &config,
+            notifier: &notifier,
         };
         let _upgrade_deadline = conductor.upgrade_deadline();
+        let deadline = lifecycle
+            .first_trigger()
+            .map_or_else(Instant::now, |(_, at)| at)
+            + config.shutdown_timeout;
         let report = tokio::select! {
             biased;
             () = lifecycle.forced() => conductor.forced().await,
             report = conductor.sequence(accept_loops, plan) => report,
+            () = notifier.extend_until(deadline.into(), config.progress_interval) => unreachable!("extends until dropped"),
         };
         watchdog.stop();
         let report = books.finish(report);
@@ -169,6 +186,7 @@ struct Conductor<'a> {
     books: &'a Books,
     lifecycle: &'a Lifecycle,
     config: &'a Config,
+    notifier: &'a Notifier,
 }
 
 impl Conductor<'_> {
@@ -219,6 +237,7 @@ impl Conductor<'_> {
         });
         let config = self.config;
         let deadline = tokio::time::Instant::now() + config.drain_timeout;
+        self.drain_status();
         let mut progress = tokio::time::interval_at(
             tokio::time::Instant::now() + config.progress_interval,
             config.progress_interval,
@@ -232,6 +251,7 @@ impl Conductor<'_> {
                     break;
                 }
                 _ = progress.tick() => {
+                    self.drain_status();
                     for server in servers {
                         tracing::info!(
                             server = %server.name,
@@ -246,12 +266,30 @@ impl Conductor<'_> {
         self.books.phase_ended(ShutdownPhase::Drain, started);
     }
 
+    /// Tells the service manager how much is left to drain.
+    fn drain_status(&self) {
+        if !self.notifier.is_on() {
+            return;
+        }
+        let servers = self.books.servers();
+        let in_flight: u64 = servers.iter().map(|s| s.stats.in_flight()).sum();
+        let connections: u64 = servers
+            .iter()
+            .map(|s| s.stats.open_connections.load(Relaxed))
+            .sum();
+        self.notifier.send(&[Note::Status(&format!(
+            "draining: {in_flight} requests in flight, {connections} connections open"
+        ))]);
+    }
+
     /// Runs the callbacks, phase by phase.
     async fn callbacks(&self, plan: Plan) -> Vec<CallbackReport> {
         if plan.is_empty() {
             return Vec::new();
         }
         let started = Instant::now();
+        self.notifier
+            .send(&[Note::Status("running the shutdown callbacks")]);
         let callbacks = plan.run().await;
         self.books.phase_ended(ShutdownPhase::Callbacks, started);
         callbacks

@@ -74,6 +74,35 @@ impl Fixture {
         Fixture::program(&path, &[], env)
     }
 
+    /// Starts the fixture through Debian's `systemd-socket-activate`, which
+    /// listens on each of `listen` (`-l`, with `extra` options such as
+    /// `--fdname=api` or `-d`) and execs the fixture, with those listeners
+    /// and `env`, when the first connection comes. Wait for
+    /// [`Fixture::activation_listening`] before connecting.
+    pub fn socket_activated(
+        listen: &[&str],
+        extra: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Fixture {
+        let mut command = Command::new("systemd-socket-activate");
+        for addr in listen {
+            command.arg("-l").arg(addr);
+        }
+        command.args(extra);
+        // It passes only the variables named with -E to the child.
+        for (k, v) in env {
+            command.arg("-E").arg(format!("{k}={v}"));
+        }
+        command.arg(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        Fixture::command(command, args, &[])
+    }
+
+    /// Waits until `systemd-socket-activate` listens on all `n` addresses.
+    pub async fn activation_listening(&self, n: usize) {
+        self.wait_for_lines("Listening on ", n).await;
+    }
+
     fn program(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Fixture {
         Fixture::command(Command::new(path), args, env)
     }
@@ -254,6 +283,23 @@ impl Fixture {
 }
 
 pub use graceful_load::client::{Answer, Outcome, connect, send};
+
+/// A port that was free a moment ago, for a listener that cannot be
+/// given port 0 (the service manager's).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// A fresh directory for one test's files.
+pub fn test_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("graceful-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
 
 /// `GET path` on a new connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {

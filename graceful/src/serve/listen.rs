@@ -19,18 +19,22 @@ pub(crate) enum Listener {
     Unix(UnixSocket),
 }
 
-/// A bound Unix domain socket; its file is removed when it is dropped.
+/// A Unix domain socket: its file is removed when it is dropped, if this
+/// process bound it (an inherited one's belongs to the service manager).
 #[cfg(unix)]
 #[derive(Debug)]
 pub(crate) struct UnixSocket {
     listener: tokio::net::UnixListener,
     path: PathBuf,
+    owns_file: bool,
 }
 
 #[cfg(unix)]
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.owns_file {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -48,6 +52,32 @@ impl Listener {
                 "Unix domain sockets exist only on Unix",
             )),
         }
+    }
+
+    /// Serves a listener inherited from the service manager (see
+    /// `activation`), already checked to be a listening stream socket.
+    pub(crate) fn inherited(socket: socket2::Socket) -> io::Result<Listener> {
+        socket.set_nonblocking(true)?;
+        #[cfg(unix)]
+        if socket.local_addr()?.domain() == socket2::Domain::UNIX {
+            let path = socket
+                .local_addr()?
+                .as_pathname()
+                .map(Path::to_owned)
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "an unnamed or abstract Unix socket",
+                    )
+                })?;
+            let listener = tokio::net::UnixListener::from_std(socket.into())?;
+            return Ok(Listener::Unix(UnixSocket {
+                listener,
+                path,
+                owns_file: false,
+            }));
+        }
+        TcpListener::from_std(socket.into()).map(Listener::Tcp)
     }
 
     /// Where it listens, with the port a `:0` address got.
@@ -147,6 +177,7 @@ fn bind_unix(path: &Path) -> io::Result<UnixSocket> {
     Ok(UnixSocket {
         listener,
         path: path.to_owned(),
+        owns_file: true,
     })
 }
 

@@ -27,6 +27,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::activation::{ActivationError, Inherited};
 use crate::config::{self, Lookup};
 use crate::error::{BoxError, Error};
 use crate::lifecycle::{Moment, Phase};
@@ -251,6 +252,8 @@ impl Server {
 pub(crate) struct Bound {
     pub(crate) name: Arc<str>,
     pub(crate) addr: ListenAddr,
+    /// The inherited listener it serves, named for the log (see `activation`).
+    pub(crate) inherited: Option<String>,
     listener: Listener,
     spawn: Spawn,
 }
@@ -313,6 +316,9 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
         resolved.push((server, addr));
     }
 
+    if let Some(inherited) = Inherited::take().map_err(Error::Activation)? {
+        return adopt_all(resolved, inherited);
+    }
     let mut bound = Vec::with_capacity(resolved.len());
     for (server, addr) in resolved {
         let listener = Listener::bind(&addr).await.map_err(|source| Error::Bind {
@@ -328,6 +334,42 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
         bound.push(Bound {
             name: Arc::from(server.name),
             addr,
+            inherited: None,
+            listener,
+            spawn: server.spawn,
+        });
+    }
+    Ok(bound)
+}
+
+/// Gives every server its listener inherited from the service manager,
+/// instead of binding (see `activation`).
+fn adopt_all(
+    resolved: Vec<(Server, ListenAddr)>,
+    inherited: Inherited,
+) -> Result<Vec<Bound>, Error> {
+    let servers: Vec<(&str, &ListenAddr)> = resolved
+        .iter()
+        .map(|(server, addr)| (server.name.as_str(), addr))
+        .collect();
+    let listeners = inherited.assign(&servers).map_err(Error::Activation)?;
+    let mut bound = Vec::with_capacity(resolved.len());
+    for ((server, _), inherited) in resolved.into_iter().zip(listeners) {
+        let label = inherited.label();
+        let unusable = |err: stdio::Error| {
+            Error::Activation(ActivationError::WrongKind {
+                server: server.name.clone(),
+                listener: label.clone(),
+                expected: "a listener this process can serve",
+                found: format!("unusable ({err})"),
+            })
+        };
+        let listener = Listener::inherited(inherited.socket).map_err(unusable)?;
+        let addr = listener.local_addr().map_err(unusable)?;
+        bound.push(Bound {
+            name: Arc::from(server.name),
+            addr,
+            inherited: Some(label),
             listener,
             spawn: server.spawn,
         });
