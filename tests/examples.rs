@@ -298,3 +298,99 @@ async fn the_generated_main_serves_and_exits_zero() {
     app.signal(SIGTERM);
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }
+
+/// The value of `key` (`Key=`) in a unit file.
+fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .find_map(|line| line.strip_prefix(key))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {key} in the unit"))
+}
+
+/// Seconds in a `"30s"` setting of the example's `#[graceful::main]`.
+fn main_seconds(source: &str, setting: &str) -> u64 {
+    let at = source
+        .find(&format!("{setting} = \""))
+        .unwrap_or_else(|| panic!("no {setting} in the example"));
+    let value = &source[at + setting.len() + 4..];
+    value[..value.find("s\"").expect("a value in seconds")]
+        .parse()
+        .expect("whole seconds")
+}
+
+#[tokio::test]
+async fn the_systemd_units_verify_add_up_and_run_the_example_as_written() {
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let read = |path: &str| std::fs::read_to_string(units.join(path)).expect(path);
+    let (socket, service, source) = (
+        read("systemd/hello.socket"),
+        read("systemd/hello.service"),
+        read("systemd.rs"),
+    );
+    let example = support::example_path("systemd");
+    let dir = support::test_dir("systemd-units");
+
+    // systemd's own checker, with the service running the built example.
+    std::fs::write(dir.join("hello.socket"), &socket).unwrap();
+    std::fs::write(
+        dir.join("hello.service"),
+        service.replace("/usr/local/bin/hello", &example.display().to_string()),
+    )
+    .unwrap();
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.join("hello.socket"))
+        .arg(dir.join("hello.service"))
+        .output()
+        .expect("systemd-analyze (Debian's systemd) is installed");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The budgets add up, and the socket is the server's address and name.
+    let drain = main_seconds(&source, "drain_timeout");
+    let shutdown = main_seconds(&source, "shutdown_timeout");
+    let stop: u64 = unit_value(&service, "TimeoutStopSec=").parse().unwrap();
+    assert!(
+        drain + 5 <= shutdown && shutdown < stop,
+        "{drain} + 5 s callbacks, {shutdown}, {stop}"
+    );
+    let listen = unit_value(&socket, "ListenStream=");
+    let name = unit_value(&socket, "FileDescriptorName=");
+    assert!(
+        source.contains(&format!("name = \"{name}\", addr = \"{listen}\"")),
+        "the socket unit is not the example's server"
+    );
+
+    // README.md shows them as they are.
+    let readme = std::fs::read_to_string(units.join("../README.md")).unwrap();
+    assert!(
+        readme.contains(&socket) && readme.contains(&service),
+        "README.md's units differ from examples/systemd/"
+    );
+
+    // Run as the units say, on a free port instead of 8080.
+    let mut manager = support::ServiceManager::new(&dir);
+    let (var, path) = manager.var();
+    let listen = format!("127.0.0.1:{}", support::free_port());
+    let mut app = Fixture::socket_activated_program(
+        &example,
+        &[&listen],
+        &[&format!("--fdname={name}")],
+        &[],
+        &[(var, &path)],
+    );
+    app.activation_listening(1).await;
+    let answer = get(listen.parse().unwrap(), "/").await;
+    assert_eq!(answer.text(), "hello from systemd\n");
+    let ready = manager.until("READY=1").await;
+    assert!(ready.contains(&format!("api on {listen}")), "{ready}");
+    app.signal(SIGTERM);
+    manager.until("STOPPING=1").await;
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(app.log().contains("flushed"), "{}", app.log());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,70 +6,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE, free_port, get, test_dir};
+use support::{Fixture, PATIENCE, ServiceManager, free_port, get, test_dir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixDatagram, UnixStream};
-
-/// The test's end of the notify protocol: a datagram socket, as systemd's.
-struct ServiceManager {
-    socket: UnixDatagram,
-    path: PathBuf,
-    /// Every message received, with when it came.
-    heard: Vec<(Instant, String)>,
-}
-
-impl ServiceManager {
-    fn new(dir: &Path) -> ServiceManager {
-        let path = dir.join("notify.sock");
-        let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
-        ServiceManager {
-            socket,
-            path,
-            heard: Vec::new(),
-        }
-    }
-
-    fn var(&self) -> (&'static str, String) {
-        ("NOTIFY_SOCKET", self.path.display().to_string())
-    }
-
-    /// The next message, within `wait`.
-    async fn next_within(&mut self, wait: Duration) -> Option<String> {
-        let mut buf = vec![0u8; 4096];
-        let n = tokio::time::timeout(wait, self.socket.recv(&mut buf))
-            .await
-            .ok()?
-            .expect("recv on the notify socket");
-        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-        self.heard.push((Instant::now(), message.clone()));
-        Some(message)
-    }
-
-    /// Messages until one contains `needle`; returns it.
-    async fn until(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_within(left).await {
-                Some(message) if message.contains(needle) => return message,
-                Some(_) => {}
-                None => panic!("no message with {needle:?}; heard {:?}", self.heard),
-            }
-        }
-    }
-
-    /// Where the first message containing `needle` is among those heard.
-    fn position(&self, needle: &str) -> usize {
-        self.heard
-            .iter()
-            .position(|(_, m)| m.contains(needle))
-            .unwrap_or_else(|| panic!("no message with {needle:?}; heard {:?}", self.heard))
-    }
-}
+use tokio::net::UnixStream;
 
 #[tokio::test]
 async fn the_service_manager_hears_ready_stopping_progress_and_callbacks_in_order() {
@@ -253,6 +195,34 @@ async fn unnamed_listeners_go_to_the_servers_in_declaration_order_and_named_ones
     .await;
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn a_listener_the_service_manager_keeps_is_left_listening_for_the_next_process() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut app = Fixture::inheriting(&listener, "api", &[], &[]);
+    app.wait_for_line(&format!(
+        "listening name=api addr={addr} inherited=api (fd 3)"
+    ))
+    .await;
+    assert_eq!(get(addr, "/").await.status, 200);
+    app.signal(SIGTERM);
+    app.exit_clean(&["listener closed"]).await;
+    // The process is gone, the listener is not (a socket unit holds it):
+    // what connects now waits in its queue for the next process, instead of
+    // meeting the filter that closed this one's listener safely.
+    let connected = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await;
+    assert!(
+        matches!(connected, Ok(Ok(_))),
+        "the kept listener no longer completes handshakes: {connected:?}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_ok(), "nothing waits in the queue");
 }
 
 /// Starts the fixture through `systemd-socket-activate` with `listen` and

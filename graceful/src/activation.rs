@@ -16,8 +16,10 @@
 //! start-up error that lists what was inherited; nothing is served.
 //!
 //! An inherited listener is closed like a bound one (see `serve::handshakes`),
-//! and an inherited Unix socket's file is left in place: it belongs to the
-//! service manager, which keeps listening on it for the next start.
+//! then the close's filter is taken off before the descriptor is let go: a
+//! socket unit holds the listener too, and what connects while the service
+//! restarts waits in its queue for the next process. An inherited Unix
+//! socket's file is left in place: it belongs to the service manager.
 
 use std::fmt;
 use std::io;

@@ -459,7 +459,7 @@ impl App {
         let mut servers = Vec::with_capacity(bound.len());
         let mut accept_loops = Vec::with_capacity(bound.len());
         for b in bound {
-            let shared = Arc::new(ServerShared::new(
+            let mut shared = ServerShared::new(
                 Arc::clone(&b.name),
                 b.addr.clone(),
                 Arc::clone(&lifecycle),
@@ -467,7 +467,9 @@ impl App {
                 config.header_grace,
                 config.header_read_timeout,
                 health_path.clone(),
-            ));
+            );
+            shared.inherited = b.inherited.is_some();
+            let shared = Arc::new(shared);
             match &b.inherited {
                 Some(inherited) => {
                     tracing::info!(name = %b.name, addr = %b.addr, inherited = %inherited, "listening");

@@ -186,6 +186,16 @@
 //! }
 //! ```
 //!
+//! # Under a service manager
+//!
+//! Nothing to write: with systemd's `NOTIFY_SOCKET`, the app says `READY=1`
+//! once it serves, `STOPPING=1` at the signal, its progress in `STATUS=`
+//! lines, asks for more stop time within its `shutdown_timeout`, and pets
+//! the watchdog while the runtime runs. With listeners passed by a socket
+//! unit (`LISTEN_FDS`), each server takes the one named like it, or they go
+//! in declaration order; a mismatch is an [`ActivationError`] at start-up.
+//! README.md, "Deploying", has units that work as written.
+//!
 //! # Modules
 //!
 //! - [`config`]: defaults, duration parsing, environment variables.

@@ -58,20 +58,7 @@ impl Fixture {
 
     /// Starts one of the examples, which `cargo test` builds beside the tests.
     pub fn example(name: &str, env: &[(&str, &str)]) -> Fixture {
-        let exe = std::env::current_exe().expect("the test's path");
-        // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
-        let path = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>")
-            .join("examples")
-            .join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: run `cargo test`, which builds the examples",
-            path.display()
-        );
-        Fixture::program(&path, &[], env)
+        Fixture::program(&example_path(name), &[], env)
     }
 
     /// Starts the fixture through Debian's `systemd-socket-activate`, which
@@ -80,6 +67,23 @@ impl Fixture {
     /// and `env`, when the first connection comes. Wait for
     /// [`Fixture::activation_listening`] before connecting.
     pub fn socket_activated(
+        listen: &[&str],
+        extra: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Fixture {
+        Fixture::socket_activated_program(
+            env!("CARGO_BIN_EXE_lifecycle-fixture").as_ref(),
+            listen,
+            extra,
+            args,
+            env,
+        )
+    }
+
+    /// [`Fixture::socket_activated`], running `program`.
+    pub fn socket_activated_program(
+        program: &std::path::Path,
         listen: &[&str],
         extra: &[&str],
         args: &[&str],
@@ -94,8 +98,47 @@ impl Fixture {
         for (k, v) in env {
             command.arg("-E").arg(format!("{k}={v}"));
         }
-        command.arg(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        command.arg(program);
         Fixture::command(command, args, &[])
+    }
+
+    /// Starts the fixture with `listener` passed as descriptor 3 and named
+    /// `name`, as a systemd socket unit passes it: the test keeps its own
+    /// copy, as the service manager does.
+    pub fn inheriting(
+        listener: &std::net::TcpListener,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Fixture {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        // `LISTEN_PID` must be the fixture's own: the shell's, which exec keeps.
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg("export LISTEN_PID=$$; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_lifecycle-fixture"))
+            .env("LISTEN_FDS", "1")
+            .env("LISTEN_FDNAMES", name);
+        let fd = listener.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and calls
+        // only async-signal-safe functions (dup2, fcntl); the descriptor it
+        // borrows is the listener's, open until the parent drops it, which
+        // the fixture outlives.
+        unsafe {
+            command.pre_exec(move || {
+                let listener = BorrowedFd::borrow_raw(fd);
+                if fd == 3 {
+                    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+                    fcntl(listener, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                } else {
+                    // The copy at 3 is the fixture's: exec keeps it open.
+                    std::mem::forget(nix::unistd::dup2_raw(listener, 3)?);
+                }
+                Ok(())
+            });
+        }
+        Fixture::command(command, args, env)
     }
 
     /// Waits until `systemd-socket-activate` listens on all `n` addresses.
@@ -282,7 +325,82 @@ impl Fixture {
     }
 }
 
+/// The test's end of the notify protocol: a datagram socket, as systemd's.
+pub struct ServiceManager {
+    socket: tokio::net::UnixDatagram,
+    path: std::path::PathBuf,
+    /// Every message received, with when it came.
+    pub heard: Vec<(Instant, String)>,
+}
+
+impl ServiceManager {
+    pub fn new(dir: &std::path::Path) -> ServiceManager {
+        let path = dir.join("notify.sock");
+        let socket = tokio::net::UnixDatagram::bind(&path).expect("bind the notify socket");
+        ServiceManager {
+            socket,
+            path,
+            heard: Vec::new(),
+        }
+    }
+
+    pub fn var(&self) -> (&'static str, String) {
+        ("NOTIFY_SOCKET", self.path.display().to_string())
+    }
+
+    /// The next message, within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<String> {
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(wait, self.socket.recv(&mut buf))
+            .await
+            .ok()?
+            .expect("recv on the notify socket");
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        self.heard.push((Instant::now(), message.clone()));
+        Some(message)
+    }
+
+    /// Messages until one contains `needle`; returns it.
+    pub async fn until(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_within(left).await {
+                Some(message) if message.contains(needle) => return message,
+                Some(_) => {}
+                None => panic!("no message with {needle:?}; heard {:?}", self.heard),
+            }
+        }
+    }
+
+    /// Where the first message containing `needle` is among those heard.
+    pub fn position(&self, needle: &str) -> usize {
+        self.heard
+            .iter()
+            .position(|(_, m)| m.contains(needle))
+            .unwrap_or_else(|| panic!("no message with {needle:?}; heard {:?}", self.heard))
+    }
+}
+
 pub use graceful_load::client::{Answer, Outcome, connect, send};
+
+/// The path of one of the examples, which `cargo test` builds beside the tests.
+pub fn example_path(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test`, which builds the examples",
+        path.display()
+    );
+    path
+}
 
 /// A port that was free a moment ago, for a listener that cannot be
 /// given port 0 (the service manager's).

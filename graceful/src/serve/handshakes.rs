@@ -67,6 +67,18 @@ pub(super) fn stop(listener: &TcpListener, server: &str) -> bool {
     }
 }
 
+/// Removes the filter [`stop`] put in place: for a listener another process
+/// holds too, which keeps listening once this one lets it go.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn resume(listener: &TcpListener, server: &str) {
+    if let Err(err) = socket2::SockRef::from(listener).detach_filter() {
+        tracing::warn!(server, error = %err, "cannot remove the filter from an inherited listener: it drops new connections until the service manager closes it");
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) fn resume(_listener: &TcpListener, _server: &str) {}
+
 /// Elsewhere the listener closes at once.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(super) fn stop(_listener: &TcpListener, _server: &str) -> bool {

@@ -16,40 +16,6 @@ use crate::serve::accounts::ConnState;
 /// the client still sends, at most, before the socket is closed.
 pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Writes of at most this many bytes in several slices are copied into one
-/// slice and sent with one `write`: hyper hands a response's head and body as
-/// two slices, and for a small response one `write` costs the kernel less
-/// than one `writev`.
-const COALESCE_UP_TO: usize = 4096;
-
-thread_local! {
-    /// The thread's buffer for coalesced writes: one per thread, not one per
-    /// connection, so that an idle connection keeps no room for it; and
-    /// never zeroed again, so that a write copies only what it sends.
-    static COALESCE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether a vectored write is coalesced.
-struct Coalesced;
-
-impl Coalesced {
-    /// The total length of `bufs`, if they are several and small enough.
-    #[inline]
-    fn of(bufs: &[io::IoSlice<'_>]) -> Option<usize> {
-        if bufs.len() < 2 {
-            return None;
-        }
-        let mut total = 0;
-        for buf in bufs {
-            total += buf.len();
-            if total > COALESCE_UP_TO {
-                return None;
-            }
-        }
-        Some(total)
-    }
-}
-
 pin_project! {
     /// A `TcpStream` that records whether its last write is still pending,
     /// so that the drain tells a client that stops reading its response
@@ -144,18 +110,7 @@ impl AsyncWrite for TrackedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        let poll = match Coalesced::of(bufs) {
-            Some(total) => COALESCE.with_borrow_mut(|scratch| {
-                scratch.clear();
-                scratch.reserve(COALESCE_UP_TO);
-                for buf in bufs {
-                    scratch.extend_from_slice(buf);
-                }
-                debug_assert_eq!(scratch.len(), total);
-                this.stream.poll_write(cx, scratch)
-            }),
-            None => this.stream.poll_write_vectored(cx, bufs),
-        };
+        let poll = this.stream.poll_write_vectored(cx, bufs);
         this.conn.set_write_pending(poll.is_pending());
         poll
     }

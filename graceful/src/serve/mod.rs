@@ -491,12 +491,20 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
     // new handshakes, serve what completes while any is under way, then
     // close (see `handshakes`). A Unix socket has no handshake: what
     // connected is already accepted.
-    if let Some(tcp) = listener.as_tcp() {
-        if handshakes::stop(tcp, &server.name) {
+    let fenced = match listener.as_tcp() {
+        Some(tcp) if handshakes::stop(tcp, &server.name) => {
             settle(&listener, tcp, &server, &builder, service.clone()).await;
+            true
         }
-    }
+        _ => false,
+    };
     take_accepted(&listener, &server, &builder, &service);
+    if let (true, true, Some(tcp)) = (fenced, server.inherited, listener.as_tcp()) {
+        // The service manager may hold this listener too (a socket unit
+        // does): it must outlive us without the filter, so that what
+        // connects next waits in its queue for the next process.
+        handshakes::resume(tcp, &server.name);
+    }
     // A Unix socket's file goes with it.
     drop(listener);
     tracing::info!(name = %server.name, addr = %server.addr, "listener closed");
