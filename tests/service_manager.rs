@@ -333,3 +333,51 @@ async fn an_inherited_unix_socket_is_served_and_its_file_left_to_the_service_man
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_restart_names_the_successor_as_main_pid_and_the_predecessor_falls_silent() {
+    use nix::sys::signal::Signal::SIGUSR2;
+    let dir = test_dir("notify-restart");
+    let mut manager = ServiceManager::new(&dir);
+    let (var, path) = manager.var();
+    // systemd names the watchdog's process: the successor must pet as its own.
+    let mut app = Fixture::spawn_after(
+        "WATCHDOG_PID=$$; export WATCHDOG_PID;",
+        &[],
+        &[(var, &path), ("WATCHDOG_USEC", "200000")],
+    );
+    manager.until("READY=1").await;
+    manager.until("WATCHDOG=1").await;
+    let addr = app.addr("api").await;
+    let parent = app.pid();
+    app.signal(SIGUSR2);
+    let handover = manager.until("MAINPID=").await;
+    let successor: i32 = handover
+        .lines()
+        .find_map(|l| l.strip_prefix("MAINPID="))
+        .and_then(|pid| pid.trim().parse().ok())
+        .expect("a pid");
+    assert_ne!(successor, parent);
+    assert!(
+        handover.contains(&format!("STATUS=handed over to pid {successor}")),
+        "{handover}"
+    );
+    assert_eq!(app.exit_code().await, 0, "{}", app.log());
+    assert_eq!(get(addr, "/").await.status, 200);
+    // The parent is gone: this pet is the successor's.
+    manager.until("WATCHDOG=1").await;
+    // The successor speaks for the service now, and only it.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(successor), SIGTERM).unwrap();
+    manager.until("STOPPING=1").await;
+    let after = manager.position("MAINPID=");
+    assert_eq!(
+        manager.heard[after..]
+            .iter()
+            .filter(|(_, m)| m.contains("STOPPING=1") || m.contains("READY=1"))
+            .count(),
+        1,
+        "{:?}",
+        manager.heard
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,6 +18,7 @@ use crate::handle::ShutdownHandle;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::notify::Notifier;
 use crate::report::Report;
+use crate::restart::Restarter;
 use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
 use crate::shutdown::Running;
@@ -455,6 +456,14 @@ impl App {
             bound = Vec::new();
         }
 
+        // Each listener's descriptor, for a restart's successor.
+        #[cfg(unix)]
+        let handed: Vec<(Arc<str>, i32)> = bound
+            .iter()
+            .map(|b| (Arc::clone(&b.name), b.raw_fd()))
+            .collect();
+        #[cfg(not(unix))]
+        let handed: Vec<(Arc<str>, i32)> = Vec::new();
         let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
         let mut servers = Vec::with_capacity(bound.len());
         let mut accept_loops = Vec::with_capacity(bound.len());
@@ -515,6 +524,10 @@ impl App {
             );
         }
         let pets = AbortOnDropHandle::new(tokio::spawn(notifier.clone().pet_watchdog()));
+        let restarter = (!during_startup).then(|| {
+            let restarter = Restarter::new(handed, Arc::clone(&lifecycle), notifier.clone());
+            AbortOnDropHandle::new(tokio::spawn(restarter.run()))
+        });
         Ok(Running {
             books,
             accept_loops,
@@ -524,6 +537,7 @@ impl App {
             config,
             notifier,
             _pets: pets,
+            _restarter: restarter,
         })
     }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::addr::ListenAddr;
-use crate::lifecycle::{Lifecycle, Phase, Trigger};
+use crate::lifecycle::{Lifecycle, Phase, RestartAsk, Trigger};
 
 /// Starts the shutdown from code, and lets handlers see it coming.
 ///
@@ -56,6 +56,22 @@ impl ShutdownHandle {
         if self.lifecycle.phase() == Phase::Running {
             self.lifecycle.trigger(Trigger::Handle);
         }
+    }
+
+    /// Restarts the service without refusing a connection: starts a
+    /// successor (the same program path, so a new binary installed there is
+    /// the upgrade) with every listener, waits until it serves, then shuts
+    /// this process down gracefully. `SIGUSR2` does the same. A successor
+    /// that fails to start is killed and this process keeps serving; a
+    /// restart asked during the shutdown, or during another restart, is
+    /// refused with a log line. See README.md, "Deploying".
+    ///
+    /// ```
+    /// # let handle = graceful::App::new().handle();
+    /// handle.restart(); // before the start: refused once the app runs, if shutting down
+    /// ```
+    pub fn restart(&self) {
+        self.lifecycle.ask_restart(RestartAsk::Handle);
     }
 
     /// Whether the shutdown has begun.

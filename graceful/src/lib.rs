@@ -194,7 +194,10 @@
 //! the watchdog while the runtime runs. With listeners passed by a socket
 //! unit (`LISTEN_FDS`), each server takes the one named like it, or they go
 //! in declaration order; a mismatch is an [`ActivationError`] at start-up.
-//! README.md, "Deploying", has units that work as written.
+//! `SIGUSR2` or [`ShutdownHandle::restart`] restarts without refusing a
+//! connection: a successor takes the listeners, and once it serves, this
+//! process shuts down gracefully. README.md, "Deploying", has units that work
+//! as written.
 //!
 //! # Modules
 //!
@@ -226,6 +229,7 @@ mod notify;
 mod registry;
 mod report;
 mod response;
+mod restart;
 mod router;
 mod serve;
 mod shutdown;

@@ -40,6 +40,9 @@ pub enum Trigger {
     Signal(Signal),
     /// [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown) was called.
     Handle,
+    /// A restart handed the listeners over to a successor that serves:
+    /// this process shuts down (see [`ShutdownHandle::restart`](crate::ShutdownHandle::restart)).
+    HandedOver,
 }
 
 impl std::fmt::Display for Trigger {
@@ -47,6 +50,7 @@ impl std::fmt::Display for Trigger {
         match self {
             Trigger::Signal(signal) => signal.fmt(f),
             Trigger::Handle => f.write_str("ShutdownHandle::shutdown"),
+            Trigger::HandedOver => f.write_str("handover to a successor"),
         }
     }
 }
@@ -105,6 +109,32 @@ pub(crate) struct Lifecycle {
     /// Wakes the watchdog when a trigger comes from code rather than a
     /// signal, so that it starts the global deadline's clock.
     watchdog: OnceLock<Waker>,
+    /// Restarts asked for (a signal, or the handle), for the restarter.
+    restarts: tokio::sync::Notify,
+    /// What asked for the last restart.
+    restart_asked_by: Mutex<Option<RestartAsk>>,
+    /// Set once a successor serves with this process's listeners: they
+    /// are let go as they are, without the close that would reset what
+    /// waits in their queue (the successor takes it).
+    handed_over: std::sync::atomic::AtomicBool,
+}
+
+/// What asked for a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RestartAsk {
+    /// A restart signal.
+    Signal(crate::signals::Signal),
+    /// [`ShutdownHandle::restart`](crate::ShutdownHandle::restart).
+    Handle,
+}
+
+impl std::fmt::Display for RestartAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartAsk::Signal(signal) => signal.fmt(f),
+            RestartAsk::Handle => f.write_str("ShutdownHandle::restart"),
+        }
+    }
 }
 
 impl Lifecycle {
@@ -121,6 +151,9 @@ impl Lifecycle {
             forced: CancellationToken::new(),
             forced_by: OnceLock::new(),
             watchdog: OnceLock::new(),
+            restarts: tokio::sync::Notify::new(),
+            restart_asked_by: Mutex::new(None),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -221,6 +254,36 @@ impl Lifecycle {
             watchdog.wake_by_ref();
         }
         first
+    }
+
+    /// Asks the restarter for a restart (it refuses one during a shutdown,
+    /// or while another is under way).
+    pub(crate) fn ask_restart(&self, by: RestartAsk) {
+        *self
+            .restart_asked_by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(by);
+        self.restarts.notify_one();
+    }
+
+    /// Completes at the next restart asked for; tells what asked.
+    pub(crate) async fn restart_asked(&self) -> RestartAsk {
+        self.restarts.notified().await;
+        self.restart_asked_by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or(RestartAsk::Handle)
+    }
+
+    /// Records that a successor serves with this process's listeners.
+    pub(crate) fn hand_over(&self) {
+        self.handed_over.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a successor serves with this process's listeners.
+    pub(crate) fn is_handed_over(&self) -> bool {
+        self.handed_over.load(Ordering::SeqCst)
     }
 
     pub(crate) fn triggers(&self) -> Vec<(Trigger, Instant)> {

@@ -11,6 +11,7 @@
 //! | the callbacks | `STATUS=running shutdown callbacks` |
 //! | every `progress_interval` of the shutdown | `EXTEND_TIMEOUT_USEC=…`, up to the `shutdown_timeout` |
 //! | every half of `WATCHDOG_USEC`, while the runtime runs | `WATCHDOG=1` |
+//! | a restart's successor serves (see `restart`) | `MAINPID=`, then silence |
 //!
 //! `EXTEND_TIMEOUT_USEC` keeps a service manager whose stop timeout is
 //! shorter than the shutdown's own budget from killing a shutdown that is
@@ -23,6 +24,8 @@
 //! A message that cannot be sent is logged at debug level and otherwise
 //! ignored: the service runs the same without a listener.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -30,8 +33,9 @@ use tokio::time::Instant;
 /// Speaks to the service manager, if it listens.
 #[derive(Clone, Debug)]
 pub(crate) struct Notifier {
-    /// Whether `NOTIFY_SOCKET` was set at the start.
-    on: bool,
+    /// Whether `NOTIFY_SOCKET` was set at the start, and this process is
+    /// still the service's main one (not after a handover).
+    on: Arc<AtomicBool>,
     /// The service manager's watchdog period (`WATCHDOG_USEC`), if it is
     /// for this process.
     watchdog: Option<Duration>,
@@ -45,25 +49,36 @@ pub(crate) enum Note<'a> {
     Status(&'a str),
     ExtendTimeout(Duration),
     Watchdog,
+    MainPid(u32),
 }
 
 impl Notifier {
     /// Reads the service manager's variables of this process.
     pub(crate) fn from_env() -> Notifier {
         Notifier {
-            on: std::env::var_os("NOTIFY_SOCKET").is_some_and(|path| !path.is_empty()),
+            on: Arc::new(AtomicBool::new(
+                std::env::var_os("NOTIFY_SOCKET").is_some_and(|path| !path.is_empty()),
+            )),
             watchdog: watchdog_period(),
         }
     }
 
     /// Whether the service manager listens.
     pub(crate) fn is_on(&self) -> bool {
-        self.on
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Hands the service over to `successor` (`MAINPID=`), and falls
+    /// silent: the successor speaks for the service from now on.
+    pub(crate) fn hand_over(&self, successor: u32) {
+        let status = format!("handed over to pid {successor}");
+        self.send(&[Note::MainPid(successor), Note::Status(&status)]);
+        self.on.store(false, Ordering::Relaxed);
     }
 
     /// Sends `notes` as one message.
     pub(crate) fn send(&self, notes: &[Note<'_>]) {
-        if !self.on {
+        if !self.is_on() {
             return;
         }
         if let Err(err) = send(notes) {
@@ -73,7 +88,10 @@ impl Notifier {
 
     /// `READY=1`, with a status naming each server.
     pub(crate) fn ready<'a>(&self, servers: impl Iterator<Item = (&'a str, String)>) {
-        if !self.on {
+        crate::restart::tell_predecessor_ready();
+        // A restart's successor: the service is ready already, and its
+        // predecessor names this process to the service manager.
+        if !self.is_on() || crate::restart::is_successor() {
             return;
         }
         let servers: Vec<String> = servers
@@ -96,7 +114,7 @@ impl Notifier {
     /// `every`, each time up to three periods ahead and never past
     /// `deadline`. Runs until dropped.
     pub(crate) async fn extend_until(&self, deadline: Instant, every: Duration) {
-        if !self.on {
+        if !self.is_on() {
             return std::future::pending().await;
         }
         let mut ticks = tokio::time::interval(every);
@@ -117,7 +135,7 @@ impl Notifier {
     /// Pets the service manager's watchdog at half its period, for as long
     /// as the runtime runs this task. Returns at once if there is none.
     pub(crate) async fn pet_watchdog(self) {
-        let Some(period) = self.watchdog.filter(|_| self.on) else {
+        let Some(period) = self.watchdog.filter(|_| self.is_on()) else {
             return;
         };
         let mut ticks = tokio::time::interval(period / 2);
@@ -125,6 +143,7 @@ impl Notifier {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            // Silent after a handover: `send` checks.
             self.send(&[Note::Watchdog]);
         }
     }
@@ -143,6 +162,7 @@ fn send(notes: &[Note<'_>]) -> std::io::Result<()> {
                 NotifyState::ExtendTimeoutUsec(u32::try_from(by.as_micros()).unwrap_or(u32::MAX))
             }
             Note::Watchdog => NotifyState::Watchdog,
+            Note::MainPid(pid) => NotifyState::MainPid(*pid),
         })
         .collect();
     sd_notify::notify(&states)

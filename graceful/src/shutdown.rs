@@ -68,6 +68,8 @@ pub struct Running {
     pub(crate) notifier: Notifier,
     /// Pets the service manager's watchdog while the runtime runs.
     pub(crate) _pets: AbortOnDropHandle<()>,
+    /// Serves restart requests (see `restart`), while it serves.
+    pub(crate) _restarter: Option<AbortOnDropHandle<()>>,
 }
 
 impl fmt::Debug for Running {
@@ -148,6 +150,7 @@ impl Running {
             config,
             notifier,
             _pets,
+            _restarter,
         } = self;
         // Signals reach the lifecycle through the watchdog's thread.
         lifecycle.begun().await;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::books::Books;
 use crate::error::Error;
-use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
+use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger};
 use crate::report::exit_code;
 use crate::signals::Signal;
 
@@ -83,8 +83,14 @@ impl Watchdog {
     /// pending (delivered as the handlers are installed) is acted on before
     /// this returns.
     pub(crate) fn start(signals: &[Signal], lifecycle: Arc<Lifecycle>) -> Result<Self, Error> {
+        // The restart signal too, unless it starts the shutdown: installed
+        // now, so that it never kills the process (its default action).
+        let restart: Vec<Signal> = crate::restart::SIGNALS
+            .into_iter()
+            .filter(|signal| !signals.contains(signal))
+            .collect();
         #[cfg(unix)]
-        let mut pipes = crate::signals::SignalPipes::install(signals)
+        let mut pipes = crate::signals::SignalPipes::install(&[signals, &restart].concat())
             .map_err(|(signal, source)| Error::Signal { signal, source })?;
         #[cfg(not(unix))]
         let _ = signals;
@@ -96,6 +102,7 @@ impl Watchdog {
         });
         let mut watch = Watch {
             shared: Arc::clone(&shared),
+            restart,
             forced_at: None,
             gave_up: false,
         };
@@ -149,6 +156,8 @@ impl Shared {
 /// The thread's own state.
 struct Watch {
     shared: Arc<Shared>,
+    /// The signals that ask for a restart.
+    restart: Vec<Signal>,
     forced_at: Option<Instant>,
     gave_up: bool,
 }
@@ -197,7 +206,14 @@ impl Watch {
     }
 
     /// The first signal begins the shutdown; any later one forces the exit.
+    /// A restart signal asks for a restart.
     fn on_signal(&mut self, signal: Signal) {
+        if self.restart.contains(&signal) {
+            self.shared
+                .lifecycle
+                .ask_restart(RestartAsk::Signal(signal));
+            return;
+        }
         let trigger = Trigger::Signal(signal);
         if !self.shared.lifecycle.trigger(trigger) {
             self.force(ForcedBy::Trigger(trigger));

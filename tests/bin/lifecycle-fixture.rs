@@ -27,6 +27,10 @@
 //!
 //! Callback behaviours: `ok`, `err`, `panic`, `hang`, `sleep=MS`, `block=MS`
 //! (blocks its thread), `spawn-blocking=MS` (awaits blocking work).
+//!
+//! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
+//! listeners (a restart's successor) exits with code 3 before starting: a
+//! bad binary.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -207,6 +211,12 @@ fn callback(spec: &str) -> Callback {
 }
 
 fn main() {
+    if std::env::var_os("FIXTURE_FAIL_IF_INHERITED").is_some()
+        && std::env::var_os("LISTEN_FDS").is_some()
+    {
+        eprintln!("fixture: failing on purpose, as a bad binary would");
+        std::process::exit(3);
+    }
     let mut app = App::new();
     let shutdown = app.handle();
     let service = move || {

@@ -141,6 +141,17 @@ impl Fixture {
         Fixture::command(command, args, env)
     }
 
+    /// Starts the fixture from `/bin/sh`, after `script` (which may name the
+    /// fixture's own pid as `$$`, as systemd's `WATCHDOG_PID` does).
+    pub fn spawn_after(script: &str, args: &[&str], env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("{script} exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_lifecycle-fixture"));
+        Fixture::command(command, args, env)
+    }
+
     /// Waits until `systemd-socket-activate` listens on all `n` addresses.
     pub async fn activation_listening(&self, n: usize) {
         self.wait_for_lines("Listening on ", n).await;
@@ -298,6 +309,20 @@ impl Fixture {
             assert!(log.contains(expected), "no {expected:?} in the log:\n{log}");
         }
         log
+    }
+
+    /// Waits for the child to exit, without waiting for its standard error
+    /// to close (a restart's successor holds it open); returns its exit code.
+    pub async fn exit_code(&mut self) -> i32 {
+        match tokio::time::timeout(PATIENCE, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the child").code().unwrap_or(-1),
+            Err(_) => panic!("the child did not exit in time; log:\n{}", self.log()),
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id().expect("a running child") as i32
     }
 
     /// Waits for the child to exit; returns its exit code and how long the wait took.

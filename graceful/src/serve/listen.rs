@@ -132,6 +132,25 @@ impl Listener {
         }))
     }
 
+    /// Its descriptor, for a successor to inherit (see `restart`).
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Listener::Tcp(listener) => listener.as_raw_fd(),
+            Listener::Unix(socket) => socket.listener.as_raw_fd(),
+        }
+    }
+
+    /// Lets the listener go without removing a Unix socket's file: a
+    /// successor serves it now.
+    pub(crate) fn let_go(self) {
+        #[cfg(unix)]
+        if let Listener::Unix(mut socket) = self {
+            socket.owns_file = false;
+        }
+    }
+
     /// The TCP listener, for what only TCP has (handshakes under way).
     pub(crate) fn as_tcp(&self) -> Option<&TcpListener> {
         match self {

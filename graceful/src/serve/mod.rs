@@ -259,6 +259,12 @@ pub(crate) struct Bound {
 }
 
 impl Bound {
+    /// The listener's descriptor, for a successor to inherit.
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.listener.raw_fd()
+    }
+
     /// Starts accepting connections.
     pub(crate) fn serve(self, shared: Arc<ServerShared>) -> JoinHandle<()> {
         (self.spawn)(self.listener, shared)
@@ -485,6 +491,13 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
                 }
             }
         }
+    }
+    if lifecycle.is_handed_over() {
+        // A successor serves these listeners: what waits in their queue is
+        // its to take, and nothing is reset when this process lets go.
+        listener.let_go();
+        tracing::info!(name = %server.name, addr = %server.addr, "listener handed over");
+        return;
     }
     // Closing a listener resets every connection the kernel has completed
     // but we have not accepted, and every handshake under way: first stop

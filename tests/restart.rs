@@ -1,0 +1,241 @@
+//! Restart by listener handoff, with real processes: `SIGUSR2` makes the
+//! fixture start its successor with its listener, and shut down once the
+//! successor serves. Under load (keep-alive clients and a stream of new
+//! connections), no connection is refused and none is reset; a successor
+//! that fails to start leaves the parent serving; a restart asked during the
+//! shutdown is refused.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use support::{Fixture, Outcome, PATIENCE, connect, get, send};
+
+/// What the load saw.
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    /// `503`: a clean refusal, to retry.
+    refused_503: AtomicU64,
+    /// Anything else: a connection refused or reset, a broken response.
+    failed: AtomicU64,
+}
+
+/// Keep-alive clients and a stream of new connections against `addr`,
+/// until `stop`.
+fn load(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
+        tasks.push(tokio::spawn(async move {
+            let mut sender = None;
+            while !stop.load(Ordering::Relaxed) {
+                if sender.is_none() {
+                    match connect(addr).await {
+                        Ok(s) => sender = Some(s),
+                        Err(err) => {
+                            eprintln!("keep-alive client: connect failed: {err}");
+                            tally.failed.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                }
+                let Some(conn) = sender.as_mut() else {
+                    continue;
+                };
+                match send(conn, "GET", "/", b"").await {
+                    Outcome::Answered(a) if a.status == 200 => {
+                        tally.ok.fetch_add(1, Ordering::Relaxed);
+                        if a.closes() {
+                            sender = None;
+                        }
+                    }
+                    Outcome::Answered(a) if a.status == 503 => {
+                        tally.refused_503.fetch_add(1, Ordering::Relaxed);
+                        sender = None;
+                    }
+                    // Closed cleanly before the request was written: connect again.
+                    Outcome::NotSent => sender = None,
+                    other => {
+                        eprintln!("keep-alive client: {other:?}");
+                        tally.failed.fetch_add(1, Ordering::Relaxed);
+                        sender = None;
+                    }
+                }
+            }
+        }));
+    }
+    let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
+    tasks.push(tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let mut conn = match connect(addr).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    eprintln!("new connection: connect failed: {err}");
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            match send(&mut conn, "GET", "/", b"").await {
+                Outcome::Answered(a) if a.status == 200 => {
+                    tally.ok.fetch_add(1, Ordering::Relaxed);
+                }
+                Outcome::Answered(a) if a.status == 503 => {
+                    tally.refused_503.fetch_add(1, Ordering::Relaxed);
+                }
+                other => {
+                    eprintln!("new connection: {other:?}");
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }));
+    tasks
+}
+
+/// The pid in the `n`th log line saying a successor serves.
+async fn successor(app: &Fixture, n: usize) -> i32 {
+    let line = app.wait_for_lines("the successor serves", n).await;
+    line.split("successor=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no successor pid in {line:?}"))
+}
+
+/// Whether `pid` runs: exists, and is not a zombie waiting to be reaped
+/// (by whoever adopted it once its parent exited).
+fn runs(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.chars().next());
+    kill(Pid::from_raw(pid), None).is_ok() && state != Some('Z')
+}
+
+/// Waits until `pid` has exited.
+async fn gone(pid: i32) {
+    let deadline = Instant::now() + PATIENCE;
+    while runs(pid) {
+        assert!(Instant::now() < deadline, "pid {pid} did not exit");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neither() {
+    let mut app = Fixture::spawn(&[], &[]);
+    let addr = app.addr("api").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let tasks = load(addr, Arc::clone(&stop), Arc::clone(&tally));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // One restart: the parent hands over, drains, and exits cleanly.
+    app.signal(SIGUSR2);
+    let mut current = successor(&app, 1).await;
+    assert_eq!(app.exit_code().await, 0, "{}", app.log());
+    assert!(
+        app.log()
+            .contains("shutdown started trigger=handover to a successor"),
+        "{}",
+        app.log()
+    );
+    assert!(app.log().contains("listener handed over"), "{}", app.log());
+    let before = tally.ok.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        tally.ok.load(Ordering::Relaxed) > before,
+        "the successor answers nothing"
+    );
+
+    // Ten more in a row, each successor restarting in turn.
+    for n in 2..=11 {
+        let asked = Instant::now();
+        kill(Pid::from_raw(current), SIGUSR2).unwrap();
+        let next = successor(&app, n).await;
+        let serving = asked.elapsed();
+        gone(current).await;
+        eprintln!(
+            "restart {n}: successor serving after {serving:?}, predecessor gone after {:?}",
+            asked.elapsed()
+        );
+        current = next;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    kill(Pid::from_raw(current), SIGTERM).unwrap();
+    gone(current).await;
+
+    let (ok, refused_503, failed) = (
+        tally.ok.load(Ordering::Relaxed),
+        tally.refused_503.load(Ordering::Relaxed),
+        tally.failed.load(Ordering::Relaxed),
+    );
+    eprintln!("11 restarts under load: {ok} answered, {refused_503} clean 503, {failed} failed");
+    assert_eq!(failed, 0, "connections refused or reset:\n{}", app.log());
+    assert!(ok > 0);
+    assert_eq!(
+        app.count("shutdown complete exit_code=0"),
+        12,
+        "{}",
+        app.log()
+    );
+}
+
+#[tokio::test]
+async fn a_successor_that_fails_to_start_leaves_the_parent_serving() {
+    let mut app = Fixture::spawn(&[], &[("FIXTURE_FAIL_IF_INHERITED", "1")]);
+    let addr = app.addr("api").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let tasks = load(addr, Arc::clone(&stop), Arc::clone(&tally));
+    app.signal(SIGUSR2);
+    app.wait_for_line("restart failed; still serving").await;
+    assert!(
+        app.log()
+            .contains("the successor exited during its start (exit status: 3)"),
+        "{}",
+        app.log()
+    );
+    let before = tally.ok.load(Ordering::Relaxed);
+    assert_eq!(get(addr, "/").await.status, 200);
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(tally.ok.load(Ordering::Relaxed) >= before);
+    assert_eq!(tally.failed.load(Ordering::Relaxed), 0, "{}", app.log());
+    app.signal(SIGTERM);
+    app.exit_clean(&["shutdown started trigger=SIGTERM"]).await;
+}
+
+#[tokio::test]
+async fn a_restart_asked_during_the_shutdown_is_refused() {
+    let mut app = Fixture::spawn(&[], &[]);
+    let addr = app.addr("api").await;
+    let slow = tokio::spawn(async move { get(addr, "/slow?ms=500").await });
+    app.wait_for_line("slow request started").await;
+    app.signal(SIGTERM);
+    app.wait_for_line("shutdown started").await;
+    app.signal(SIGUSR2);
+    app.wait_for_line("restart refused: the shutdown has begun")
+        .await;
+    assert_eq!(slow.await.unwrap().status, 200);
+    let log = app.exit_clean(&[]).await;
+    assert!(!log.contains("starting a successor"), "{log}");
+}
