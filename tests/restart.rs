@@ -239,3 +239,27 @@ async fn a_restart_asked_during_the_shutdown_is_refused() {
     let log = app.exit_clean(&[]).await;
     assert!(!log.contains("starting a successor"), "{log}");
 }
+
+#[tokio::test]
+async fn the_restart_signals_are_a_setting_and_cannot_also_stop() {
+    use nix::sys::signal::Signal::SIGUSR1;
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_RESTART_SIGNALS", "USR1")]);
+    let addr = app.addr("api").await;
+    app.signal(SIGUSR1);
+    let current = successor(&app, 1).await;
+    assert_eq!(app.exit_code().await, 0, "{}", app.log());
+    assert_eq!(get(addr, "/").await.status, 200);
+    kill(Pid::from_raw(current), SIGTERM).unwrap();
+    gone(current).await;
+
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_RESTART_SIGNALS", "TERM")]);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    assert!(
+        app.log().contains(
+            "setting restart_signals is invalid: SIGTERM also starts the shutdown (signals): give each signal one job"
+        ),
+        "{}",
+        app.log()
+    );
+}

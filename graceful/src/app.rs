@@ -123,9 +123,10 @@ impl App {
         }
     }
 
-    /// The signals the app is configured with, before the environment's.
-    pub(crate) fn configured_signals(&self) -> &[Signal] {
-        &self.config.signals
+    /// The signals the app is configured with, before the environment's:
+    /// those that start the shutdown, and those that restart.
+    pub(crate) fn configured_signals(&self) -> (&[Signal], &[Signal]) {
+        (&self.config.signals, &self.config.restart_signals)
     }
 
     /// Makes the process the app's: its watchdog, installed early, may end
@@ -339,6 +340,38 @@ impl App {
         self
     }
 
+    /// The signals that restart by handing the listeners over to a
+    /// successor (see [`ShutdownHandle::restart`]); none may also start the
+    /// shutdown. Default `USR2`; `GRACEFUL_RESTART_SIGNALS`.
+    ///
+    /// ```
+    /// use graceful::Signal;
+    /// let app = graceful::App::new().restart_signals([Signal::Usr1]);
+    /// # drop(app);
+    /// ```
+    pub fn restart_signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
+        self.config.set(
+            &settings::RESTART_SIGNALS,
+            Value::Signals(signals.into_iter().collect()),
+        );
+        self
+    }
+
+    /// How long a restart's successor may take to serve before it is
+    /// killed and this process keeps serving. Default 30 s;
+    /// `GRACEFUL_RESTART_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().restart_timeout(Duration::from_secs(60));
+    /// # drop(app);
+    /// ```
+    pub fn restart_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::RESTART_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
     /// Serves a health endpoint at `path` on every server: `200` while
     /// running, `503` from the first signal on. Health requests are not
     /// counted. Default none; `GRACEFUL_HEALTH_PATH` (empty turns it off).
@@ -430,13 +463,18 @@ impl App {
         } = self;
         config.validate()?;
         config.apply_env(env)?;
+        config.check_together()?;
         let plan = Plan::new(callbacks, config.callback_timeout, env)?;
         serve::validate(&servers)?;
 
         // Handlers first: from here on, a signal goes through the lifecycle.
         let watchdog = match watchdog {
             Some(watchdog) => watchdog,
-            None => Watchdog::start(&config.signals, Arc::clone(&lifecycle))?,
+            None => Watchdog::start(
+                &config.signals,
+                &config.restart_signals,
+                Arc::clone(&lifecycle),
+            )?,
         };
         if let Some(startup) = startup {
             tokio::select! {
@@ -525,7 +563,12 @@ impl App {
         }
         let pets = AbortOnDropHandle::new(tokio::spawn(notifier.clone().pet_watchdog()));
         let restarter = (!during_startup).then(|| {
-            let restarter = Restarter::new(handed, Arc::clone(&lifecycle), notifier.clone());
+            let restarter = Restarter::new(
+                handed,
+                config.restart_timeout,
+                Arc::clone(&lifecycle),
+                notifier.clone(),
+            );
             AbortOnDropHandle::new(tokio::spawn(restarter.run()))
         });
         Ok(Running {
@@ -579,7 +622,7 @@ impl App {
     /// ```
     pub fn run_blocking(self) -> ! {
         crate::logging::install_default();
-        let run = early_watchdog(&self.config.signals, &self.lifecycle)
+        let run = early_watchdog(self.configured_signals(), &self.lifecycle)
             .map(|watchdog| self.owning_process(watchdog))
             .and_then(|app| block_on(app.run()))
             .and_then(|run| run);
@@ -597,14 +640,20 @@ impl App {
 /// the environment names (or, if it names none or none valid, `configured`).
 /// A malformed `GRACEFUL_SIGNALS` is still reported by the start.
 pub(crate) fn early_watchdog(
-    configured: &[Signal],
+    (shutdown, restart): (&[Signal], &[Signal]),
     lifecycle: &Arc<Lifecycle>,
 ) -> Result<Watchdog, Error> {
-    let signals = config::signals_var(&config::process_env)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| configured.to_vec());
-    Watchdog::start(&signals, Arc::clone(lifecycle))
+    let read = |setting, configured: &[Signal]| {
+        config::signals_var(&config::process_env, setting)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| configured.to_vec())
+    };
+    Watchdog::start(
+        &read(&settings::SIGNALS, shutdown),
+        &read(&settings::RESTART_SIGNALS, restart),
+        Arc::clone(lifecycle),
+    )
 }
 
 /// Builds a multi-threaded runtime and runs `future` on it, then leaves the

@@ -19,6 +19,8 @@
 //! | drain progress log | `progress_interval` | `GRACEFUL_PROGRESS_INTERVAL` | 1 s |
 //! | upgraded connections' budget from the signal | `upgrade_timeout` | `GRACEFUL_UPGRADE_TIMEOUT` | the drain deadline |
 //! | signals that start the shutdown | `signals` | `GRACEFUL_SIGNALS` | `TERM,INT,QUIT,HUP` |
+//! | signals that restart by handing the listeners over | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
+//! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
 //! | health endpoint (empty in the environment: none) | `health_path` | `GRACEFUL_HEALTH_PATH` | none |
 //! <!-- end of settings table -->
 //!
@@ -88,6 +90,8 @@ pub(crate) struct Config {
     pub(crate) progress_interval: Duration,
     pub(crate) upgrade_timeout: Option<Duration>,
     pub(crate) signals: Vec<Signal>,
+    pub(crate) restart_signals: Vec<Signal>,
+    pub(crate) restart_timeout: Duration,
     pub(crate) health_path: Option<String>,
     /// The first value the builder was given that its setting refuses:
     /// reported when the app starts, since builder methods cannot fail.
@@ -108,6 +112,8 @@ impl Default for Config {
             progress_interval: const { settings::PROGRESS_INTERVAL.default.duration() },
             upgrade_timeout: None,
             signals: const { settings::SIGNALS.default.signals() }.to_vec(),
+            restart_signals: const { settings::RESTART_SIGNALS.default.signals() }.to_vec(),
+            restart_timeout: const { settings::RESTART_TIMEOUT.default.duration() },
             health_path: None,
             refused: None,
         }
@@ -148,6 +154,8 @@ impl Config {
             Id::ProgressInterval => store(&mut self.progress_interval, value.into_duration()),
             Id::UpgradeTimeout => store(&mut self.upgrade_timeout, value.into_duration().map(Some)),
             Id::Signals => store(&mut self.signals, value.into_signals()),
+            Id::RestartSignals => store(&mut self.restart_signals, value.into_signals()),
+            Id::RestartTimeout => store(&mut self.restart_timeout, value.into_duration()),
             Id::HealthPath => store(&mut self.health_path, value.into_path().map(Some)),
         }
     }
@@ -171,6 +179,25 @@ impl Config {
             Some((setting, reason)) => Err(Error::Setting {
                 setting: setting.name.to_owned(),
                 reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Settings that contradict each other: a signal that would both start
+    /// the shutdown and restart.
+    pub(crate) fn check_together(&self) -> Result<(), Error> {
+        match self
+            .restart_signals
+            .iter()
+            .find(|signal| self.signals.contains(signal))
+        {
+            None => Ok(()),
+            Some(signal) => Err(Error::Setting {
+                setting: settings::RESTART_SIGNALS.name.to_owned(),
+                reason: format!(
+                    "{signal} also starts the shutdown ({}): give each signal one job",
+                    settings::SIGNALS.name
+                ),
             }),
         }
     }
@@ -207,9 +234,13 @@ pub(crate) fn duration_var(env: Lookup<'_>, var: &str) -> Result<Option<Duration
     }
 }
 
-/// Reads `GRACEFUL_SIGNALS`.
-pub(crate) fn signals_var(env: Lookup<'_>) -> Result<Option<Vec<Signal>>, Error> {
-    let var = settings::SIGNALS.env;
+/// Reads the variable of a setting of signals (`GRACEFUL_SIGNALS`,
+/// `GRACEFUL_RESTART_SIGNALS`).
+pub(crate) fn signals_var(
+    env: Lookup<'_>,
+    setting: &Setting,
+) -> Result<Option<Vec<Signal>>, Error> {
+    let var = setting.env;
     match env(var) {
         None => Ok(None),
         Some(value) => graceful_values::parse_signals(&value)

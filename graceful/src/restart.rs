@@ -3,7 +3,7 @@
 //! ordinary graceful shutdown. Both accept on the same sockets in between,
 //! so no connection is refused and none that was accepted is reset.
 //!
-//! 1. A restart signal (`SIGUSR2`) or
+//! 1. A restart signal (`SIGUSR2` by default: `restart_signals`) or
 //!    [`ShutdownHandle::restart`](crate::ShutdownHandle::restart) asks.
 //!    One restart at a time; one asked during the shutdown is refused, with
 //!    a log line.
@@ -20,8 +20,8 @@
 //!    signal, except that its listeners are let go as they are: what waits
 //!    in their queue is the successor's to take.
 //!
-//! A successor that exits during its start, or is not ready within
-//! [`TIMEOUT`], is killed, and this process keeps serving, with the reason
+//! A successor that exits during its start, or is not ready within the
+//! `restart_timeout`, is killed, and this process keeps serving, with the reason
 //! logged: a bad binary never takes the service down.
 
 use std::ffi::OsString;
@@ -34,14 +34,6 @@ use std::time::Duration;
 
 use crate::lifecycle::{Lifecycle, Phase, Trigger};
 use crate::notify::Notifier;
-use crate::signals::Signal;
-
-/// The signals that ask for a restart (unless configured to start the
-/// shutdown).
-pub(crate) const SIGNALS: [Signal; 1] = [Signal::Usr2];
-
-/// How long a successor may take to serve.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The variable that gives a successor the socket to report to.
 const HANDOFF_VAR: &str = "GRACEFUL_HANDOFF_SOCKET";
@@ -124,6 +116,8 @@ pub(crate) struct Restarter {
     args: Vec<OsString>,
     /// Each server's name and listener descriptor, in declaration order.
     listeners: Vec<(Arc<str>, i32)>,
+    /// How long the successor may take to serve.
+    timeout: Duration,
     lifecycle: Arc<Lifecycle>,
     notifier: Notifier,
 }
@@ -134,6 +128,7 @@ static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
 impl Restarter {
     pub(crate) fn new(
         listeners: Vec<(Arc<str>, i32)>,
+        timeout: Duration,
         lifecycle: Arc<Lifecycle>,
         notifier: Notifier,
     ) -> Restarter {
@@ -141,6 +136,7 @@ impl Restarter {
             program: std::env::current_exe(),
             args: std::env::args_os().skip(1).collect(),
             listeners,
+            timeout,
             lifecycle,
             notifier,
         }
@@ -186,7 +182,7 @@ impl Restarter {
         let mut child = self.spawn(program, &report.path).map_err(Failure::Spawn)?;
         let pid = child.id().unwrap_or_default();
         let expected = format!("MAINPID={pid}");
-        let deadline = tokio::time::sleep(TIMEOUT);
+        let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         let mut buf = [0u8; 512];
         let failure = loop {
@@ -202,7 +198,7 @@ impl Restarter {
                     Ok(status) => return Err(Failure::Exited(status)),
                     Err(err) => break Failure::Spawn(err),
                 },
-                () = &mut deadline => break Failure::NotReady(TIMEOUT),
+                () = &mut deadline => break Failure::NotReady(self.timeout),
                 () = self.lifecycle.begun() => break Failure::ShutdownBegan,
                 asked = self.lifecycle.restart_asked() => {
                     tracing::warn!(asked_by = %asked, "restart refused: one is under way");

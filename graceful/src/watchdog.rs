@@ -82,11 +82,17 @@ impl Watchdog {
     /// Installs the signal handlers and starts the thread. A signal already
     /// pending (delivered as the handlers are installed) is acted on before
     /// this returns.
-    pub(crate) fn start(signals: &[Signal], lifecycle: Arc<Lifecycle>) -> Result<Self, Error> {
-        // The restart signal too, unless it starts the shutdown: installed
-        // now, so that it never kills the process (its default action).
-        let restart: Vec<Signal> = crate::restart::SIGNALS
-            .into_iter()
+    pub(crate) fn start(
+        signals: &[Signal],
+        restart: &[Signal],
+        lifecycle: Arc<Lifecycle>,
+    ) -> Result<Self, Error> {
+        // The restart signals too, installed now so that none kills the
+        // process (their default action). One that also starts the shutdown
+        // does that (and the start reports the contradiction).
+        let restart: Vec<Signal> = restart
+            .iter()
+            .copied()
             .filter(|signal| !signals.contains(signal))
             .collect();
         #[cfg(unix)]

@@ -45,6 +45,10 @@ pub enum Id {
     UpgradeTimeout,
     /// [`SIGNALS`].
     Signals,
+    /// [`RESTART_SIGNALS`].
+    RestartSignals,
+    /// [`RESTART_TIMEOUT`].
+    RestartTimeout,
     /// [`HEALTH_PATH`].
     HealthPath,
 }
@@ -369,6 +373,27 @@ pub const SIGNALS: Setting = Setting {
     meaning: "signals that start the shutdown",
 };
 
+/// `restart_signals`: the signals that restart by handing the listeners
+/// over to a successor.
+pub const RESTART_SIGNALS: Setting = Setting {
+    id: Id::RestartSignals,
+    name: "restart_signals",
+    env: "GRACEFUL_RESTART_SIGNALS",
+    kind: Kind::Signals,
+    default: DefaultValue::Signals(&[Signal::Usr2]),
+    meaning: "signals that restart by handing the listeners over",
+};
+
+/// `restart_timeout`: how long a restart's successor may take to serve.
+pub const RESTART_TIMEOUT: Setting = Setting {
+    id: Id::RestartTimeout,
+    name: "restart_timeout",
+    env: "GRACEFUL_RESTART_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(30)),
+    meaning: "a restart's successor's time to serve",
+};
+
 /// `health_path`: the path of the health endpoint.
 pub const HEALTH_PATH: Setting = Setting {
     id: Id::HealthPath,
@@ -391,6 +416,8 @@ pub const SETTINGS: &[Setting] = &[
     PROGRESS_INTERVAL,
     UPGRADE_TIMEOUT,
     SIGNALS,
+    RESTART_SIGNALS,
+    RESTART_TIMEOUT,
     HEALTH_PATH,
 ];
 

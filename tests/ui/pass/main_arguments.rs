@@ -17,6 +17,8 @@ async fn api() -> &'static str {
     progress_interval = "500ms",
     upgrade_timeout = "1s",
     signals = "TERM, INT",
+    restart_signals = "USR1",
+    restart_timeout = "1m",
     health_path = "/healthz",
 )]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
