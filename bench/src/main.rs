@@ -36,6 +36,7 @@ use crate::render::*;
 use crate::scenarios::drain::*;
 use crate::scenarios::instructions::*;
 use crate::scenarios::memory::*;
+use crate::scenarios::restart::*;
 use crate::scenarios::rolling::*;
 use crate::scenarios::shutdown::*;
 use crate::scenarios::throughput::*;
@@ -48,6 +49,8 @@ fn main() {
         Some("smoke") => SMOKE,
         // Load for a profiler: `load ADDR SECONDS`.
         Some("load") => return load_only(&args),
+        // One restart under direct load only: `restart [SERVER...]`.
+        Some("restart") => return load_generator().block_on(restart_only(&args[1..])),
         // The rolling restart behind nginx only: `rolling [SERVER...]`.
         Some("rolling") => return load_generator().block_on(rolling_only(&args[1..])),
         // Shutdown latencies only: `shutdown [SERVER...]`.
@@ -58,7 +61,7 @@ fn main() {
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | load ADDR SECONDS | instructions|shutdown|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -175,22 +178,46 @@ async fn rolling_only(names: &[String]) {
         std::process::exit(1);
     }
     for (name, binary) in selected(names) {
-        let r = rolling(
-            &binary,
-            FULL.rolling_clients,
-            Duration::from_millis(FULL.rolling_pause_ms),
-        )
-        .await;
-        println!(
-            "{name}: {} requests across {} restarts: {} failed ({} status, {} transport), {} late (>= 0.5 s), slowest {:.0} ms",
-            r.requests,
-            r.restarts,
-            r.failed(),
-            r.failed_status,
-            r.failed_transport,
-            r.late,
-            r.max_ms
-        );
+        let mut ways = vec![Restart::StopStart];
+        if hands_over(name) {
+            ways.push(Restart::Handoff);
+        }
+        for how in ways {
+            let r = rolling(
+                &binary,
+                FULL.rolling_clients,
+                Duration::from_millis(FULL.rolling_pause_ms),
+                how,
+            )
+            .await;
+            println!(
+                "{name} ({how:?}): {} requests across {} restarts: {} failed ({} status, {} transport), {} late (>= 0.5 s), slowest {:.0} ms",
+                r.requests,
+                r.restarts,
+                r.failed(),
+                r.failed_status,
+                r.failed_transport,
+                r.late,
+                r.max_ms
+            );
+        }
+    }
+}
+
+/// One restart under direct load of the servers named (all without names).
+async fn restart_only(names: &[String]) {
+    for (name, binary) in selected(names) {
+        let mut ways = vec![Restart::StopStart];
+        if hands_over(name) {
+            ways.push(Restart::Handoff);
+        }
+        for how in ways {
+            let r = restart_once(&binary, how).await;
+            println!(
+                "{name} ({how:?}): {} answered, {} answered 503, {} connections refused, {} failed",
+                r.answered, r.refused_503, r.refused_connections, r.failed
+            );
+        }
     }
 }
 
@@ -237,15 +264,26 @@ async fn run(plan: Plan, write: bool, args: String) {
         second_signal(&binary(bin), m).await;
         memory(&binary(bin), &plan, m).await;
         scale(&binary(bin), &plan, m).await;
+        m.restart_stop_start = Some(restart_once(&binary(bin), Restart::StopStart).await);
+        if hands_over(name) {
+            m.restart_handoff = Some(restart_once(&binary(bin), Restart::Handoff).await);
+        }
         if nginx_installed() {
+            let pause = Duration::from_millis(plan.rolling_pause_ms);
             m.rolling = Some(
                 rolling(
                     &binary(bin),
                     plan.rolling_clients,
-                    Duration::from_millis(plan.rolling_pause_ms),
+                    pause,
+                    Restart::StopStart,
                 )
                 .await,
             );
+            if hands_over(name) {
+                m.rolling_handoff = Some(
+                    rolling(&binary(bin), plan.rolling_clients, pause, Restart::Handoff).await,
+                );
+            }
         } else {
             eprintln!("nginx is not installed: no rolling restart");
         }

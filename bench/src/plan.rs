@@ -88,8 +88,20 @@ pub(crate) struct Measured {
     pub(crate) scale: Option<Scale>,
     /// User-space instructions per `GET /`, counted by callgrind, if installed.
     pub(crate) instructions: Option<f64>,
-    /// A rolling restart of three replicas behind nginx, if installed.
+    /// A rolling restart of three replicas behind nginx, if installed,
+    /// each stopped and started again.
     pub(crate) rolling: Option<crate::scenarios::rolling::Rolling>,
+    /// The same, each restarted by listener handoff (graceful only).
+    pub(crate) rolling_handoff: Option<crate::scenarios::rolling::Rolling>,
+    /// One restart under direct load, stopped and started again.
+    pub(crate) restart_stop_start: Option<crate::scenarios::restart::Restarted>,
+    /// One restart under direct load, by listener handoff (graceful only).
+    pub(crate) restart_handoff: Option<crate::scenarios::restart::Restarted>,
+}
+
+/// Whether a server restarts by listener handoff (`SIGUSR2`).
+pub(crate) fn hands_over(name: &str) -> bool {
+    name.starts_with("graceful")
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -72,24 +72,49 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
                 .map_or_else(none, |s| format!("{:.0} ({})", s.exit_ms, s.exit_code)),
         );
     }
+    if r.servers.values().any(|m| m.restart_stop_start.is_some()) {
+        let _ = writeln!(
+            s,
+            "\nOne restart under direct load (no load balancer: four keep-alive clients and one connecting for every request, half a second before and after): stopped with SIGTERM and started again on its port, or, for graceful, restarted by listener handoff (`SIGUSR2`):\n\n| server | restart | answered | answered 503 | connections refused | failed |\n|---|---|---|---|---|---|"
+        );
+        for (name, m) in r.servers.iter() {
+            for (how, restarted) in [
+                ("stop, then start", &m.restart_stop_start),
+                ("handoff", &m.restart_handoff),
+            ] {
+                if let Some(x) = restarted {
+                    let _ = writeln!(
+                        s,
+                        "| {name} | {how} | {} | {} | {} | {} |",
+                        x.answered, x.refused_503, x.refused_connections, x.failed
+                    );
+                }
+            }
+        }
+    }
     if r.servers.values().any(|m| m.rolling.is_some()) {
         let _ = writeln!(
             s,
-            "\nRolling restart behind nginx (three replicas, each stopped with SIGTERM and started again in turn, {} keep-alive clients; nginx retries another upstream on a connection error, its default):\n\n| server | requests | failed (status / transport) | answered ≥ 0.5 s late | slowest ms |\n|---|---|---|---|---|",
+            "\nRolling restart behind nginx (three replicas, each restarted in turn: stopped with SIGTERM and started again, or, for graceful, by listener handoff; {} keep-alive clients; nginx retries another upstream on a connection error, its default):\n\n| server | restart | requests | failed (status / transport) | answered ≥ 0.5 s late | slowest ms |\n|---|---|---|---|---|---|",
             r.plan.rolling_clients
         );
         for (name, m) in r.servers.iter() {
-            if let Some(roll) = &m.rolling {
-                let _ = writeln!(
-                    s,
-                    "| {name} | {} | {} ({} / {}) | {} | {:.0} |",
-                    roll.requests,
-                    roll.failed(),
-                    roll.failed_status,
-                    roll.failed_transport,
-                    roll.late,
-                    roll.max_ms
-                );
+            for (how, rolled) in [
+                ("stop, then start", &m.rolling),
+                ("handoff", &m.rolling_handoff),
+            ] {
+                if let Some(roll) = rolled {
+                    let _ = writeln!(
+                        s,
+                        "| {name} | {how} | {} | {} ({} / {}) | {} | {:.0} |",
+                        roll.requests,
+                        roll.failed(),
+                        roll.failed_status,
+                        roll.failed_transport,
+                        roll.late,
+                        roll.max_ms
+                    );
+                }
             }
         }
     }
@@ -163,6 +188,35 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
             g.rolling.as_ref().map(|r| r.failed() == 0 && r.late == 0),
             g.rolling.as_ref().map_or_else(String::new, |r| {
                 format!("{} failed, {} late", r.failed(), r.late)
+            }),
+        ),
+        (
+            "rolling restart by handoff behind nginx: nothing failed, nothing 0.5 s late"
+                .to_owned(),
+            g.rolling_handoff
+                .as_ref()
+                .map(|r| r.failed() == 0 && r.late == 0),
+            g.rolling_handoff.as_ref().map_or_else(String::new, |r| {
+                format!("{} failed, {} late", r.failed(), r.late)
+            }),
+        ),
+        (
+            "one restart by handoff: no connection refused, no request failed".to_owned(),
+            g.restart_handoff
+                .as_ref()
+                .map(|r| r.refused_connections == 0 && r.failed == 0),
+            g.restart_handoff.as_ref().map_or_else(String::new, |r| {
+                format!(
+                    "{} refused, {} failed (stop, then start: {})",
+                    r.refused_connections,
+                    r.failed,
+                    g.restart_stop_start
+                        .as_ref()
+                        .map_or_else(String::new, |s| format!(
+                            "{} refused, {} failed",
+                            s.refused_connections, s.failed
+                        ))
+                )
             }),
         ),
         {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -14,6 +15,9 @@ use tokio::process::{Child, Command};
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
+    /// Its standard error's lines that name a restart's successor (which
+    /// writes to the same pipe).
+    successors: Arc<Mutex<Vec<Pid>>>,
 }
 
 impl Server {
@@ -53,8 +57,38 @@ impl Server {
         .flatten()
         .unwrap_or_else(|| panic!("{} reported no address", binary.display()));
         // Keep reading, so that the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { child, addr }
+        let successors = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&successors);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let pid = line
+                    .split("successor=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|pid| pid.parse().ok());
+                if let Some(pid) = pid {
+                    seen.lock().expect("not poisoned").push(Pid::from_raw(pid));
+                }
+            }
+        });
+        Server {
+            child,
+            addr,
+            successors,
+        }
+    }
+
+    /// The `n`th successor a restart by handoff started (from 1), once it
+    /// serves.
+    pub(crate) async fn successor(&self, n: usize) -> Pid {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(&pid) = self.successors.lock().expect("not poisoned").get(n - 1) {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "no successor {n} in time");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     pub(crate) fn pid(&self) -> Pid {
@@ -89,6 +123,28 @@ impl Server {
                     .and_then(|kib| kib.parse().ok())
             })
             .unwrap_or(0)
+    }
+}
+
+/// Whether `pid` runs: exists and is not a zombie (a restart's successor is
+/// not our child: whoever adopted it reaps it).
+pub(crate) fn runs(pid: Pid) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.chars().next());
+    kill(pid, None).is_ok() && state != Some('Z')
+}
+
+/// Waits until `pid` no longer runs, at most `limit`; kills it past that.
+pub(crate) async fn gone(pid: Pid, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while runs(pid) {
+        if Instant::now() >= deadline {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod drain;
 pub(crate) mod instructions;
 pub(crate) mod memory;
+pub(crate) mod restart;
 pub(crate) mod rolling;
 pub(crate) mod shutdown;
 pub(crate) mod throughput;

@@ -1,10 +1,11 @@
 //! A rolling restart behind a real nginx: three replicas of a server behind
 //! Debian's nginx (upstream keep-alive on, nginx's default retry of another
-//! upstream on a connection error), each stopped with SIGTERM and started
-//! again on its port in turn, under steady load. Counted: requests that
-//! failed (an error status, or a transport error) and requests answered
-//! 0.5 s late or later (a connection attempt whose SYN was dropped waits for
-//! TCP's retransmission, 1 s).
+//! upstream on a connection error), each restarted in turn under steady
+//! load: stopped with SIGTERM and started again on its port, or (graceful)
+//! restarted by listener handoff with SIGUSR2. Counted: requests that failed
+//! (an error status, or a transport error) and requests answered 0.5 s late
+//! or later (a connection attempt whose SYN was dropped waits for TCP's
+//! retransmission, 1 s).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -15,10 +16,74 @@ use std::time::{Duration, Instant};
 
 use graceful_bench::client::{self, Outcome};
 use graceful_bench::endpoints::ADDR_VAR;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::process::{Child, Command};
 
-use crate::server::Server;
+use crate::server::{Server, gone};
+
+/// How a replica is restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub(crate) enum Restart {
+    /// SIGTERM, wait for the exit, start again on the port.
+    StopStart,
+    /// SIGUSR2: the process starts its successor with its listener, and
+    /// exits once the successor serves.
+    Handoff,
+}
+
+/// One replica: the process started, and the one serving now (a successor
+/// after handoffs).
+pub(crate) struct Replica {
+    server: Server,
+    /// The process started, our child.
+    first: Pid,
+    current: Pid,
+    handoffs: usize,
+}
+
+impl Replica {
+    pub(crate) async fn start(binary: &Path, port: u16) -> Replica {
+        let server = replica(binary, port).await;
+        let first = server.pid();
+        Replica {
+            server,
+            first,
+            current: first,
+            handoffs: 0,
+        }
+    }
+
+    pub(crate) async fn restart(&mut self, binary: &Path, port: u16, how: Restart) {
+        match how {
+            Restart::StopStart => {
+                self.stop().await;
+                *self = Replica::start(binary, port).await;
+            }
+            Restart::Handoff => {
+                let _ = kill(self.current, Signal::SIGUSR2);
+                self.handoffs += 1;
+                let next = self.server.successor(self.handoffs).await;
+                if self.current == self.first {
+                    self.server.exit(Duration::from_secs(30)).await;
+                } else {
+                    gone(self.current, Duration::from_secs(30)).await;
+                }
+                self.current = next;
+            }
+        }
+    }
+
+    pub(crate) async fn stop(&mut self) {
+        let _ = kill(self.current, Signal::SIGTERM);
+        if self.current == self.first {
+            self.server.exit(Duration::from_secs(30)).await;
+        } else {
+            gone(self.current, Duration::from_secs(30)).await;
+        }
+    }
+}
 
 /// How late is late.
 const LATE: Duration = Duration::from_millis(500);
@@ -56,7 +121,7 @@ fn nginx() -> Option<PathBuf> {
 }
 
 /// A free port on 127.0.0.1.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -115,7 +180,12 @@ async fn listening(addr: SocketAddr) {
 
 /// Restarts three replicas of `binary` behind nginx, one by one, while
 /// `clients` keep-alive connections send `GET /` in a loop.
-pub(crate) async fn rolling(binary: &Path, clients: usize, pause: Duration) -> Rolling {
+pub(crate) async fn rolling(
+    binary: &Path,
+    clients: usize,
+    pause: Duration,
+    how: Restart,
+) -> Rolling {
     let dir = std::env::temp_dir().join(format!(
         "graceful-bench-nginx-{}-{}",
         std::process::id(),
@@ -125,7 +195,7 @@ pub(crate) async fn rolling(binary: &Path, clients: usize, pause: Duration) -> R
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut replicas = Vec::new();
     for &port in &ports {
-        replicas.push(replica(binary, port).await);
+        replicas.push(Replica::start(binary, port).await);
     }
     let listen = free_port();
     let mut nginx = start_nginx(&dir, listen, &ports);
@@ -178,9 +248,7 @@ pub(crate) async fn rolling(binary: &Path, clients: usize, pause: Duration) -> R
 
     tokio::time::sleep(pause).await;
     for (i, &port) in ports.iter().enumerate() {
-        replicas[i].signal();
-        replicas[i].exit(Duration::from_secs(30)).await;
-        replicas[i] = replica(binary, port).await;
+        replicas[i].restart(binary, port, how).await;
         tokio::time::sleep(pause).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -198,8 +266,7 @@ pub(crate) async fn rolling(binary: &Path, clients: usize, pause: Duration) -> R
         }
     }
     for replica in &mut replicas {
-        replica.signal();
-        replica.exit(Duration::from_secs(30)).await;
+        replica.stop().await;
     }
     let _ = nginx.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
