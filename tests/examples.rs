@@ -394,3 +394,117 @@ async fn the_systemd_units_verify_add_up_and_run_the_example_as_written() {
     assert!(app.log().contains("flushed"), "{}", app.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `- name:` / `value:` pairs of a Kubernetes manifest's `env` list.
+fn manifest_env(yaml: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let mut name = None;
+    for line in yaml.lines().map(str::trim) {
+        if let Some(n) = line.strip_prefix("- name: ") {
+            name = Some(n.to_owned());
+        } else if let (Some(n), Some(v)) = (name.take(), line.strip_prefix("value: ")) {
+            env.push((n, v.trim_matches('"').to_owned()));
+        }
+    }
+    env
+}
+
+/// The value of the first `key:` in a manifest.
+fn manifest_value<'a>(yaml: &'a str, key: &str) -> &'a str {
+    yaml.lines()
+        .find_map(|line| line.trim().strip_prefix(&format!("{key}:")))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {key} in the manifest"))
+}
+
+#[tokio::test]
+async fn the_kubernetes_deployment_adds_up_and_runs_as_written() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let yaml = std::fs::read_to_string(root.join("examples/kubernetes/deployment.yaml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&yaml), "README.md's manifest differs");
+
+    let env = manifest_env(&yaml);
+    let var = |name: &str| {
+        env.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in the manifest"))
+    };
+    let seconds = |name: &str| -> u64 {
+        var(name)
+            .strip_suffix('s')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in whole seconds"))
+    };
+    // examples/state.rs has one callback, under the default callback_timeout.
+    let callbacks = 3;
+    let (pre_stop, drain, shutdown) = (
+        seconds("GRACEFUL_PRE_STOP_DELAY"),
+        seconds("GRACEFUL_DRAIN_TIMEOUT"),
+        seconds("GRACEFUL_SHUTDOWN_TIMEOUT"),
+    );
+    let grace: u64 = manifest_value(&yaml, "terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    assert!(
+        pre_stop + drain + callbacks <= shutdown && shutdown < grace,
+        "{pre_stop} + {drain} + {callbacks} <= {shutdown} < {grace}"
+    );
+    assert_eq!(manifest_value(&yaml, "path"), var("GRACEFUL_HEALTH_PATH"));
+    let port = var("GRACEFUL_ADDR_API")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(manifest_value(&yaml, "port"), port);
+    assert_eq!(manifest_value(&yaml, "- containerPort"), port);
+
+    // The app, with the manifest's settings, on a free port.
+    let settings: Vec<(String, String)> = env
+        .iter()
+        .map(|(n, v)| match n.as_str() {
+            "GRACEFUL_ADDR_API" => (n.clone(), "127.0.0.1:0".to_owned()),
+            _ => (n.clone(), v.clone()),
+        })
+        .collect();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(n, v)| (&**n, &**v)).collect();
+    let mut app = Fixture::example("state", &settings);
+    let addr = app.addr("api").await;
+    let health = var("GRACEFUL_HEALTH_PATH");
+    assert_eq!(get(addr, &health).await.status, 200);
+    let signalled = std::time::Instant::now();
+    app.signal(SIGTERM);
+    app.wait_for_line("shutdown started").await;
+    // Not ready at once, still serving through the delay.
+    assert_eq!(get(addr, &health).await.status, 503);
+    assert_eq!(get(addr, "/visits").await.status, 200);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(signalled.elapsed() >= std::time::Duration::from_secs(pre_stop));
+}
+
+#[test]
+fn the_readme_s_nginx_configuration_is_the_benchmark_s() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let bench = std::fs::read_to_string(root.join("bench/src/scenarios/rolling.rs")).unwrap();
+    let snippet = readme
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("an nginx snippet in README.md");
+    for directive in [
+        "max_fails=0;",
+        "keepalive 64;",
+        "proxy_pass http://app;",
+        "proxy_http_version 1.1;",
+        "proxy_set_header Connection \"\";",
+    ] {
+        assert!(snippet.contains(directive), "README.md lacks {directive}");
+        assert!(
+            bench.contains(&directive.replace('"', "\\\"")),
+            "the benchmark's nginx lacks {directive}"
+        );
+    }
+}

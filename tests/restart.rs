@@ -225,6 +225,33 @@ async fn a_successor_that_fails_to_start_leaves_the_parent_serving() {
 }
 
 #[tokio::test]
+async fn a_successor_stuck_in_its_start_is_killed_at_the_timeout_and_one_restart_runs_at_a_time() {
+    let mut app = Fixture::spawn(
+        &[],
+        &[
+            ("FIXTURE_HANG_IF_INHERITED", "1"),
+            ("GRACEFUL_RESTART_TIMEOUT", "500ms"),
+        ],
+    );
+    let addr = app.addr("api").await;
+    app.signal(SIGUSR2);
+    app.wait_for_line("fixture: hanging on purpose").await;
+    app.signal(SIGUSR2);
+    app.wait_for_line("restart refused: one is under way").await;
+    app.wait_for_line("restart failed; still serving").await;
+    assert!(
+        app.log()
+            .contains("the successor did not serve within 500ms; it was killed"),
+        "{}",
+        app.log()
+    );
+    assert_eq!(get(addr, "/").await.status, 200);
+    app.signal(SIGTERM);
+    app.exit_clean(&["shutdown started trigger=SIGTERM"]).await;
+    assert_eq!(app.count("starting a successor"), 1, "{}", app.log());
+}
+
+#[tokio::test]
 async fn a_restart_asked_during_the_shutdown_is_refused() {
     let mut app = Fixture::spawn(&[], &[]);
     let addr = app.addr("api").await;

@@ -30,7 +30,8 @@
 //!
 //! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
 //! listeners (a restart's successor) exits with code 3 before starting: a
-//! bad binary.
+//! bad binary. With `FIXTURE_HANG_IF_INHERITED=1`, it never starts: a
+//! binary stuck in its start-up.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -216,6 +217,12 @@ fn main() {
     {
         eprintln!("fixture: failing on purpose, as a bad binary would");
         std::process::exit(3);
+    }
+    if std::env::var_os("FIXTURE_HANG_IF_INHERITED").is_some()
+        && std::env::var_os("LISTEN_FDS").is_some()
+    {
+        eprintln!("fixture: hanging on purpose, as a stuck start would");
+        std::thread::sleep(Duration::from_secs(600));
     }
     let mut app = App::new();
     let shutdown = app.handle();
