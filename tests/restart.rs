@@ -103,6 +103,16 @@ fn load(
     tasks
 }
 
+/// Waits until the load has had more than `n` answers.
+async fn answered_beyond(tally: &Tally, n: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    while tally.ok.load(Ordering::Relaxed) <= n {
+        assert!(Instant::now() < deadline, "no answer beyond {n}");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// The pid in the `n`th log line saying a successor serves.
 async fn successor(app: &Fixture, n: usize) -> i32 {
     let line = app.wait_for_lines("the successor serves", n).await;
@@ -140,7 +150,7 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
     let tasks = load(addr, Arc::clone(&stop), Arc::clone(&tally));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    answered_beyond(&tally, 1_000).await;
 
     // One restart: the parent hands over, drains, and exits cleanly.
     app.signal(SIGUSR2);
@@ -153,12 +163,8 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
         app.log()
     );
     assert!(app.log().contains("listener handed over"), "{}", app.log());
-    let before = tally.ok.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        tally.ok.load(Ordering::Relaxed) > before,
-        "the successor answers nothing"
-    );
+    // The parent is gone: what is answered now, the successor answers.
+    answered_beyond(&tally, tally.ok.load(Ordering::Relaxed) + 1_000).await;
 
     // Ten more in a row, each successor restarting in turn.
     for n in 2..=11 {
@@ -173,7 +179,7 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
         );
         current = next;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    answered_beyond(&tally, tally.ok.load(Ordering::Relaxed) + 1_000).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.unwrap();
@@ -195,6 +201,37 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
         "{}",
         app.log()
     );
+}
+
+#[tokio::test]
+async fn a_new_binary_installed_at_the_program_s_path_is_the_upgrade() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = support::test_dir("restart-upgrade");
+    let installed = dir.join("app");
+    std::fs::copy(Fixture::binary(), &installed).unwrap();
+    let mut app = Fixture::spawn_program(&installed, &[], &[]);
+    let addr = app.addr("api").await;
+    // Install version 2 as a package manager does: a new file, renamed
+    // over the old one while it runs.
+    let new = dir.join("app.new");
+    std::fs::write(
+        &new,
+        format!(
+            "#!/bin/sh\nexport FIXTURE_VERSION=2\nexec {} \"$@\"\n",
+            Fixture::binary().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&new, &installed).unwrap();
+    app.signal(SIGUSR2);
+    let upgraded = successor(&app, 1).await;
+    assert!(app.log().contains("fixture version 2"), "{}", app.log());
+    assert_eq!(app.exit_code().await, 0, "{}", app.log());
+    assert_eq!(get(addr, "/").await.status, 200);
+    kill(Pid::from_raw(upgraded), SIGTERM).unwrap();
+    gone(upgraded).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -9,8 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE, ServiceManager, free_port, get, test_dir};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{Fixture, ServiceManager, free_port, get, read_to_close, test_dir};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 #[tokio::test]
@@ -314,11 +314,7 @@ async fn an_inherited_unix_socket_is_served_and_its_file_left_to_the_service_man
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .expect("the response in time")
-        .expect("a clean close");
+    let response = read_to_close(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("hello world"), "{response}");
     app.wait_for_line(&format!(

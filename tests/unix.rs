@@ -5,24 +5,14 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{Fixture, read_to_close, test_dir};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-
-/// A fresh directory for one test's socket.
-fn socket_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("graceful-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
-}
 
 #[tokio::test]
 async fn a_unix_socket_is_served_drained_and_removed() {
-    let dir = socket_dir("unix-drain");
+    let dir = test_dir("unix-drain");
     let path = dir.join("api.sock");
     // A socket file left by a process that is gone is replaced.
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
@@ -39,11 +29,7 @@ async fn a_unix_socket_is_served_drained_and_removed() {
         .unwrap();
     app.wait_for_line("slow request started").await;
     app.signal(SIGTERM);
-    let mut response = String::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .expect("the response in time")
-        .expect("a clean close");
+    let response = read_to_close(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response.to_ascii_lowercase().contains("connection: close"),
@@ -60,7 +46,7 @@ async fn a_unix_socket_is_served_drained_and_removed() {
 
 #[tokio::test]
 async fn a_unix_socket_in_a_missing_directory_is_a_clear_startup_error() {
-    let dir = socket_dir("unix-missing").join("not-there");
+    let dir = test_dir("unix-missing").join("not-there");
     let addr = format!("unix:{}", dir.join("api.sock").display());
     let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr)]);
     let (code, _) = app.exit().await;
@@ -77,7 +63,7 @@ async fn a_unix_socket_in_a_missing_directory_is_a_clear_startup_error() {
 
 #[tokio::test]
 async fn a_unix_socket_another_process_serves_is_not_taken() {
-    let dir = socket_dir("unix-taken");
+    let dir = test_dir("unix-taken");
     let path = dir.join("api.sock");
     let _other = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let addr = format!("unix:{}", path.display());

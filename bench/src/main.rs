@@ -178,20 +178,22 @@ async fn rolling_only(names: &[String]) {
         std::process::exit(1);
     }
     for (name, binary) in selected(names) {
-        let mut ways = vec![Restart::StopStart];
+        let mut ways = vec![(Restart::StopStart, true), (Restart::StopStart, false)];
         if hands_over(name) {
-            ways.push(Restart::Handoff);
+            ways.push((Restart::Handoff, false));
         }
-        for how in ways {
+        for (how, retries) in ways {
             let r = rolling(
                 &binary,
                 FULL.rolling_clients,
                 Duration::from_millis(FULL.rolling_pause_ms),
                 how,
+                retries,
             )
             .await;
+            let retries = if retries { "retries" } else { "no retries" };
             println!(
-                "{name} ({how:?}): {} requests across {} restarts: {} failed ({} status, {} transport), {} late (>= 0.5 s), slowest {:.0} ms",
+                "{name} ({how:?}, {retries}): {} requests across {} restarts: {} failed ({} status, {} transport), {} late (>= 0.5 s), slowest {:.0} ms",
                 r.requests,
                 r.restarts,
                 r.failed(),
@@ -270,19 +272,13 @@ async fn run(plan: Plan, write: bool, args: String) {
         }
         if nginx_installed() {
             let pause = Duration::from_millis(plan.rolling_pause_ms);
-            m.rolling = Some(
-                rolling(
-                    &binary(bin),
-                    plan.rolling_clients,
-                    pause,
-                    Restart::StopStart,
-                )
-                .await,
-            );
+            let clients = plan.rolling_clients;
+            m.rolling = Some(rolling(&binary(bin), clients, pause, Restart::StopStart, true).await);
+            m.rolling_no_retry =
+                Some(rolling(&binary(bin), clients, pause, Restart::StopStart, false).await);
             if hands_over(name) {
-                m.rolling_handoff = Some(
-                    rolling(&binary(bin), plan.rolling_clients, pause, Restart::Handoff).await,
-                );
+                m.rolling_handoff =
+                    Some(rolling(&binary(bin), clients, pause, Restart::Handoff, false).await);
             }
         } else {
             eprintln!("nginx is not installed: no rolling restart");

@@ -89,9 +89,12 @@ pub(crate) struct Measured {
     /// User-space instructions per `GET /`, counted by callgrind, if installed.
     pub(crate) instructions: Option<f64>,
     /// A rolling restart of three replicas behind nginx, if installed,
-    /// each stopped and started again.
+    /// each stopped and started again, nginx retrying another upstream.
     pub(crate) rolling: Option<crate::scenarios::rolling::Rolling>,
-    /// The same, each restarted by listener handoff (graceful only).
+    /// The same without nginx's retries.
+    pub(crate) rolling_no_retry: Option<crate::scenarios::rolling::Rolling>,
+    /// The same without retries, each replica restarted by listener handoff
+    /// (graceful only).
     pub(crate) rolling_handoff: Option<crate::scenarios::rolling::Rolling>,
     /// One restart under direct load, stopped and started again.
     pub(crate) restart_stop_start: Option<crate::scenarios::restart::Restarted>,

@@ -95,7 +95,7 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
     if r.servers.values().any(|m| m.rolling.is_some()) {
         let _ = writeln!(
             s,
-            "\nRolling restart behind nginx (three replicas, each restarted in turn: stopped with SIGTERM and started again, or, for graceful, by listener handoff; {} keep-alive clients; nginx retries another upstream on a connection error, its default):\n\n| server | restart | requests | failed (status / transport) | answered ≥ 0.5 s late | slowest ms |\n|---|---|---|---|---|---|",
+            "\nRolling restart behind nginx (three replicas, each restarted in turn: stopped with SIGTERM and started again, or, for graceful, by listener handoff; {} keep-alive clients; nginx retrying another upstream on a connection error, its default, or not retrying, `proxy_next_upstream off`):\n\n| server | restart | nginx | requests | failed (status / transport) | answered ≥ 0.5 s late | slowest ms |\n|---|---|---|---|---|---|---|",
             r.plan.rolling_clients
         );
         for (name, m) in r.servers.iter() {
@@ -191,7 +191,7 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
             }),
         ),
         (
-            "rolling restart by handoff behind nginx: nothing failed, nothing 0.5 s late"
+            "rolling restart by handoff behind nginx without retries: nothing failed, nothing 0.5 s late"
                 .to_owned(),
             g.rolling_handoff
                 .as_ref()

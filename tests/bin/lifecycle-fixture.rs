@@ -31,7 +31,8 @@
 //! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
 //! listeners (a restart's successor) exits with code 3 before starting: a
 //! bad binary. With `FIXTURE_HANG_IF_INHERITED=1`, it never starts: a
-//! binary stuck in its start-up.
+//! binary stuck in its start-up. With `FIXTURE_VERSION=V`, it says
+//! `fixture version V` first.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -212,6 +213,9 @@ fn callback(spec: &str) -> Callback {
 }
 
 fn main() {
+    if let Ok(version) = std::env::var("FIXTURE_VERSION") {
+        eprintln!("fixture version {version}");
+    }
     if std::env::var_os("FIXTURE_FAIL_IF_INHERITED").is_some()
         && std::env::var_os("LISTEN_FDS").is_some()
     {

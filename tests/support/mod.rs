@@ -56,6 +56,16 @@ impl Fixture {
         Fixture::program(env!("CARGO_BIN_EXE_attribute-fixture").as_ref(), &[], env)
     }
 
+    /// Starts the program at `path`.
+    pub fn spawn_program(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Fixture {
+        Fixture::program(path, args, env)
+    }
+
+    /// The fixture's binary.
+    pub fn binary() -> &'static std::path::Path {
+        env!("CARGO_BIN_EXE_lifecycle-fixture").as_ref()
+    }
+
     /// Starts one of the examples, which `cargo test` builds beside the tests.
     pub fn example(name: &str, env: &[(&str, &str)]) -> Fixture {
         Fixture::program(&example_path(name), &[], env)
@@ -425,6 +435,17 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// Reads a response to its end, on a connection the server closes after it.
+pub async fn read_to_close(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .expect("the response in time")
+        .expect("a clean close");
+    response
 }
 
 /// A port that was free a moment ago, for a listener that cannot be

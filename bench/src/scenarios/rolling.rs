@@ -1,8 +1,8 @@
 //! A rolling restart behind a real nginx: three replicas of a server behind
-//! Debian's nginx (upstream keep-alive on, nginx's default retry of another
-//! upstream on a connection error), each restarted in turn under steady
-//! load: stopped with SIGTERM and started again on its port, or (graceful)
-//! restarted by listener handoff with SIGUSR2. Counted: requests that failed
+//! Debian's nginx (upstream keep-alive on; nginx's default retry of another
+//! upstream on a connection error, or no retry), each restarted in turn under
+//! steady load: stopped with SIGTERM and started again on its port, or
+//! (graceful) restarted by listener handoff with SIGUSR2. Counted: requests that failed
 //! (an error status, or a transport error) and requests answered 0.5 s late
 //! or later (a connection attempt whose SYN was dropped waits for TCP's
 //! retransmission, 1 s).
@@ -139,7 +139,7 @@ async fn replica(binary: &Path, port: u16) -> Server {
 }
 
 /// nginx in front of `ports`, listening on `listen`, with its files in `dir`.
-fn start_nginx(dir: &Path, listen: u16, ports: &[u16]) -> Child {
+fn start_nginx(dir: &Path, listen: u16, ports: &[u16], retries: bool) -> Child {
     let upstreams: String = ports
         .iter()
         .map(|port| format!("        server 127.0.0.1:{port} max_fails=0;\n"))
@@ -151,8 +151,14 @@ fn start_nginx(dir: &Path, listen: u16, ports: &[u16]) -> Child {
          \x20   upstream app {{\n{upstreams}        keepalive 64;\n    }}\n\
          \x20   server {{\n        listen 127.0.0.1:{listen};\n        location / {{\n\
          \x20           proxy_pass http://app;\n            proxy_http_version 1.1;\n\
-         \x20           proxy_set_header Connection \"\";\n        }}\n    }}\n}}\n",
+         \x20           proxy_set_header Connection \"\";\n{no_retry}        }}\n    }}\n}}\n",
         dir = dir.display(),
+        // Without retries, a request nginx sends to a closed port fails.
+        no_retry = if retries {
+            ""
+        } else {
+            "            proxy_next_upstream off;\n"
+        },
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, config).expect("nginx.conf written");
@@ -185,6 +191,7 @@ pub(crate) async fn rolling(
     clients: usize,
     pause: Duration,
     how: Restart,
+    retries: bool,
 ) -> Rolling {
     let dir = std::env::temp_dir().join(format!(
         "graceful-bench-nginx-{}-{}",
@@ -198,7 +205,7 @@ pub(crate) async fn rolling(
         replicas.push(Replica::start(binary, port).await);
     }
     let listen = free_port();
-    let mut nginx = start_nginx(&dir, listen, &ports);
+    let mut nginx = start_nginx(&dir, listen, &ports, retries);
     let front: SocketAddr = ([127, 0, 0, 1], listen).into();
     listening(front).await;
 
