@@ -99,14 +99,15 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
             r.plan.rolling_clients
         );
         for (name, m) in r.servers.iter() {
-            for (how, rolled) in [
-                ("stop, then start", &m.rolling),
-                ("handoff", &m.rolling_handoff),
+            for (how, retries, rolled) in [
+                ("stop, then start", "retries", &m.rolling),
+                ("stop, then start", "no retries", &m.rolling_no_retry),
+                ("handoff", "no retries", &m.rolling_handoff),
             ] {
                 if let Some(roll) = rolled {
                     let _ = writeln!(
                         s,
-                        "| {name} | {how} | {} | {} ({} / {}) | {} | {:.0} |",
+                        "| {name} | {how} | {retries} | {} | {} ({} / {}) | {} | {:.0} |",
                         roll.requests,
                         roll.failed(),
                         roll.failed_status,
