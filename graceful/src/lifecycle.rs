@@ -117,6 +117,8 @@ pub(crate) struct Lifecycle {
     /// are let go as they are, without the close that would reset what
     /// waits in their queue (the successor takes it).
     handed_over: std::sync::atomic::AtomicBool,
+    /// Set once a successor may hold the listeners (see `share_listeners`).
+    shared_listeners: std::sync::atomic::AtomicBool,
 }
 
 /// What asked for a restart.
@@ -154,6 +156,7 @@ impl Lifecycle {
             restarts: tokio::sync::Notify::new(),
             restart_asked_by: Mutex::new(None),
             handed_over: std::sync::atomic::AtomicBool::new(false),
+            shared_listeners: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -249,11 +252,17 @@ impl Lifecycle {
             triggers.push((trigger, Instant::now()));
             triggers.len() == 1
         };
+        self.begin();
+        first
+    }
+
+    /// Moves to `NotReady`, and wakes the watchdog to start the global
+    /// deadline's clock.
+    fn begin(&self) {
         self.advance(Phase::NotReady);
         if let Some(watchdog) = self.watchdog.get() {
             watchdog.wake_by_ref();
         }
-        first
     }
 
     /// Asks the restarter for a restart (it refuses one during a shutdown,
@@ -276,9 +285,36 @@ impl Lifecycle {
             .unwrap_or(RestartAsk::Handle)
     }
 
-    /// Records that a successor serves with this process's listeners.
-    pub(crate) fn hand_over(&self) {
-        self.handed_over.store(true, Ordering::SeqCst);
+    /// Hands the service over to a successor that serves, unless the
+    /// shutdown has begun meanwhile (then returns false): as one step with
+    /// respect to the triggers, so that a signal either comes first (and no
+    /// handover happens) or finds the handover made. `before` runs once the
+    /// handover is decided and before the shutdown begins (the service
+    /// manager must hear `MAINPID=` before anything of the shutdown).
+    pub(crate) fn hand_over(&self, before: impl FnOnce()) -> bool {
+        {
+            let mut triggers = self.triggers.lock().unwrap_or_else(PoisonError::into_inner);
+            if !triggers.is_empty() {
+                return false;
+            }
+            self.handed_over.store(true, Ordering::SeqCst);
+            triggers.push((Trigger::HandedOver, Instant::now()));
+        }
+        before();
+        self.begin();
+        true
+    }
+
+    /// Records that a process other than this one holds the listeners too
+    /// (a restart's successor, started or starting): a listener must never
+    /// be left to it with the close's filter on.
+    pub(crate) fn share_listeners(&self) {
+        self.shared_listeners.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether another process may hold the listeners too.
+    pub(crate) fn listeners_shared(&self) -> bool {
+        self.shared_listeners.load(Ordering::SeqCst)
     }
 
     /// Whether a successor serves with this process's listeners.

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::lifecycle::{Lifecycle, Phase, Trigger};
+use crate::lifecycle::{Lifecycle, Phase};
 use crate::notify::Notifier;
 
 /// The variable that gives a successor the socket to report to.
@@ -153,13 +153,27 @@ impl Restarter {
             tracing::info!(asked_by = %asked, "restart: starting a successor");
             match self.successor().await {
                 Ok(pid) => {
-                    tracing::info!(
-                        successor = pid,
-                        "restart: the successor serves; handing over and shutting down"
-                    );
-                    self.notifier.hand_over(pid);
-                    self.lifecycle.hand_over();
-                    self.lifecycle.trigger(Trigger::HandedOver);
+                    let handed = self.lifecycle.hand_over(|| {
+                        tracing::info!(
+                            successor = pid,
+                            "restart: the successor serves; handing over and shutting down"
+                        );
+                        self.notifier.hand_over(pid);
+                    });
+                    if !handed {
+                        // A signal came as the successor became ready: this
+                        // process stops as asked, and so does the successor,
+                        // gracefully, for it may have accepted connections.
+                        tracing::warn!(
+                            successor = pid,
+                            "restart: the shutdown began as the successor became ready; asking it to stop"
+                        );
+                        #[cfg(unix)]
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid as i32),
+                            nix::sys::signal::Signal::SIGTERM,
+                        );
+                    }
                     return;
                 }
                 Err(failure) => {
@@ -179,6 +193,8 @@ impl Restarter {
             return Err(Failure::TooManyListeners(self.listeners.len()));
         }
         let report = ReportSocket::bind().map_err(Failure::Spawn)?;
+        // From the fork on, the successor holds the listeners too.
+        self.lifecycle.share_listeners();
         let mut child = self.spawn(program, &report.path).map_err(Failure::Spawn)?;
         let pid = child.id().unwrap_or_default();
         let expected = format!("MAINPID={pid}");

@@ -512,10 +512,11 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
         _ => false,
     };
     take_accepted(&listener, &server, &builder, &service);
-    if let (true, true, Some(tcp)) = (fenced, server.inherited, listener.as_tcp()) {
-        // The service manager may hold this listener too (a socket unit
-        // does): it must outlive us without the filter, so that what
-        // connects next waits in its queue for the next process.
+    let shared = server.inherited || lifecycle.listeners_shared();
+    if let (true, true, Some(tcp)) = (fenced, shared, listener.as_tcp()) {
+        // Another process may hold this listener too (a socket unit, a
+        // restart's successor): it must outlive us without the filter, so
+        // that what connects next waits in its queue for that process.
         handshakes::resume(tcp, &server.name);
     }
     // A Unix socket's file goes with it.
