@@ -161,8 +161,10 @@ impl ServerShared {
         let mut upgraded = self.upgraded.lock().unwrap_or_else(PoisonError::into_inner);
         conn.set_flag(IO_CLOSED, true);
         if let Some(i) = upgraded.iter().position(|u| std::ptr::eq(&*u.conn, conn)) {
-            upgraded.swap_remove(i);
+            // Counted before the entry (and its hold on the drain) goes:
+            // the drain may end, and the report be read, the moment it does.
             self.stats.upgraded_closed.fetch_add(1, Relaxed);
+            upgraded.swap_remove(i);
         }
     }
 
@@ -179,7 +181,7 @@ impl ServerShared {
             std::mem::take(&mut *upgraded)
         };
         let now = self.lifecycle.clock.now();
-        for Upgraded { conn, .. } in cut {
+        for Upgraded { conn, _token: hold } in cut {
             self.stats.upgraded_cut_off.fetch_add(1, Relaxed);
             let request = OpenRequest {
                 server: self.name.to_string(),
@@ -192,6 +194,8 @@ impl ServerShared {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(request);
+            // Counted and named: only now may the drain end on it.
+            drop(hold);
         }
     }
 
