@@ -205,6 +205,8 @@ async fn a_sigterm_pending_at_exec_goes_through_the_lifecycle() {
 async fn a_connection_that_never_completes_its_headers_is_closed_while_running() {
     let mut app = Fixture::spawn(&[], &[("GRACEFUL_HEADER_READ_TIMEOUT", "500ms")]);
     let addr = app.addr("api").await;
+    // Before the connections: the server's timers start at their accept.
+    let opened = Instant::now();
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut trickle = TcpStream::connect(addr).await.unwrap();
     trickle.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
@@ -216,7 +218,6 @@ async fn a_connection_that_never_completes_its_headers_is_closed_while_running()
     ));
     // A request longer than the timeout is not cut: only request heads are timed.
     let slow = tokio::spawn(async move { support::get(addr, "/slow?ms=1200").await });
-    let opened = Instant::now();
     for stream in [&mut silent, &mut trickle] {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf)).await;

@@ -97,6 +97,9 @@ pub(crate) struct Lifecycle {
     cancelled: CancellationToken,
     /// The hot path's clock.
     pub(crate) clock: Clock,
+    /// When the refusal began (phase `Refusing`): a [`Clock`] stamp plus
+    /// one, 0 until then.
+    refusing_since: std::sync::atomic::AtomicU64,
     /// Every trigger received, with its time.
     triggers: Mutex<Vec<(Trigger, Instant)>>,
     /// Cancelled once the start is over, served or not.
@@ -147,6 +150,7 @@ impl Lifecycle {
             refusing: CancellationToken::new(),
             cancelled: CancellationToken::new(),
             clock: Clock::new(),
+            refusing_since: std::sync::atomic::AtomicU64::new(0),
             triggers: Mutex::new(Vec::new()),
             started: CancellationToken::new(),
             serving: Mutex::new((false, Vec::new())),
@@ -233,6 +237,12 @@ impl Lifecycle {
     /// The phase is stored before the token fires, so a task woken by the
     /// token always sees the new phase.
     pub(crate) fn advance(&self, phase: Phase) {
+        if phase >= Phase::Refusing {
+            let stamp = self.clock.now().saturating_add(1);
+            let _ =
+                self.refusing_since
+                    .compare_exchange(0, stamp, Ordering::SeqCst, Ordering::SeqCst);
+        }
         self.phase.fetch_max(phase as u8, Ordering::SeqCst);
         if phase >= Phase::NotReady {
             self.begun.cancel();
@@ -242,6 +252,16 @@ impl Lifecycle {
         }
         if phase >= Phase::CutOff {
             self.cancelled.cancel();
+        }
+    }
+
+    /// How long ago the refusal began, on the [`Clock`]; `None` before.
+    pub(crate) fn refusing_for(&self) -> Option<Duration> {
+        match self.refusing_since.load(Ordering::Acquire) {
+            0 => None,
+            stamp => Some(Duration::from_nanos(
+                self.clock.now().saturating_sub(stamp - 1),
+            )),
         }
     }
 

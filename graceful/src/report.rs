@@ -74,14 +74,18 @@ pub struct ServerReport {
     pub drained: u64,
     /// Requests answered `503 Service Unavailable` because the server was stopping.
     pub refused: u64,
-    /// Requests aborted at the drain deadline.
+    /// Requests aborted at the drain deadline, and those still running when
+    /// the report was taken (see [`in_flight`](Self::in_flight)).
     pub cut_off: u64,
     /// Requests whose client went away before the response ended.
     pub disconnected: u64,
     /// Requests whose handler (or response body) panicked: answered `500`
     /// over HTTP/1, reset with `INTERNAL_ERROR` over HTTP/2.
     pub panicked: u64,
-    /// Requests still running when the report was taken (only in a forced report).
+    /// Requests still running when the report was taken, after everything
+    /// that could be aborted was: their code blocks a thread, and the exit
+    /// abandons them. Each is counted in [`cut_off`](Self::cut_off) too, and
+    /// named in [`Report::cut_off`].
     pub in_flight: u64,
     /// Connections accepted.
     pub connections: u64,

@@ -24,6 +24,10 @@
 //! - `GET /upgrade-stubborn`: the same, but never closes by itself
 //! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
 //!   (logs `spawn_blocking request started`)
+//! - `GET /trailers`: a body in two chunks, then trailers (`grpc-status: 0`),
+//!   as every gRPC reply ends (HTTP/1 sends them when asked, `TE: trailers`)
+//! - `GET /spawn-helper`: starts `sleep 60` as a helper process, as an app
+//!   starts a sidecar, and answers its pid
 //!
 //! Callback behaviours: `ok`, `err`, `panic`, `hang`, `sleep=MS`, `block=MS`
 //! (blocks its thread), `spawn-blocking=MS` (awaits blocking work).
@@ -31,8 +35,10 @@
 //! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
 //! listeners (a restart's successor) exits with code 3 before starting: a
 //! bad binary. With `FIXTURE_HANG_IF_INHERITED=1`, it never starts: a
-//! binary stuck in its start-up. With `FIXTURE_VERSION=V`, it says
-//! `fixture version V` first.
+//! binary stuck in its start-up. With `FIXTURE_BLOCK_IF_INHERITED=1`, it
+//! sets its first inherited listener blocking, as a program that knows
+//! nothing of non-blocking sockets does, then never starts. With
+//! `FIXTURE_VERSION=V`, it says `fixture version V` first.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -85,6 +91,22 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
             let _ = work.await;
             Bytes::from_static(b"spawn_blocking done")
         }
+        "/trailers" => {
+            let mut response = Response::new(Body::new(WithTrailers {
+                chunks: 2,
+                trailers: true,
+            }));
+            // HTTP/1 sends only the trailers a response declares.
+            response.headers_mut().insert(
+                "trailer",
+                graceful::hyper::header::HeaderValue::from_static("grpc-status"),
+            );
+            return Ok(response);
+        }
+        "/spawn-helper" => match std::process::Command::new("sleep").arg("60").spawn() {
+            Ok(helper) => Bytes::from(helper.id().to_string()),
+            Err(err) => Bytes::from(format!("cannot start the helper: {err}")),
+        },
         "/echo" => match req.into_body().collect().await {
             Ok(body) => Bytes::from(body.to_bytes().len().to_string()),
             Err(_) => Bytes::from_static(b"body error"),
@@ -114,6 +136,39 @@ impl graceful::hyper::body::Body for Ticks {
                 b"data: tick\n\n",
             ))))
         })
+    }
+}
+
+/// Data chunks, then trailers, then the end: `chunks` left to send, and
+/// whether the trailers are still to come.
+struct WithTrailers {
+    chunks: u8,
+    trailers: bool,
+}
+
+impl graceful::hyper::body::Body for WithTrailers {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<graceful::hyper::body::Frame<Bytes>, Infallible>>> {
+        use graceful::hyper::body::Frame;
+        let frame = if self.chunks > 0 {
+            self.chunks -= 1;
+            Frame::data(Bytes::from_static(b"chunk\n"))
+        } else if std::mem::take(&mut self.trailers) {
+            let mut trailers = graceful::hyper::HeaderMap::new();
+            trailers.insert(
+                "grpc-status",
+                graceful::hyper::header::HeaderValue::from_static("0"),
+            );
+            Frame::trailers(trailers)
+        } else {
+            return std::task::Poll::Ready(None);
+        };
+        std::task::Poll::Ready(Some(Ok(frame)))
     }
 }
 
@@ -226,6 +281,18 @@ fn main() {
         && std::env::var_os("LISTEN_FDS").is_some()
     {
         eprintln!("fixture: hanging on purpose, as a stuck start would");
+        std::thread::sleep(Duration::from_secs(600));
+    }
+    if std::env::var_os("FIXTURE_BLOCK_IF_INHERITED").is_some()
+        && std::env::var_os("LISTEN_FDS").is_some()
+    {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        // SAFETY: descriptor 3 is the first inherited listener (LISTEN_FDS
+        // is set), open for this process's life; it is given back unclosed.
+        let listener = unsafe { std::net::TcpListener::from_raw_fd(3) };
+        let blocking = listener.set_nonblocking(false);
+        let _ = listener.into_raw_fd();
+        eprintln!("fixture: set the inherited listener blocking ({blocking:?}), hanging");
         std::thread::sleep(Duration::from_secs(600));
     }
     let mut app = App::new();

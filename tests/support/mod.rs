@@ -209,6 +209,35 @@ impl Fixture {
         self.lines.lock().unwrap().join("\n")
     }
 
+    /// The events logged so far as JSON objects (`GRACEFUL_LOG_FORMAT=json`),
+    /// in order; other lines are skipped.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// The last event that has every one of `fields` (names of fields, not
+    /// words of a message): the report's lines are told apart by theirs.
+    pub fn event_with(&self, fields: &[&str]) -> Option<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|event| fields.iter().all(|field| event.get(field).is_some()))
+    }
+
+    /// The report's line for server `name` (with `GRACEFUL_LOG_FORMAT=json`).
+    pub fn server_report(&self, name: &str) -> serde_json::Value {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|event| event.get("served").is_some() && event["name"] == name)
+            .unwrap_or_else(|| panic!("no report for server {name}; log:\n{}", self.log()))
+    }
+
     /// How many lines so far contain `needle`.
     pub fn count(&self, needle: &str) -> usize {
         self.lines
@@ -245,17 +274,37 @@ impl Fixture {
         self.wait_for_lines(needle, 1).await
     }
 
-    /// Waits for the `listening name=NAME addr=...` line and parses the address.
+    /// Waits for the line saying that server `name` listens, in the text
+    /// format (`listening name=NAME addr=...`) or as a JSON event, and
+    /// parses the address.
     pub async fn addr(&self, name: &str) -> SocketAddr {
-        let line = self
-            .wait_for_line(&format!("listening name={name} addr="))
-            .await;
-        let addr = line
-            .split("addr=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("an address after addr=");
-        addr.parse().expect("a socket address")
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let notified = self.new_line.notified();
+            if let Some(addr) = self.listening(name) {
+                return addr.parse().expect("a socket address");
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                panic!("server {name} never listened; log:\n{}", self.log());
+            }
+        }
+    }
+
+    /// The address in the first line saying that server `name` listens.
+    fn listening(&self, name: &str) -> Option<String> {
+        let text = format!("listening name={name} addr=");
+        self.lines.lock().unwrap().iter().find_map(|line| {
+            if let Some(rest) = line.split(&text).nth(1) {
+                return rest.split_whitespace().next().map(str::to_owned);
+            }
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            (event["message"] == "listening" && event["name"] == name)
+                .then(|| event["addr"].as_str().map(str::to_owned))
+                .flatten()
+        })
     }
 
     /// Sends a real signal to the child.
@@ -360,64 +409,15 @@ impl Fixture {
     }
 }
 
-/// The test's end of the notify protocol: a datagram socket, as systemd's.
-pub struct ServiceManager {
-    socket: tokio::net::UnixDatagram,
-    path: std::path::PathBuf,
-    /// Every message received, with when it came.
-    pub heard: Vec<(Instant, String)>,
-}
-
-impl ServiceManager {
-    pub fn new(dir: &std::path::Path) -> ServiceManager {
-        let path = dir.join("notify.sock");
-        let socket = tokio::net::UnixDatagram::bind(&path).expect("bind the notify socket");
-        ServiceManager {
-            socket,
-            path,
-            heard: Vec::new(),
-        }
-    }
-
-    pub fn var(&self) -> (&'static str, String) {
-        ("NOTIFY_SOCKET", self.path.display().to_string())
-    }
-
-    /// The next message, within `wait`.
-    pub async fn next_within(&mut self, wait: Duration) -> Option<String> {
-        let mut buf = vec![0u8; 4096];
-        let n = tokio::time::timeout(wait, self.socket.recv(&mut buf))
-            .await
-            .ok()?
-            .expect("recv on the notify socket");
-        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
-        self.heard.push((Instant::now(), message.clone()));
-        Some(message)
-    }
-
-    /// Messages until one contains `needle`; returns it.
-    pub async fn until(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_within(left).await {
-                Some(message) if message.contains(needle) => return message,
-                Some(_) => {}
-                None => panic!("no message with {needle:?}; heard {:?}", self.heard),
-            }
-        }
-    }
-
-    /// Where the first message containing `needle` is among those heard.
-    pub fn position(&self, needle: &str) -> usize {
-        self.heard
-            .iter()
-            .position(|(_, m)| m.contains(needle))
-            .unwrap_or_else(|| panic!("no message with {needle:?}; heard {:?}", self.heard))
-    }
-}
+mod kernel;
+mod service_manager;
 
 pub use graceful_load::client::{Answer, Outcome, connect, send};
+// Each test file uses its own subset.
+#[allow(unused_imports)]
+pub use kernel::{unread_at_server, until_unread_at_server};
+#[allow(unused_imports)]
+pub use service_manager::ServiceManager;
 
 /// The path of one of the examples, which `cargo test` builds beside the tests.
 pub fn example_path(name: &str) -> std::path::PathBuf {

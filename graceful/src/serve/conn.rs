@@ -9,9 +9,10 @@
 //!    `Connection: close`, so a busy client stops reusing its connection
 //!    cleanly after the response it is reading.
 //! 2. An HTTP/1 connection is asked to close only once it has been quiet
-//!    (no request in flight, none ended) for the read grace: a request that
-//!    was already on its way is served instead of cut. An HTTP/2 connection
-//!    gets GOAWAY at once, which is safe by design.
+//!    (no request in flight, none ended) for the read grace, and holds no
+//!    unread bytes: a request that was already on its way is served instead
+//!    of cut. An HTTP/2 connection gets GOAWAY at once, however busy, which
+//!    is safe by design: the client learns which streams were processed.
 //! 3. Once asked to close, a connection that has no request in flight after
 //!    the header grace (it never sends one, or sends its headers a byte at a
 //!    time) is dropped. One that is still writing a response lives until the
@@ -31,7 +32,6 @@ use super::HttpService;
 use super::io::TrackedIo;
 use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
-use crate::error::BoxError;
 use crate::lifecycle::{Moment, Phase};
 use crate::serve::accounts::ConnState;
 
@@ -70,12 +70,7 @@ pub(crate) async fn serve_connection<S: HttpService>(
     .await;
     match ended {
         Ended::Closed => {}
-        Ended::Stopping => {
-            close_gracefully(Pin::new(&mut connection), &conn, |c| {
-                c.get_mut().graceful_shutdown()
-            })
-            .await;
-        }
+        Ended::Stopping => close_gracefully(&mut connection, &conn).await,
         Ended::HeadTimeout => {
             server.stats.header_timeouts.fetch_add(1, Relaxed);
             tracing::debug!(server = %server.name, timeout = ?server.header_read_timeout, "closing a connection that sent no complete request head in time");
@@ -152,19 +147,13 @@ impl<'c, 's> HeadTimer<'c, 's> {
 }
 
 /// Steps 2 and 3 of the module's rule.
-/// `graceful_shutdown` is hyper's: GOAWAY for HTTP/2, and for HTTP/1 close
-/// now if idle, else after the response in progress.
-async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
-    mut connection: Pin<&mut C>,
-    conn: &ConnState,
-    graceful_shutdown: impl FnOnce(Pin<&mut C>),
-) {
+async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &ConnState) {
     let server = &*conn.server;
     let lifecycle = &*server.lifecycle;
     let mut cancelled = pin!(lifecycle.cancelled());
 
     // Wait for a quiet moment, so that a request already on its way is served.
-    if !conn.is_h2() {
+    if !connection.is_h2() {
         loop {
             let wait = conn.quiet_in(server.read_grace);
             if wait == Some(Duration::ZERO) {
@@ -173,7 +162,7 @@ async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
             let notified = conn.notify.notified();
             tokio::select! {
                 biased;
-                _ = connection.as_mut() => return,
+                _ = &mut *connection => return,
                 () = &mut cancelled => return aborted(conn),
                 () = notified => {}
                 () = sleep(wait.unwrap_or_default()), if wait.is_some() => {}
@@ -181,19 +170,24 @@ async fn close_gracefully<C: Future<Output = Result<(), BoxError>>>(
         }
     }
     conn.set_refusing();
-    if !conn.first_request_partial() && !conn.has_unread_bytes() {
-        graceful_shutdown(connection.as_mut());
+    if connection.is_h2() || (!conn.first_request_partial() && !conn.has_unread_bytes()) {
+        // hyper's graceful shutdown: GOAWAY for HTTP/2; for HTTP/1, close
+        // now if idle, else after the response in progress.
+        connection.graceful_shutdown();
+    } else {
+        // A request is on its way (read in part, or waiting in the kernel):
+        // it completes and its response closes the connection, or the
+        // header grace below drops the connection. If it turns out to be
+        // HTTP/2's preface, the GOAWAY follows it.
+        connection.go_away_if_h2();
     }
-    // Else the request on its way (read in part, or waiting in the kernel)
-    // completes, and is refused with 503 and `Connection: close`, or the
-    // header grace below drops the connection.
     let grace_end = Instant::now() + server.header_grace;
     loop {
         let idle = conn.is_idle();
         let notified = conn.notify.notified();
         tokio::select! {
             biased;
-            _ = connection.as_mut() => return,
+            _ = &mut *connection => return,
             () = &mut cancelled => return aborted(conn),
             () = notified => {}
             () = sleep_until(grace_end), if idle => {

@@ -31,7 +31,7 @@ use crate::activation::{ActivationError, Inherited};
 use crate::config::{self, Lookup};
 use crate::error::{BoxError, Error};
 use crate::lifecycle::{Moment, Phase};
-use crate::serve::accounts::{ConnState, ServerShared};
+use crate::serve::accounts::{ConnState, Roster, ServerShared};
 
 use listen::Listener;
 pub(crate) use listen::Stream;
@@ -470,6 +470,7 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
     let lifecycle = &*server.lifecycle;
     let mut refusing = pin!(lifecycle.refusing());
     let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());
+    let mut roster = Roster::default();
     loop {
         let accepted = poll_fn(|cx| {
             if moment.has_come(cx) {
@@ -480,7 +481,7 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
         .await;
         match accepted {
             None => break,
-            Some(Ok(stream)) => spawn_connection(stream, &server, &builder, &service),
+            Some(Ok(stream)) => spawn_connection(stream, &server, &builder, &service, &mut roster),
             Some(Err(err)) if is_connection_error(&err) => {}
             Some(Err(err)) => {
                 // Out of file descriptors, most likely: back off instead of spinning.
@@ -496,6 +497,7 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
         // A successor serves these listeners: what waits in their queue is
         // its to take, and nothing is reset when this process lets go.
         listener.let_go();
+        server.hand_in(roster);
         tracing::info!(name = %server.name, addr = %server.addr, "listener handed over");
         return;
     }
@@ -506,12 +508,21 @@ async fn accept_loop<S: HttpService>(listener: Listener, server: Arc<ServerShare
     // connected is already accepted.
     let fenced = match listener.as_tcp() {
         Some(tcp) if handshakes::stop(tcp, &server.name) => {
-            settle(&listener, tcp, &server, &builder, service.clone()).await;
+            settle(
+                &listener,
+                tcp,
+                &server,
+                &builder,
+                service.clone(),
+                &mut roster,
+            )
+            .await;
             true
         }
         _ => false,
     };
-    take_accepted(&listener, &server, &builder, &service);
+    take_accepted(&listener, &server, &builder, &service, &mut roster);
+    server.hand_in(roster);
     let shared = server.inherited || lifecycle.listeners_shared();
     if let (true, true, Some(tcp)) = (fenced, shared, listener.as_tcp()) {
         // Another process may hold this listener too (a socket unit, a
@@ -530,10 +541,11 @@ fn take_accepted<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
+    roster: &mut Roster<ConnState>,
 ) {
     loop {
         match listener.accept_now() {
-            Ok(Some(stream)) => spawn_connection(stream, server, builder, service),
+            Ok(Some(stream)) => spawn_connection(stream, server, builder, service, roster),
             Ok(None) => return,
             Err(err) if is_connection_error(&err) => {}
             Err(err) => {
@@ -549,9 +561,11 @@ fn spawn_connection<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
+    roster: &mut Roster<ConnState>,
 ) {
     server.stats.connections.fetch_add(1, Relaxed);
     let conn = Arc::new(ConnState::new(Arc::clone(server), &stream));
+    roster.enter(&conn);
     server.tasks.spawn(conn::serve_connection(
         stream,
         conn,
@@ -569,10 +583,11 @@ async fn settle<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: S,
+    roster: &mut Roster<ConnState>,
 ) {
     let since = tokio::time::Instant::now();
     loop {
-        take_accepted(listener, server, builder, &service);
+        take_accepted(listener, server, builder, &service, roster);
         match handshakes::under_way(tcp) {
             Ok(0) => return,
             Ok(n) if since.elapsed() >= handshakes::LIMIT => {

@@ -61,6 +61,9 @@ pub(crate) enum Serving<S: HttpService> {
         service: Option<Tracked<S>>,
         protocols: Arc<Protocols>,
         cancelled: bool,
+        /// Asked to go away if the connection turns out to be HTTP/2: its
+        /// GOAWAY goes out as soon as the preface is read.
+        go_away_if_h2: bool,
     },
     H1(http1::UpgradeableConnection<Io, Tracked<S>>),
     H2(Box<http2::Connection<Io, Tracked<S>, StreamExecutor>>),
@@ -80,6 +83,24 @@ impl<S: HttpService> Serving<S> {
             service: Some(service),
             protocols,
             cancelled: false,
+            go_away_if_h2: false,
+        }
+    }
+
+    /// Whether the connection speaks HTTP/2.
+    pub(crate) fn is_h2(&self) -> bool {
+        matches!(self, Serving::H2(_))
+    }
+
+    /// A request is on its way: HTTP/2 gets its GOAWAY now (every stream
+    /// the client opened up to it is still served), or as soon as the
+    /// preface is read, if the protocol is not known yet. HTTP/1 is left
+    /// alone: the response to the request on its way closes the connection.
+    pub(crate) fn go_away_if_h2(&mut self) {
+        match self {
+            Serving::Detecting { go_away_if_h2, .. } => *go_away_if_h2 = true,
+            Serving::H2(conn) => Pin::new(&mut **conn).graceful_shutdown(),
+            Serving::H1(_) | Serving::Done => {}
         }
     }
 
@@ -116,6 +137,7 @@ impl<S: HttpService> Serving<S> {
             service,
             protocols,
             cancelled,
+            go_away_if_h2,
         } = self
         else {
             return Poll::Ready(Ok(()));
@@ -150,7 +172,11 @@ impl<S: HttpService> Serving<S> {
         stream.replay(*read, *filled);
         let io = TokioIo::new(stream);
         *self = if h2 {
-            Serving::H2(Box::new(protocols.h2.serve_connection(io, service)))
+            let mut conn = Box::new(protocols.h2.serve_connection(io, service));
+            if *go_away_if_h2 {
+                Pin::new(&mut *conn).graceful_shutdown();
+            }
+            Serving::H2(conn)
         } else {
             Serving::H1(protocols.h1.serve_connection(io, service).with_upgrades())
         };

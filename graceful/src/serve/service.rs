@@ -19,18 +19,31 @@ use pin_project_lite::pin_project;
 use crate::error::BoxError;
 use crate::handle::ShutdownHandle;
 use crate::lifecycle::Phase;
-use crate::serve::accounts::{ConnState, Refusal, RequestGuard};
+use crate::serve::accounts::{ConnState, Refusal, RequestGuard, Streams};
 
 /// The user's service, as one connection sees it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Tracked<S> {
     inner: S,
     conn: Arc<ConnState>,
+    /// The names of HTTP/2 streams, kept by the connection's task, which
+    /// alone calls the service; handed in to the connection when it ends.
+    streams: Streams,
 }
 
 impl<S> Tracked<S> {
     pub(crate) fn new(inner: S, conn: Arc<ConnState>) -> Self {
-        Tracked { inner, conn }
+        Tracked {
+            inner,
+            conn,
+            streams: Streams::default(),
+        }
+    }
+}
+
+impl<S> Drop for Tracked<S> {
+    fn drop(&mut self) {
+        self.conn.hand_in_streams(self.streams.take());
     }
 }
 
@@ -52,7 +65,7 @@ where
         // place, where hyper keeps it, instead of being moved there. Whether
         // it does depends on the codegen unit hyper's `HttpService::call`
         // lands in, which is not `#[inline]`.
-        match admit(&self.conn, &mut req) {
+        match admit(&self.conn, &mut req, &self.streams) {
             Ok(guard) => TrackedFuture {
                 fut: Some(self.inner.call(req)),
                 guard: Some(guard),
@@ -81,7 +94,11 @@ enum OwnAnswer {
 /// Counts a request in, to be served by the user's service; or tells how we
 /// answer it ourselves.
 #[inline(never)]
-fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGuard, OwnAnswer> {
+fn admit(
+    conn: &Arc<ConnState>,
+    req: &mut Request<Incoming>,
+    streams: &Streams,
+) -> Result<RequestGuard, OwnAnswer> {
     let server = &*conn.server;
     let phase = server.lifecycle.phase();
     let h1 = req.version() < Version::HTTP_2;
@@ -96,9 +113,12 @@ fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGu
     }
     // Once the listeners are closed, a request is refused on a connection
     // that was asked to close, or that was quiet for longer than the read
-    // grace (its task may not have run yet: the decision must not wait).
+    // grace (its task may not have run yet: the decision must not wait);
+    // unless it reached this host before the refusal began, and was only
+    // read late (the kernel tells).
     if phase >= Phase::Refusing
         && (conn.is_refusing() || conn.quiet_in(server.read_grace) == Some(Duration::ZERO))
+        && !conn.arrived_before_refusal()
     {
         return Err(OwnAnswer::Refuse {
             refusal: conn.refusal(),
@@ -118,7 +138,7 @@ fn admit(conn: &Arc<ConnState>, req: &mut Request<Incoming>) -> Result<RequestGu
             lifecycle: Arc::clone(&server.lifecycle),
         });
     }
-    Ok(RequestGuard::start(conn, req, h1))
+    Ok(RequestGuard::start(conn, req, h1, streams))
 }
 
 /// `200 ok` while running, `503` from the first signal on.
@@ -343,7 +363,13 @@ where
                         guard.finish();
                         Poll::Ready(None)
                     }
-                    Ok(Poll::Ready(Some(Ok(frame)))) => Poll::Ready(Some(Ok(frame))),
+                    Ok(Poll::Ready(Some(Ok(frame)))) => {
+                        if frame.is_trailers() {
+                            // The last frame: hyper polls no further.
+                            guard.finish();
+                        }
+                        Poll::Ready(Some(Ok(frame)))
+                    }
                     Ok(Poll::Ready(Some(Err(err)))) => Poll::Ready(Some(Err(err.into()))),
                     Err(payload) => {
                         // Headers are sent: all that is left is to end the

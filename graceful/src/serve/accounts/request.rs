@@ -2,13 +2,14 @@
 //! body has ended or been dropped (served, drained, cut off, disconnected or
 //! panicked), and a refusal's, until its 503 is sent.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use http::Method;
 
+use super::roster::Roster;
 use super::tally::{Stripe, Tally};
 use super::{ConnState, Cut, log_cut_off};
 use crate::lifecycle::Phase;
@@ -62,8 +63,9 @@ impl Drop for Refusal {
 #[derive(Debug)]
 pub(crate) struct RequestGuard {
     conn: Arc<ConnState>,
-    /// The request's name, for HTTP/2, where a connection serves many at once.
-    own_name: Option<Box<OwnName>>,
+    /// The request's name, for HTTP/2, where a connection serves many at
+    /// once; its connection's task keeps it on a roster (see `roster`).
+    own_name: Option<Arc<StreamName>>,
     end: Cell<End>,
     /// The stripe its start was counted on, where its end is counted too.
     stripe: u8,
@@ -80,12 +82,38 @@ enum End {
     Panicked,
 }
 
+/// The name of an HTTP/2 stream's request.
 #[derive(Debug)]
-struct OwnName {
+pub(crate) struct StreamName {
     method: Method,
     path: String,
     /// A [`Clock`](crate::clock::Clock) stamp.
     started: u64,
+}
+
+impl StreamName {
+    /// The request's name in the report, at `now`.
+    pub(super) fn named(&self, server: &str, now: u64) -> OpenRequest {
+        OpenRequest {
+            server: server.to_owned(),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            age: Duration::from_nanos(now.saturating_sub(self.started)),
+        }
+    }
+}
+
+/// The names of an HTTP/2 connection's streams, kept by its task, which
+/// alone enters them; handed in to the connection when the task ends (see
+/// [`ConnState::hand_in_streams`]).
+#[derive(Debug, Default)]
+pub(crate) struct Streams(RefCell<Roster<StreamName>>);
+
+impl Streams {
+    /// The roster, for the connection to keep once its task has ended.
+    pub(crate) fn take(&self) -> Roster<StreamName> {
+        self.0.take()
+    }
 }
 
 /// The name of an HTTP/1 connection's current request: its method, the
@@ -142,14 +170,24 @@ impl CurrentRequest {
         self.started.store(started, Relaxed);
     }
 
-    pub(super) fn method(&self) -> String {
+    fn method(&self) -> String {
         match usize::from(self.method.load(Relaxed)) {
             0 => "(other method)".to_owned(),
             i => METHODS[i - 1].to_string(),
         }
     }
 
-    pub(super) fn path(&self) -> String {
+    /// The request's name in the report, at `now`.
+    pub(super) fn named(&self, server: &str, now: u64) -> OpenRequest {
+        OpenRequest {
+            server: server.to_owned(),
+            method: self.method(),
+            path: self.path(),
+            age: Duration::from_nanos(now.saturating_sub(self.started.load(Relaxed))),
+        }
+    }
+
+    fn path(&self) -> String {
         let mut bytes = [0u8; PATH_BYTES];
         for (i, word) in self.path.iter().enumerate() {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&word.load(Relaxed).to_le_bytes());
@@ -165,8 +203,15 @@ impl CurrentRequest {
 }
 
 impl RequestGuard {
+    /// Counts a request in; an HTTP/2 one is named on its connection's
+    /// `streams`.
     #[inline]
-    pub(crate) fn start<B>(conn: &Arc<ConnState>, req: &http::Request<B>, h1: bool) -> Self {
+    pub(crate) fn start<B>(
+        conn: &Arc<ConnState>,
+        req: &http::Request<B>,
+        h1: bool,
+        streams: &Streams,
+    ) -> Self {
         let stripe = Tally::my_stripe();
         let requests = &conn.server.stats.requests;
         requests.stripe(stripe).started.fetch_add(1, Relaxed);
@@ -176,11 +221,13 @@ impl RequestGuard {
             conn.current.record(req.method(), req.uri().path(), started);
             None
         } else {
-            Some(Box::new(OwnName {
+            let name = Arc::new(StreamName {
                 method: req.method().clone(),
                 path: req.uri().path().to_owned(),
                 started: conn.lifecycle().clock.now(),
-            }))
+            });
+            streams.0.borrow_mut().enter(&name);
+            Some(name)
         };
         RequestGuard {
             conn: Arc::clone(conn),
@@ -235,19 +282,9 @@ impl RequestGuard {
     /// The request's name, for the cut-off report.
     fn name(&self, now: u64) -> OpenRequest {
         let conn = &*self.conn;
-        let (method, path, started) = match &self.own_name {
-            Some(own) => (own.method.to_string(), own.path.clone(), own.started),
-            None => (
-                conn.current.method(),
-                conn.current.path(),
-                conn.current.started.load(Relaxed),
-            ),
-        };
-        OpenRequest {
-            server: conn.server.name.to_string(),
-            method,
-            path,
-            age: Duration::from_nanos(now.saturating_sub(started)),
+        match &self.own_name {
+            Some(own) => own.named(&conn.server.name, now),
+            None => conn.current.named(&conn.server.name, now),
         }
     }
 }
