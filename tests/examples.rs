@@ -281,6 +281,23 @@ async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
     assert!(!log.contains("listening"), "{log}");
 }
 
+/// A type provided twice (a read and a write pool of one type) would have
+/// the second silently replace the first: a start-up error naming both.
+#[tokio::test]
+async fn a_state_provided_twice_is_a_startup_error_naming_both_places() {
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "twice")]);
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 2, "{log}");
+    let expected = format!(
+        "`attribute_fixture::Greeting` is provided twice, at tests/bin/attribute-fixture.rs:{} and at tests/bin/attribute-fixture.rs:{}",
+        fixture_line("Greeting(\"hello from state\""),
+        fixture_line("Greeting(\"hello again\""),
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!log.contains("listening"), "{log}");
+}
+
 /// The line of the attribute fixture that contains `text`.
 fn fixture_line(text: &str) -> usize {
     include_str!("bin/attribute-fixture.rs")

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{Fixture, Outcome, PATIENCE, connect, get, send};
+use support::{Fixture, Outcome, PATIENCE, connect, get, gone, send, successor};
 
 /// What the load saw.
 #[derive(Default)]
@@ -113,39 +113,18 @@ async fn answered_beyond(tally: &Tally, n: u64) {
     }
 }
 
-/// The pid in the `n`th log line saying a successor serves.
-async fn successor(app: &Fixture, n: usize) -> i32 {
-    let line = app.wait_for_lines("the successor serves", n).await;
-    line.split("successor=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no successor pid in {line:?}"))
-}
-
-/// Whether `pid` runs: exists, and is not a zombie waiting to be reaped
-/// (by whoever adopted it once its parent exited).
-fn runs(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit(") ")
-        .next()
-        .and_then(|rest| rest.chars().next());
-    kill(Pid::from_raw(pid), None).is_ok() && state != Some('Z')
-}
-
-/// Waits until `pid` has exited.
-async fn gone(pid: i32) {
-    let deadline = Instant::now() + PATIENCE;
-    while runs(pid) {
-        assert!(Instant::now() < deadline, "pid {pid} did not exit");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neither() {
-    let mut app = Fixture::spawn(&[], &[]);
+    // A service manager that follows `MAINPID=` adopts each successor once
+    // its parent exits: restarts in a row need one.
+    let dir = support::test_dir("restart-in-a-row");
+    let mut manager = support::ServiceManager::new(&dir);
+    let (var, path) = manager.var();
+    // It reads what it is told, as systemd does (a full queue would block
+    // the senders).
+    let listening =
+        tokio::spawn(async move { while manager.next_within(PATIENCE).await.is_some() {} });
+    let mut app = Fixture::spawn(&[], &[(var, &path)]);
     let addr = app.addr("api").await;
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
@@ -201,6 +180,8 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
         "{}",
         app.log()
     );
+    listening.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -314,7 +314,7 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
                         Kind::Interval => {
                             format!("invalid interval {:?}: {reason}", lit.value().trim())
                         }
-                        Kind::Signals | Kind::Path => reason,
+                        Kind::Signals | Kind::SignalsOrNone | Kind::Path => reason,
                     };
                     syn::Error::new(lit.span(), reason)
                 })

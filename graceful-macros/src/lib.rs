@@ -73,8 +73,13 @@ pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let args = Args::parse(args.into(), args::SERVER_KEYS, &mut errors);
-    if let Some(name) = args.str("name") {
-        validate::name(name, &mut errors);
+    match args.str("name") {
+        Some(name) => validate::server_name(&name.value(), name.span(), &mut errors),
+        None => validate::server_name(
+            &syn::ext::IdentExt::unraw(&f.sig.ident).to_string(),
+            f.sig.ident.span(),
+            &mut errors,
+        ),
     }
     if let Some(addr) = args.str("addr") {
         validate::addr(addr, &mut errors);

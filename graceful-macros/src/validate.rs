@@ -262,6 +262,14 @@ pub(crate) fn path(lit: &LitStr, errors: &mut Errors) {
     }
 }
 
+/// A server's name, given (`name = "..."`) or the function's: one a restart
+/// can hand over, with the runtime's rule.
+pub(crate) fn server_name(name: &str, span: proc_macro2::Span, errors: &mut Errors) {
+    if let Err(reason) = graceful_values::check_name(name) {
+        errors.push(syn::Error::new(span, reason));
+    }
+}
+
 /// A name literal: not empty.
 pub(crate) fn name(lit: &LitStr, errors: &mut Errors) {
     if lit.value().trim().is_empty() {

@@ -96,8 +96,10 @@ where
     Fut: Future,
     Fut::Output: MainResult,
 {
-    // The signal handlers first of all: a signal from here on goes through
-    // the lifecycle instead of killing the process half-started.
+    // What the process was started as, first of all (see `restart`); then
+    // the signal handlers: a signal from here on goes through the
+    // lifecycle instead of killing the process half-started.
+    crate::restart::capture();
     let handle = shutdown_handle();
     let app = settings(App::with_lifecycle(Arc::clone(&handle.lifecycle)));
     let watchdog = early_watchdog(app.configured_signals(), &handle.lifecycle)?;

@@ -18,7 +18,7 @@ use crate::handle::ShutdownHandle;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::notify::Notifier;
 use crate::report::Report;
-use crate::restart::Restarter;
+use crate::restart::{Handed, Restarter};
 use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
 use crate::shutdown::Running;
@@ -112,6 +112,9 @@ impl App {
     }
 
     pub(crate) fn with_lifecycle(lifecycle: Arc<Lifecycle>) -> Self {
+        // What the process was started as, before `main`'s body can change
+        // its directory or start a helper that would inherit the listeners.
+        crate::restart::capture();
         App {
             config: Config::default(),
             servers: Vec::new(),
@@ -496,12 +499,16 @@ impl App {
 
         // Each listener's descriptor, for a restart's successor.
         #[cfg(unix)]
-        let handed: Vec<(Arc<str>, i32)> = bound
+        let handed: Vec<Handed> = bound
             .iter()
-            .map(|b| (Arc::clone(&b.name), b.raw_fd()))
+            .map(|b| Handed {
+                name: Arc::clone(&b.name),
+                fd: b.raw_fd(),
+                managed: b.managed,
+            })
             .collect();
         #[cfg(not(unix))]
-        let handed: Vec<(Arc<str>, i32)> = Vec::new();
+        let handed: Vec<Handed> = Vec::new();
         let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
         let mut servers = Vec::with_capacity(bound.len());
         let mut accept_loops = Vec::with_capacity(bound.len());
@@ -515,7 +522,7 @@ impl App {
                 config.header_read_timeout,
                 health_path.clone(),
             );
-            shared.inherited = b.inherited.is_some();
+            shared.managed = b.managed;
             let shared = Arc::new(shared);
             match &b.inherited {
                 Some(inherited) => {

@@ -19,17 +19,19 @@
 //! | drain progress log | `progress_interval` | `GRACEFUL_PROGRESS_INTERVAL` | 1 s |
 //! | upgraded connections' budget from the signal | `upgrade_timeout` | `GRACEFUL_UPGRADE_TIMEOUT` | the drain deadline |
 //! | signals that start the shutdown | `signals` | `GRACEFUL_SIGNALS` | `TERM,INT,QUIT,HUP` |
-//! | signals that restart by handing the listeners over | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
+//! | signals that restart by handing the listeners over (empty: none) | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
 //! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
 //! | health endpoint (empty in the environment: none) | `health_path` | `GRACEFUL_HEALTH_PATH` | none |
 //! <!-- end of settings table -->
 //!
-//! Names that vary have a variable each, and the default subscriber has two:
+//! Names that vary have a variable each; a restart and the default subscriber
+//! have their own:
 //!
 //! | setting | in code | environment | default |
 //! |---|---|---|---|
 //! | one callback's timeout | [`Callback::timeout`](crate::Callback::timeout) | `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` | `callback_timeout` |
 //! | a server's address | [`Server::new`](crate::Server::new) | `GRACEFUL_ADDR_<NAME>` | as declared |
+//! | the program a restart runs | (a wrapper script's `$0`) | `GRACEFUL_RESTART_PROGRAM` | the path the process was started as |
 //! | the default subscriber's format | (your own subscriber) | `GRACEFUL_LOG_FORMAT` (`text`, `json`) | `text` |
 //! | the default subscriber's filter | (your own subscriber) | `RUST_LOG` | `info` |
 //!
@@ -53,6 +55,10 @@ pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
 /// `GRACEFUL_LOG_FORMAT`: the default subscriber's format, `text` (the default) or `json`.
 pub const ENV_LOG_FORMAT: &str = "GRACEFUL_LOG_FORMAT";
+/// `GRACEFUL_RESTART_PROGRAM`: the program a restart runs, when it is not the
+/// path the process was started as (a wrapper script that `exec`s the
+/// binary says `GRACEFUL_RESTART_PROGRAM="$0"`).
+pub const ENV_RESTART_PROGRAM: &str = "GRACEFUL_RESTART_PROGRAM";
 /// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
@@ -243,8 +249,10 @@ pub(crate) fn signals_var(
     let var = setting.env;
     match env(var) {
         None => Ok(None),
-        Some(value) => graceful_values::parse_signals(&value)
-            .map(Some)
+        Some(value) => setting
+            .kind
+            .parse(&value)
+            .map(Value::into_signals)
             .map_err(|reason| invalid(var, &value, &reason)),
     }
 }
@@ -320,7 +328,7 @@ mod tests {
         for setting in SETTINGS {
             let text = match setting.kind {
                 Kind::Duration | Kind::Interval => "7s",
-                Kind::Signals => "USR1",
+                Kind::Signals | Kind::SignalsOrNone => "USR1",
                 Kind::Path => "/ready",
             };
             let env = move |var: &str| (var == setting.env).then(|| text.to_owned());

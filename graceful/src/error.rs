@@ -59,6 +59,16 @@ pub enum Error {
     },
     /// No server was registered: the app would wait for a signal doing nothing.
     NoServers,
+    /// A server's name cannot be used: a restart hands each listener over
+    /// named like its server, in systemd's `LISTEN_FDNAMES`.
+    InvalidName {
+        /// The name.
+        name: String,
+        /// Where the server was declared (`file:line`).
+        declared: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Two servers share one name.
     DuplicateName {
         /// The name.
@@ -188,6 +198,15 @@ pub enum Problem {
         /// Where the second is declared.
         second: String,
     },
+    /// `graceful::provide` was given a value of one type twice.
+    ProvidedTwice {
+        /// The type, such as `my_app::Pool`.
+        state: &'static str,
+        /// Where it was provided first (`file:line`).
+        first: String,
+        /// Where it was provided again.
+        second: String,
+    },
     /// A function asks for a state nobody provided.
     MissingState {
         /// The function.
@@ -253,6 +272,14 @@ impl fmt::Display for Problem {
                 f,
                 "callback {name:?}: declared twice, at {first} and at {second}"
             ),
+            Problem::ProvidedTwice {
+                state,
+                first,
+                second,
+            } => write!(
+                f,
+                "`{state}` is provided twice, at {first} and at {second}: one value per type; give each its own type (`struct ReadPool(Pool);`)"
+            ),
             Problem::MissingState { function, state } => write!(
                 f,
                 "{function} asks for `State<{state}>`, which nothing provided: call `graceful::provide(value)` in `#[graceful::main]`'s body"
@@ -291,6 +318,14 @@ impl fmt::Display for Error {
             }
             Error::NoServers => f.write_str(
                 "no server is registered: add one with `App::server` or `#[graceful::server]`",
+            ),
+            Error::InvalidName {
+                name,
+                declared,
+                reason,
+            } => write!(
+                f,
+                "server name {name:?} (at {declared}) cannot be used: {reason}"
             ),
             Error::DuplicateName {
                 name,

@@ -59,12 +59,14 @@ impl ShutdownHandle {
     }
 
     /// Restarts the service without refusing a connection: starts a
-    /// successor (the same program path, so a new binary installed there is
-    /// the upgrade) with every listener, waits until it serves, then shuts
-    /// this process down gracefully. `SIGUSR2` does the same. A successor
-    /// that fails to start is killed and this process keeps serving; a
-    /// restart asked during the shutdown, or during another restart, is
-    /// refused with a log line. See README.md, "Deploying".
+    /// successor (the program at the path this process was started as, so
+    /// a new binary installed there is the upgrade) with every listener,
+    /// waits until it serves, then shuts this process down gracefully.
+    /// `SIGUSR2` does the same. A successor that fails to start is killed
+    /// and this process keeps serving; a restart asked during the shutdown,
+    /// during another restart, or where no service manager could follow the
+    /// successor (PID 1 in a container), is refused with a log line. See
+    /// README.md, "Restarts that refuse no connection".
     ///
     /// ```
     /// # let handle = graceful::App::new().handle();

@@ -122,6 +122,22 @@ pub(crate) struct Lifecycle {
     handed_over: std::sync::atomic::AtomicBool,
     /// Set once a successor may hold the listeners (see `share_listeners`).
     shared_listeners: std::sync::atomic::AtomicBool,
+    /// Set while a successor starts: it holds the listeners, and may make
+    /// them blocking (see `restart`).
+    restarting: std::sync::atomic::AtomicBool,
+}
+
+/// What a trigger is, in the order they come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Triggered {
+    /// The first: the shutdown begins.
+    First,
+    /// The first signal after a handover: this process is shutting down
+    /// gracefully already, and its successor serves (a service manager
+    /// stopping the service signals both).
+    AfterHandover,
+    /// Any later one: it forces the exit.
+    Again,
 }
 
 /// What asked for a restart.
@@ -161,6 +177,7 @@ impl Lifecycle {
             restart_asked_by: Mutex::new(None),
             handed_over: std::sync::atomic::AtomicBool::new(false),
             shared_listeners: std::sync::atomic::AtomicBool::new(false),
+            restarting: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -265,15 +282,19 @@ impl Lifecycle {
         }
     }
 
-    /// Records a trigger and begins the shutdown. Returns whether this was the first.
-    pub(crate) fn trigger(&self, trigger: Trigger) -> bool {
-        let first = {
+    /// Records a trigger and begins the shutdown. Returns which it is.
+    pub(crate) fn trigger(&self, trigger: Trigger) -> Triggered {
+        let triggered = {
             let mut triggers = self.triggers.lock().unwrap_or_else(PoisonError::into_inner);
             triggers.push((trigger, Instant::now()));
-            triggers.len() == 1
+            match triggers.as_slice() {
+                [_] => Triggered::First,
+                [(Trigger::HandedOver, _), _] => Triggered::AfterHandover,
+                _ => Triggered::Again,
+            }
         };
         self.begin();
-        first
+        triggered
     }
 
     /// Moves to `NotReady`, and wakes the watchdog to start the global
@@ -335,6 +356,17 @@ impl Lifecycle {
     /// Whether another process may hold the listeners too.
     pub(crate) fn listeners_shared(&self) -> bool {
         self.shared_listeners.load(Ordering::SeqCst)
+    }
+
+    /// Records that a successor starts, or no longer does.
+    pub(crate) fn set_restarting(&self, on: bool) {
+        self.restarting.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether a successor starts, holding the listeners too.
+    #[inline]
+    pub(crate) fn is_restarting(&self) -> bool {
+        self.restarting.load(Ordering::Relaxed)
     }
 
     /// Whether a successor serves with this process's listeners.

@@ -138,7 +138,11 @@ impl Notifier {
         let Some(period) = self.watchdog.filter(|_| self.is_on()) else {
             return;
         };
-        let mut ticks = tokio::time::interval(period / 2);
+        let every = period / 2;
+        if every < MIN_PET_INTERVAL {
+            tracing::warn!(watchdog = ?period, petted_every = ?MIN_PET_INTERVAL, "the service manager's watchdog period is too short to honour; petting at the floor");
+        }
+        let mut ticks = tokio::time::interval(every.max(MIN_PET_INTERVAL));
         // A stalled runtime must not catch up with a burst of pets.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -173,9 +177,20 @@ fn send(_notes: &[Note<'_>]) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
+/// The watchdog is petted at most this often, whatever its period: a
+/// period of a few microseconds would be a busy loop.
+const MIN_PET_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `WATCHDOG_USEC`, if it is for this process; zero is no watchdog, as
+/// `sd_watchdog_enabled(3)` reads it.
 #[cfg(unix)]
 fn watchdog_period() -> Option<Duration> {
-    sd_notify::watchdog_enabled()
+    sd_notify::watchdog_enabled().filter(|period| {
+        if period.is_zero() {
+            tracing::warn!("WATCHDOG_USEC=0 is no watchdog period; not petting");
+        }
+        !period.is_zero()
+    })
 }
 
 #[cfg(not(unix))]

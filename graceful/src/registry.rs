@@ -162,6 +162,16 @@ impl App {
         let mut app = self;
         let states = state::global();
         let (servers, mut problems) = registered_servers(&handle, states);
+        problems.extend(
+            states
+                .provided_twice()
+                .into_iter()
+                .map(|twice| Problem::ProvidedTwice {
+                    state: twice.state,
+                    first: twice.first.to_string(),
+                    second: twice.second.to_string(),
+                }),
+        );
         for server in servers {
             app = app.server(server);
         }

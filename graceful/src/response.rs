@@ -241,7 +241,8 @@ impl IntoBody for UnsyncBoxBody<Bytes, BoxError> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "a server handler cannot return `{Self}`",
-    note = "return `&'static str`, `String`, `Bytes`, `Vec<u8>`, `()`, `StatusCode`, `(StatusCode, body)`, `Response<body>` or `Result<one of those, E>` where `E: Display`"
+    note = "return `&'static str`, `String`, `Bytes`, `Vec<u8>`, `()`, `StatusCode`, `(StatusCode, body)`, `Response<body>` or `Result<one of those, E>` where `E: Display`",
+    note = "a function returning a router or a service (such as `axum::Router`) is a plain `fn`, not an `async fn`: do its async set-up in `#[graceful::main]`'s body and hand what it builds over with `graceful::provide`"
 )]
 pub trait IntoResponse {
     /// Converts into a response.

@@ -203,10 +203,15 @@ impl Conductor<'_> {
     }
 
     /// Health answers 503, clients are told to move on; new connections are
-    /// still served for the `pre_stop_delay`.
+    /// still served for the `pre_stop_delay`. After a handover, a successor serves: there is nothing to announce,
+    /// and no delay to wait.
     async fn not_ready(&self) {
         let started = Instant::now();
-        let delay = self.config.pre_stop_delay;
+        let delay = if self.lifecycle.is_handed_over() {
+            Duration::ZERO
+        } else {
+            self.config.pre_stop_delay
+        };
         tracing::info!(pre_stop_delay = ?delay, "phase not-ready: health checks fail, responses close their connections");
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -13,6 +13,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::source::Source;
+
 /// A piece of shared state, asked for by type.
 ///
 /// Provide it in `#[graceful::main]`'s body with [`provide`]; take it as a
@@ -62,7 +64,11 @@ impl<T> DerefMut for State<T> {
 /// Hands `value` to the app assembled by the attributes: every [`State<T>`]
 /// parameter gets a clone of it. Call it in `#[graceful::main]`'s body, which
 /// runs before any server function, handler or callback is assembled.
-/// Providing a type again replaces the earlier value.
+///
+/// One value per type: providing a type twice is a start-up error naming
+/// both places (exit code 2), never a silent replacement. Two values of one
+/// type (a read pool and a write pool) are told apart by types of their own:
+/// `struct ReadPool(Pool); struct WritePool(Pool);`.
 ///
 /// ```
 /// #[derive(Clone)]
@@ -72,18 +78,62 @@ impl<T> DerefMut for State<T> {
 ///
 /// graceful::provide(Config { greeting: "hello".into() });
 /// ```
+#[track_caller]
 pub fn provide<T: Clone + Send + Sync + 'static>(value: T) {
-    global()
-        .values
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(TypeId::of::<T>(), Arc::new(value));
+    global().provide(value, Source::caller());
 }
 
 /// The states provided, by type.
 #[derive(Default)]
 pub struct States {
-    values: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    values: Mutex<HashMap<TypeId, Provided>>,
+    /// Types provided more than once: each, and where.
+    twice: Mutex<Vec<ProvidedTwice>>,
+}
+
+/// A state, and where it was provided.
+struct Provided {
+    value: Arc<dyn Any + Send + Sync>,
+    at: Source,
+}
+
+/// A type provided twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ProvidedTwice {
+    /// The type, such as `my_app::Pool`.
+    pub(crate) state: &'static str,
+    pub(crate) first: Source,
+    pub(crate) second: Source,
+}
+
+impl States {
+    fn provide<T: Clone + Send + Sync + 'static>(&self, value: T, at: Source) {
+        let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        let provided = Provided {
+            value: Arc::new(value),
+            at,
+        };
+        if let Some(first) = values.get(&TypeId::of::<T>()) {
+            self.twice
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(ProvidedTwice {
+                    state: type_name::<T>(),
+                    first: first.at,
+                    second: at,
+                });
+            return;
+        }
+        values.insert(TypeId::of::<T>(), provided);
+    }
+
+    /// The types provided twice, found at assembly.
+    pub(crate) fn provided_twice(&self) -> Vec<ProvidedTwice> {
+        self.twice
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl fmt::Debug for States {
@@ -120,7 +170,7 @@ impl<T: Clone + Send + Sync + 'static> FromStates for State<T> {
         let values = states.values.lock().unwrap_or_else(PoisonError::into_inner);
         values
             .get(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_ref::<T>())
+            .and_then(|provided| provided.value.downcast_ref::<T>())
             .map(|value| State(value.clone()))
             .ok_or(MissingState {
                 type_name: type_name::<T>(),
@@ -135,17 +185,31 @@ mod tests {
     #[test]
     fn a_provided_state_is_found_by_type_and_a_missing_one_named() {
         let states = States::default();
-        states
-            .values
-            .lock()
-            .unwrap()
-            .insert(TypeId::of::<u32>(), Arc::new(7u32));
+        states.provide(7u32, Source::caller());
         assert_eq!(State::<u32>::from_states(&states), Ok(State(7)));
         assert_eq!(
             State::<String>::from_states(&states),
             Err(MissingState {
                 type_name: "alloc::string::String"
             })
+        );
+    }
+
+    #[test]
+    fn a_type_provided_twice_keeps_the_first_and_names_both_places() {
+        let states = States::default();
+        let first = Source::caller();
+        states.provide(1u32, first);
+        let second = Source::caller();
+        states.provide(2u32, second);
+        assert_eq!(State::<u32>::from_states(&states), Ok(State(1)));
+        assert_eq!(
+            states.provided_twice(),
+            vec![ProvidedTwice {
+                state: "u32",
+                first,
+                second
+            }]
         );
     }
 }

@@ -6,7 +6,10 @@
 //! acted on here, on a thread of our own, and so is `shutdown_timeout`:
 //!
 //! - the first signal begins the shutdown (the lifecycle's tokens wake the
-//!   runtime); every later delivery, however close behind, forces the exit;
+//!   runtime); every later delivery, however close behind, forces the exit,
+//!   but for the first after a handover to a successor, which finds the
+//!   process shutting down gracefully already (a service manager stopping
+//!   the service signals the old and the new process at once);
 //! - the global deadline counts from the moment the first trigger arrived,
 //!   not from when the runtime got round to it;
 //! - a forced exit asks the runtime for its report; if the runtime does not
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::books::Books;
 use crate::error::Error;
-use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger};
+use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger, Triggered};
 use crate::report::exit_code;
 use crate::signals::Signal;
 
@@ -221,8 +224,12 @@ impl Watch {
             return;
         }
         let trigger = Trigger::Signal(signal);
-        if !self.shared.lifecycle.trigger(trigger) {
-            self.force(ForcedBy::Trigger(trigger));
+        match self.shared.lifecycle.trigger(trigger) {
+            Triggered::First => {}
+            Triggered::AfterHandover => {
+                tracing::info!(signal = %signal, "signal after the handover: this process is already shutting down gracefully; another signal forces its exit");
+            }
+            Triggered::Again => self.force(ForcedBy::Trigger(trigger)),
         }
     }
 

@@ -2,7 +2,8 @@
 //! says what its body does (`fail`, `panic`, `wait`; anything else: fine),
 //! `FIXTURE_ROUTER=panic` makes its service function panic at assembly,
 //! `FIXTURE_STATE=missing` keeps its body from providing the state a handler
-//! asks for, `FIXTURE_LOG=own` makes its body install a JSON subscriber of
+//! asks for, `FIXTURE_STATE=twice` makes it provide it twice (a second
+//! value of one type, as a read and a write pool would be), `FIXTURE_LOG=own` makes its body install a JSON subscriber of
 //! its own.
 
 use std::convert::Infallible;
@@ -78,6 +79,9 @@ async fn main() -> Result<(), String> {
     eprintln!("main body ran");
     if std::env::var("FIXTURE_STATE").as_deref() != Ok("missing") {
         graceful::provide(Greeting("hello from state".to_owned()));
+    }
+    if std::env::var("FIXTURE_STATE").as_deref() == Ok("twice") {
+        graceful::provide(Greeting("hello again".to_owned()));
     }
     match std::env::var("FIXTURE_MAIN").as_deref() {
         Ok("fail") => Err("cannot reach the database".to_owned()),

@@ -38,7 +38,9 @@
 //! binary stuck in its start-up. With `FIXTURE_BLOCK_IF_INHERITED=1`, it
 //! sets its first inherited listener blocking, as a program that knows
 //! nothing of non-blocking sockets does, then never starts. With
-//! `FIXTURE_VERSION=V`, it says `fixture version V` first.
+//! `FIXTURE_VERSION=V`, it says `fixture version V` first. With
+//! `FIXTURE_HELPER_AT_START=1`, its start-up hook starts `sleep 60` as a
+//! helper (before any listener is taken) and says `fixture: helper Ok(PID)`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -302,6 +304,7 @@ fn main() {
         service_fn(move |req| handle(req, shutdown.clone()))
     };
     let mut servers = 0;
+    let mut startup_ms = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -312,16 +315,22 @@ fn main() {
                 servers += 1;
             }
             "--callback" => app = app.on_shutdown(callback(&value)),
-            "--startup-ms" => {
-                let ms: u64 = value.parse().expect("--startup-ms N");
-                app = app.on_startup(async move {
-                    tracing::info!("starting up");
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok::<(), Infallible>(())
-                });
-            }
+            "--startup-ms" => startup_ms = Some(value.parse().expect("--startup-ms N")),
             other => panic!("unknown argument {other}"),
         }
+    }
+    let helper = std::env::var_os("FIXTURE_HELPER_AT_START").is_some();
+    if startup_ms.is_some() || helper {
+        app = app.on_startup(async move {
+            tracing::info!("starting up");
+            if helper {
+                // A sidecar started before the listeners are taken.
+                let helper = std::process::Command::new("sleep").arg("60").spawn();
+                eprintln!("fixture: helper {:?}", helper.map(|h| h.id()));
+            }
+            tokio::time::sleep(Duration::from_millis(startup_ms.unwrap_or(0))).await;
+            Ok::<(), Infallible>(())
+        });
     }
     if servers == 0 {
         app = app.server(Server::new("api", "127.0.0.1:0", service()));

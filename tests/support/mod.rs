@@ -410,12 +410,15 @@ impl Fixture {
 }
 
 mod kernel;
+mod processes;
 mod service_manager;
 
 pub use graceful_load::client::{Answer, Outcome, connect, send};
 // Each test file uses its own subset.
 #[allow(unused_imports)]
 pub use kernel::{unread_at_server, until_unread_at_server};
+#[allow(unused_imports)]
+pub use processes::{child_of, children, environ, gone, runs, successor};
 #[allow(unused_imports)]
 pub use service_manager::ServiceManager;
 
@@ -467,9 +470,13 @@ pub fn test_dir(test: &str) -> std::path::PathBuf {
 
 /// `GET path` on a new connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {
-    let mut sender = connect(addr).await.expect("connect");
-    match send(&mut sender, "GET", path, b"").await {
-        Outcome::Answered(answer) => answer,
-        other => panic!("GET {path}: {other:?}"),
+    let answer = async {
+        let mut sender = connect(addr).await.expect("connect");
+        send(&mut sender, "GET", path, b"").await
+    };
+    match tokio::time::timeout(PATIENCE, answer).await {
+        Ok(Outcome::Answered(answer)) => answer,
+        Ok(other) => panic!("GET {path}: {other:?}"),
+        Err(_) => panic!("GET {path}: no answer in {PATIENCE:?}"),
     }
 }

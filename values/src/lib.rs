@@ -1,5 +1,6 @@
 //! The one description of `graceful`'s settings ([`settings`]) and the one
-//! parser of each kind of value: durations, signal names and paths. The runtime reads them from the environment and the builder,
+//! parser of each kind of value: durations, signal names, paths and server
+//! names. The runtime reads them from the environment and the builder,
 //! the attribute macros from their arguments at compile time; both call these
 //! functions, so a value means the same and fails with the same message
 //! wherever it is written. Depend on `graceful`, which re-exports what users
@@ -78,6 +79,45 @@ pub fn parse_signals(text: &str) -> Result<Vec<Signal>, String> {
         return Err("name at least one signal, such as \"TERM,INT\"".to_owned());
     }
     Ok(signals)
+}
+
+/// The longest server name: systemd's limit for a listener's name
+/// (`FileDescriptorName=`, `LISTEN_FDNAMES`).
+pub const MAX_NAME: usize = 255;
+
+/// Checks a server's name: it names the server's listener when a restart
+/// hands it over (systemd's `LISTEN_FDNAMES`, which separates names with
+/// `:`), so it is printable ASCII without `:`, from 1 to [`MAX_NAME`]
+/// characters.
+///
+/// ```
+/// use graceful_values::check_name;
+///
+/// assert!(check_name("api-v2").is_ok());
+/// assert!(check_name("api:v2").is_err());
+/// assert!(check_name("").is_err());
+/// assert!(check_name("café").is_err());
+/// ```
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a name cannot be empty".to_owned());
+    }
+    if name.len() > MAX_NAME {
+        return Err(format!("a name has at most {MAX_NAME} characters"));
+    }
+    match name
+        .chars()
+        .find(|&c| c == ':' || !(' '..='~').contains(&c))
+    {
+        Some(':') => Err(
+            "a name cannot hold `:`, which separates the names of listeners a restart hands over"
+                .to_owned(),
+        ),
+        Some(c) => Err(format!(
+            "a name is printable ASCII (it names the server's listener to the service manager), not {c:?}"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A signal that can start the shutdown.

@@ -64,6 +64,9 @@ pub enum Kind {
     /// A comma-separated list of signals such as `"TERM, INT"`; see
     /// [`parse_signals`].
     Signals,
+    /// A list of signals, or none at all (`""`): what the signals do is
+    /// then turned off.
+    SignalsOrNone,
     /// A URL path such as `"/healthz"`; see [`parse_path`].
     Path,
 }
@@ -73,7 +76,7 @@ pub enum Kind {
 pub enum Value {
     /// Of [`Kind::Duration`] and [`Kind::Interval`].
     Duration(Duration),
-    /// Of [`Kind::Signals`].
+    /// Of [`Kind::Signals`] and [`Kind::SignalsOrNone`].
     Signals(Vec<Signal>),
     /// Of [`Kind::Path`].
     Path(String),
@@ -143,7 +146,9 @@ impl Kind {
             (Kind::Interval, Value::Duration(duration)) => {
                 check_duration(duration).map(Value::Duration)
             }
-            (Kind::Signals, Value::Signals(signals)) => Ok(Value::Signals(signals)),
+            (Kind::Signals | Kind::SignalsOrNone, Value::Signals(signals)) => {
+                Ok(Value::Signals(signals))
+            }
             (Kind::Path, Value::Path(path)) => parse_path(&path).map(Value::Path),
             (kind, value) => Err(format!("{value:?} is not {}", kind.example())),
         }
@@ -158,12 +163,15 @@ impl Kind {
     /// assert_eq!(Kind::Duration.parse("3s"), Ok(Value::Duration(Duration::from_secs(3))));
     /// assert!(Kind::Interval.parse("0s").is_err());
     /// assert!(Kind::Path.parse("healthz").is_err());
+    /// assert_eq!(Kind::SignalsOrNone.parse(" "), Ok(Value::Signals(vec![])));
+    /// assert!(Kind::Signals.parse("").is_err());
     /// ```
     pub fn parse(self, text: &str) -> Result<Value, String> {
         match self {
             Kind::Duration => parse_duration(text).map(Value::Duration),
             Kind::Interval => self.check(Value::Duration(parse_duration(text)?)),
-            Kind::Signals => parse_signals(text).map(Value::Signals),
+            Kind::SignalsOrNone if text.trim().is_empty() => Ok(Value::Signals(Vec::new())),
+            Kind::Signals | Kind::SignalsOrNone => parse_signals(text).map(Value::Signals),
             Kind::Path => parse_path(text).map(Value::Path),
         }
     }
@@ -180,6 +188,7 @@ impl Kind {
                 "a duration string such as \"500ms\", \"3s\" or \"1m\""
             }
             Kind::Signals => "a list of signals such as \"TERM, INT\"",
+            Kind::SignalsOrNone => "a list of signals such as \"USR2\", or \"\" for none",
             Kind::Path => "a path such as \"/healthz\"",
         }
     }
@@ -379,9 +388,9 @@ pub const RESTART_SIGNALS: Setting = Setting {
     id: Id::RestartSignals,
     name: "restart_signals",
     env: "GRACEFUL_RESTART_SIGNALS",
-    kind: Kind::Signals,
+    kind: Kind::SignalsOrNone,
     default: DefaultValue::Signals(&[Signal::Usr2]),
-    meaning: "signals that restart by handing the listeners over",
+    meaning: "signals that restart by handing the listeners over (empty: none)",
 };
 
 /// `restart_timeout`: how long a restart's successor may take to serve.
@@ -389,7 +398,7 @@ pub const RESTART_TIMEOUT: Setting = Setting {
     id: Id::RestartTimeout,
     name: "restart_timeout",
     env: "GRACEFUL_RESTART_TIMEOUT",
-    kind: Kind::Duration,
+    kind: Kind::Interval,
     default: DefaultValue::Duration(Duration::from_secs(30)),
     meaning: "a restart's successor's time to serve",
 };

@@ -54,9 +54,11 @@ impl Listener {
         }
     }
 
-    /// Serves a listener inherited from the service manager (see
-    /// `activation`), already checked to be a listening stream socket.
-    pub(crate) fn inherited(socket: socket2::Socket) -> io::Result<Listener> {
+    /// Serves an inherited listener (see `activation`), already checked to
+    /// be a listening stream socket. A Unix socket's file is the service
+    /// manager's if it holds the listener (`managed`), else this process's,
+    /// removed when the listener is dropped.
+    pub(crate) fn inherited(socket: socket2::Socket, managed: bool) -> io::Result<Listener> {
         socket.set_nonblocking(true)?;
         #[cfg(unix)]
         if socket.local_addr()?.domain() == socket2::Domain::UNIX {
@@ -74,7 +76,7 @@ impl Listener {
             return Ok(Listener::Unix(UnixSocket {
                 listener,
                 path,
-                owns_file: false,
+                owns_file: !managed,
             }));
         }
         TcpListener::from_std(socket.into()).map(Listener::Tcp)

@@ -6,8 +6,8 @@
 //! (requests pipelined behind one whose response closed the connection), so
 //! that they are counted instead of silently dropped.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -15,13 +15,45 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::HttpService;
 use super::io::TrackedIo;
 use super::service::Tracked;
-use super::{HttpService, StreamExecutor};
 use crate::error::BoxError;
+use crate::lifecycle::{Moment, Phase};
+use crate::serve::accounts::ServerShared;
 
 /// The HTTP/2 connection preface a client sends first.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Runs HTTP/2 streams as tasks the drain waits for, and aborts them at the
+/// drain deadline like the connections they belong to.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamExecutor {
+    pub(crate) server: Arc<ServerShared>,
+}
+
+impl<F> hyper::rt::Executor<F> for StreamExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let server = Arc::clone(&self.server);
+        self.server.tasks.spawn(async move {
+            let lifecycle = &*server.lifecycle;
+            let mut cancelled = pin!(lifecycle.cancelled());
+            let mut moment = Moment::new(lifecycle, Phase::CutOff, cancelled.as_mut());
+            let mut fut = pin!(fut);
+            poll_fn(|cx| {
+                if moment.has_come(cx) {
+                    return Poll::Ready(());
+                }
+                fut.as_mut().poll(cx).map(drop)
+            })
+            .await
+        });
+    }
+}
 
 /// How every connection of a server is served.
 #[derive(Debug)]

@@ -85,8 +85,9 @@ where
 
 /// A request we answer ourselves.
 enum OwnAnswer {
-    /// The health endpoint's, as of `phase`.
-    Health { phase: Phase, h1: bool },
+    /// The health endpoint's: `ready`, or not; `close`: the connection
+    /// closes after it.
+    Health { ready: bool, close: bool },
     /// 503: the server is stopping.
     Refuse { refusal: Refusal, h1: bool },
 }
@@ -108,7 +109,12 @@ fn admit(
     conn.mark_started();
     if let Some(path) = &server.health_path {
         if req.uri().path() == &**path {
-            return Err(OwnAnswer::Health { phase, h1 });
+            // After a handover the service stays ready: a successor serves.
+            // Either way, from the first signal on an HTTP/1 connection
+            // closes after the answer.
+            let ready = phase == Phase::Running || server.lifecycle.is_handed_over();
+            let close = h1 && phase != Phase::Running;
+            return Err(OwnAnswer::Health { ready, close });
         }
     }
     // Once the listeners are closed, a request is refused on a connection
@@ -141,15 +147,16 @@ fn admit(
     Ok(RequestGuard::start(conn, req, h1, streams))
 }
 
-/// `200 ok` while running, `503` from the first signal on.
-fn health<B>(phase: Phase, h1: bool) -> Response<TrackedBody<B>> {
-    if phase == Phase::Running {
-        fixed_response(StatusCode::OK, "ok\n", false, TrackedBody::fixed)
+/// `200 ok` while ready, `503` from the first signal on (but after a
+/// handover).
+fn health<B>(ready: bool, close: bool) -> Response<TrackedBody<B>> {
+    if ready {
+        fixed_response(StatusCode::OK, "ok\n", close, TrackedBody::fixed)
     } else {
         retry_later(fixed_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting down\n",
-            h1,
+            close,
             TrackedBody::fixed,
         ))
     }
@@ -218,7 +225,7 @@ fn answer<B>(
     conn: &ConnState,
 ) -> Box<Response<TrackedBody<B>>> {
     Box::new(match ours {
-        OwnAnswer::Health { phase, h1 } => health(phase, h1),
+        OwnAnswer::Health { ready, close } => health(ready, close),
         // Answer at once, whatever the body: a client may send it for a long
         // time, and read the answer only then. The body is left unread
         // (hyper stops reading and closes after the 503), so the connection

@@ -44,9 +44,9 @@ pub(crate) struct ServerShared {
     pub(crate) header_grace: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) health_path: Option<Box<str>>,
-    /// Whether its listener was inherited from the service manager, which
-    /// may hold it too (see `activation`).
-    pub(crate) inherited: bool,
+    /// Whether the service manager holds its listener too (see
+    /// `activation`), and keeps it once this process is gone.
+    pub(crate) managed: bool,
     /// Connection tasks and HTTP/2 stream tasks: the drain waits for it to empty.
     pub(crate) tasks: TaskTracker,
     pub(crate) stats: Stats,
@@ -138,7 +138,7 @@ impl ServerShared {
             header_grace,
             header_read_timeout,
             health_path,
-            inherited: false,
+            managed: false,
             tasks: TaskTracker::new(),
             stats: Stats::default(),
             cut_off: Mutex::new(Vec::new()),

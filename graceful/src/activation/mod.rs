@@ -15,19 +15,29 @@
 //! mismatch (too few, too many, a name no server has, the wrong kind) is a
 //! start-up error that lists what was inherited; nothing is served.
 //!
+//! A restart's successor (see `restart`) inherits its predecessor's
+//! listeners the same way, each named like its server, and matches them by
+//! name only: a server of a new release binds its own listener, and a
+//! listener no server takes is closed.
+//!
 //! An inherited listener is closed like a bound one (see `serve::handshakes`),
-//! then the close's filter is taken off before the descriptor is let go: a
-//! socket unit holds the listener too, and what connects while the service
-//! restarts waits in its queue for the next process. An inherited Unix
-//! socket's file is left in place: it belongs to the service manager.
+//! then, if the service manager holds it too, the close's filter is taken
+//! off before the descriptor is let go: what connects while the service
+//! restarts waits in its queue for the next process; and its Unix socket's
+//! file is left in place, for it belongs to the service manager. A listener
+//! a predecessor bound and handed over is this process's own: closed, and
+//! its file removed, as if bound here.
 
-use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::Socket;
 
 use crate::addr::ListenAddr;
+
+mod error;
+
+pub use error::ActivationError;
 
 /// The listeners the service manager passed to this process.
 #[derive(Debug)]
@@ -43,123 +53,11 @@ pub(crate) struct InheritedListener {
     /// Its file descriptor number, for messages.
     pub(crate) fd: i32,
     pub(crate) socket: Socket,
+    /// Whether the service manager holds it too: always, unless this
+    /// process is a restart's successor and its predecessor bound it (see
+    /// `restart`).
+    pub(crate) managed: bool,
 }
-
-/// What does not match between the inherited listeners and the servers.
-///
-/// ```
-/// let err = graceful::ActivationError::TooFew {
-///     servers: vec!["api".into(), "admin".into()],
-///     listeners: vec!["api (fd 3)".into()],
-/// };
-/// assert!(err.to_string().contains("2 servers"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ActivationError {
-    /// `LISTEN_FDS` or `LISTEN_FDNAMES` cannot be read.
-    Environment {
-        /// What is wrong.
-        reason: String,
-    },
-    /// Fewer inherited listeners than servers, none named like a server.
-    TooFew {
-        /// The servers, in declaration order.
-        servers: Vec<String>,
-        /// The inherited listeners: name and descriptor.
-        listeners: Vec<String>,
-    },
-    /// More inherited listeners than servers, none named like a server.
-    TooMany {
-        /// The servers, in declaration order.
-        servers: Vec<String>,
-        /// The inherited listeners: name and descriptor.
-        listeners: Vec<String>,
-    },
-    /// Some inherited listeners are named like servers, but not this one.
-    Missing {
-        /// The server without a listener.
-        server: String,
-        /// The inherited listeners: name and descriptor.
-        listeners: Vec<String>,
-    },
-    /// An inherited listener no server takes.
-    Unused {
-        /// The listener: name and descriptor.
-        listener: String,
-        /// The servers, in declaration order.
-        servers: Vec<String>,
-    },
-    /// Several inherited listeners have the name of one server.
-    SameName {
-        /// The server.
-        server: String,
-        /// How many listeners have its name.
-        count: usize,
-    },
-    /// The listener given to a server is not what its address asks for.
-    WrongKind {
-        /// The server.
-        server: String,
-        /// The listener: name and descriptor.
-        listener: String,
-        /// What the server's address asks for.
-        expected: &'static str,
-        /// What the listener is.
-        found: String,
-    },
-}
-
-impl fmt::Display for ActivationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ActivationError::Environment { reason } => {
-                write!(f, "the inherited listeners cannot be read: {reason}")
-            }
-            ActivationError::TooFew { servers, listeners } => write!(
-                f,
-                "{} servers ({}) but {} inherited listeners ({}): name each listener like its server (FileDescriptorName=), or pass one per server",
-                servers.len(),
-                servers.join(", "),
-                listeners.len(),
-                listeners.join(", ")
-            ),
-            ActivationError::TooMany { servers, listeners } => write!(
-                f,
-                "{} inherited listeners ({}) for {} servers ({}): each listener needs a server",
-                listeners.len(),
-                listeners.join(", "),
-                servers.len(),
-                servers.join(", ")
-            ),
-            ActivationError::Missing { server, listeners } => write!(
-                f,
-                "server {server:?} has no inherited listener named like it among {}",
-                listeners.join(", ")
-            ),
-            ActivationError::Unused { listener, servers } => write!(
-                f,
-                "inherited listener {listener} is named like no server ({})",
-                servers.join(", ")
-            ),
-            ActivationError::SameName { server, count } => write!(
-                f,
-                "{count} inherited listeners are named {server:?}; a server takes one"
-            ),
-            ActivationError::WrongKind {
-                server,
-                listener,
-                expected,
-                found,
-            } => write!(
-                f,
-                "server {server:?} was given inherited listener {listener}, which is {found}; its address asks for {expected}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ActivationError {}
 
 /// Set once this process has taken its inherited descriptors: each is owned
 /// once, by the first start.
@@ -178,6 +76,7 @@ impl Inherited {
         let listeners = passed
             .into_iter()
             .map(|(fd, name)| InheritedListener {
+                managed: crate::restart::is_managed(&name),
                 name,
                 fd,
                 socket: adopt(fd),
@@ -188,10 +87,20 @@ impl Inherited {
 
     /// Gives each server (name and configured address, in declaration
     /// order) its listener, checked against the address's kind.
+    ///
+    /// From the service manager, every server must get one and every
+    /// listener be taken (see the module's rules). From a restart's
+    /// predecessor, which names each listener like its server, a release
+    /// may differ: a server the predecessor did not have gets none (and
+    /// binds its own), and a listener no server of this release takes is
+    /// closed.
     pub(crate) fn assign(
         self,
         servers: &[(&str, &ListenAddr)],
-    ) -> Result<Vec<InheritedListener>, ActivationError> {
+    ) -> Result<Vec<Option<InheritedListener>>, ActivationError> {
+        if crate::restart::is_successor() {
+            return self.assign_by_name(servers);
+        }
         let names: Vec<&str> = servers.iter().map(|(name, _)| *name).collect();
         let order = match_listeners(
             &names,
@@ -210,7 +119,32 @@ impl Inherited {
                 continue;
             };
             check_kind(server, addr, &listener)?;
-            given.push(listener);
+            given.push(Some(listener));
+        }
+        Ok(given)
+    }
+
+    /// A restart's successor: each server takes the listener named like it,
+    /// if there is one.
+    fn assign_by_name(
+        self,
+        servers: &[(&str, &ListenAddr)],
+    ) -> Result<Vec<Option<InheritedListener>>, ActivationError> {
+        let mut left: Vec<Option<InheritedListener>> =
+            self.listeners.into_iter().map(Some).collect();
+        let mut given = Vec::with_capacity(servers.len());
+        for (server, addr) in servers {
+            let found = left
+                .iter_mut()
+                .find(|slot| slot.as_ref().is_some_and(|l| l.name == *server))
+                .and_then(Option::take);
+            if let Some(listener) = &found {
+                check_kind(server, addr, listener)?;
+            }
+            given.push(found);
+        }
+        for listener in left.into_iter().flatten() {
+            tracing::warn!(listener = %listener.label(), "the predecessor's listener is for a server this release does not have; closed");
         }
         Ok(given)
     }

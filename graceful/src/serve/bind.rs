@@ -1,0 +1,215 @@
+//! Before serving: the servers checked, every address resolved (with its
+//! environment override), every listener bound or adopted from what the
+//! process inherited (see `activation`).
+
+use std::io as stdio;
+use std::sync::Arc;
+
+use super::listen::Listener;
+use super::{Server, Spawn};
+use crate::activation::{ActivationError, Inherited, InheritedListener};
+use crate::addr::{ListenAddr, UNIX_PREFIX};
+use crate::config::{self, Lookup};
+use crate::error::Error;
+use crate::serve::accounts::ServerShared;
+use tokio::task::JoinHandle;
+
+/// A server whose listener is bound, not yet accepting.
+pub(crate) struct Bound {
+    pub(crate) name: Arc<str>,
+    pub(crate) addr: ListenAddr,
+    /// The inherited listener it serves, named for the log (see `activation`).
+    pub(crate) inherited: Option<String>,
+    /// Whether the service manager holds its listener too (a socket
+    /// unit's), and keeps it once this process is gone.
+    pub(crate) managed: bool,
+    listener: Listener,
+    spawn: Spawn,
+}
+
+impl Bound {
+    /// The listener's descriptor, for a successor to inherit.
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.listener.raw_fd()
+    }
+
+    /// Starts accepting connections.
+    pub(crate) fn serve(self, shared: Arc<ServerShared>) -> JoinHandle<()> {
+        (self.spawn)(self.listener, shared)
+    }
+}
+
+/// Checks what can be checked before anything starts: at least one server,
+/// and unique names that a restart can hand over.
+pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
+    if servers.is_empty() {
+        return Err(Error::NoServers);
+    }
+    for (i, a) in servers.iter().enumerate() {
+        if let Err(reason) = graceful_values::check_name(&a.name) {
+            return Err(Error::InvalidName {
+                name: a.name.clone(),
+                declared: a.source.to_string(),
+                reason,
+            });
+        }
+        if let Some(b) = servers[i + 1..].iter().find(|b| b.name == a.name) {
+            return Err(Error::DuplicateName {
+                name: a.name.clone(),
+                first: a.source.to_string(),
+                second: b.source.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Binds every listener before serving anything. On any failure, what was
+/// bound is released (dropped) and the error names the server, the address
+/// and the cause.
+/// The servers were checked by [`validate`] before the start.
+pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Vec<Bound>, Error> {
+    let mut resolved = Vec::with_capacity(servers.len());
+    for server in servers {
+        let var = format!(
+            "{}{}",
+            config::ENV_ADDR_PREFIX,
+            config::env_suffix(&server.name)
+        );
+        let addr_text = env(&var).unwrap_or_else(|| server.addr.clone());
+        let addr = resolve(&addr_text).await.map_err(|source| Error::Resolve {
+            server: server.name.clone(),
+            addr: addr_text.clone(),
+            source,
+        })?;
+        if addr.tcp().is_none_or(|tcp| tcp.port() != 0) {
+            if let Some((other, _)) = resolved
+                .iter()
+                .find(|(_, a): &&(Server, ListenAddr)| *a == addr)
+            {
+                return Err(Error::DuplicateAddr {
+                    addr,
+                    first: format!("{:?} ({})", other.name, other.source),
+                    second: format!("{:?} ({})", server.name, server.source),
+                });
+            }
+        }
+        resolved.push((server, addr));
+    }
+
+    // Inherited listeners (socket activation, or a restart's handoff) go
+    // to the servers they are for; the others are bound.
+    let servers: Vec<(&str, &ListenAddr)> = resolved
+        .iter()
+        .map(|(server, addr)| (server.name.as_str(), addr))
+        .collect();
+    let inherited = match Inherited::take().map_err(Error::Activation)? {
+        Some(inherited) => inherited.assign(&servers).map_err(Error::Activation)?,
+        None => Vec::new(),
+    };
+    let mut inherited = inherited.into_iter();
+    let mut bound = Vec::with_capacity(resolved.len());
+    for (server, addr) in resolved {
+        bound.push(match inherited.next().flatten() {
+            Some(listener) => adopt(server, listener)?,
+            None => bind(server, addr).await?,
+        });
+    }
+    Ok(bound)
+}
+
+/// Binds `server`'s listener at `addr`.
+async fn bind(server: Server, addr: ListenAddr) -> Result<Bound, Error> {
+    let listener = Listener::bind(&addr).await.map_err(|source| Error::Bind {
+        server: server.name.clone(),
+        addr: addr.clone(),
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        server: server.name.clone(),
+        addr,
+        source,
+    })?;
+    Ok(Bound {
+        name: Arc::from(server.name),
+        addr,
+        inherited: None,
+        managed: false,
+        listener,
+        spawn: server.spawn,
+    })
+}
+
+/// Gives `server` the listener it inherited (see `activation`), instead
+/// of binding.
+fn adopt(server: Server, inherited: InheritedListener) -> Result<Bound, Error> {
+    let label = inherited.label();
+    let unusable = |err: stdio::Error| {
+        Error::Activation(ActivationError::WrongKind {
+            server: server.name.clone(),
+            listener: label.clone(),
+            expected: "a listener this process can serve",
+            found: format!("unusable ({err})"),
+        })
+    };
+    let managed = inherited.managed;
+    let listener = Listener::inherited(inherited.socket, managed).map_err(unusable)?;
+    let addr = listener.local_addr().map_err(unusable)?;
+    Ok(Bound {
+        name: Arc::from(server.name),
+        addr,
+        inherited: Some(label),
+        managed,
+        listener,
+        spawn: server.spawn,
+    })
+}
+
+async fn resolve(addr: &str) -> stdio::Result<ListenAddr> {
+    if let Some(path) = addr.strip_prefix(UNIX_PREFIX) {
+        if path.is_empty() {
+            return Err(stdio::Error::new(
+                stdio::ErrorKind::InvalidInput,
+                "a Unix socket's path is missing: write unix:/path/to/socket",
+            ));
+        }
+        return Ok(ListenAddr::Unix(path.into()));
+    }
+    if let Ok(addr) = addr.parse() {
+        return Ok(ListenAddr::Tcp(addr));
+    }
+    check_port(addr)?;
+    let found = tokio::net::lookup_host(addr).await?.next();
+    found.map(ListenAddr::Tcp).ok_or_else(|| {
+        stdio::Error::new(
+            stdio::ErrorKind::NotFound,
+            "the name resolved to no address",
+        )
+    })
+}
+
+/// An address to resolve is `host:port`: says so when the port is missing
+/// or is not a number, instead of the resolver's "invalid socket address".
+fn check_port(addr: &str) -> stdio::Result<()> {
+    let invalid = |reason: String| stdio::Error::new(stdio::ErrorKind::InvalidInput, reason);
+    if addr.parse::<std::net::IpAddr>().is_ok() {
+        return Err(invalid(format!(
+            "a port is missing: write {}:PORT",
+            if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.to_owned()
+            }
+        )));
+    }
+    match addr.rsplit_once(':') {
+        None => Err(invalid(format!(
+            "a port is missing: write {addr}:PORT, such as {addr}:8080"
+        ))),
+        Some((_, port)) if port.parse::<u16>().is_err() => Err(invalid(format!(
+            "{port:?} is not a port: write a number from 0 to 65535"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
