@@ -201,7 +201,9 @@ async fn requests_that_arrived_before_the_refusal_are_served_after_a_stall() {
         assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
         idle.push(stream);
     }
-    let blocked = tokio::spawn(support::get(addr, "/block?ms=800"));
+    // Long enough for the writes below to land while it blocks, however
+    // loaded the machine.
+    let blocked = tokio::spawn(support::get(addr, "/block?ms=3000"));
     app.wait_for_line("blocking request started").await;
     // Sent, as a load balancer does, before it learns of the shutdown.
     for stream in &mut idle {

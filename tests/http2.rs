@@ -105,7 +105,9 @@ async fn an_http2_connection_with_bytes_waiting_gets_its_goaway() {
     ));
 
     // The only worker blocks; a request sent now waits in the kernel.
-    let blocked = tokio::spawn(support::get(addr, "/block?ms=1000"));
+    // Long enough for the writes below to land while it blocks, however
+    // loaded the machine.
+    let blocked = tokio::spawn(support::get(addr, "/block?ms=3000"));
     app.wait_for_line("blocking request started").await;
     let mut waiting = client.clone();
     let on_its_way = tokio::spawn(async move { get(&mut waiting, addr, "/").await });

@@ -181,7 +181,7 @@ impl Fixture {
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command.spawn().expect("spawn the fixture");
+        let mut child = spawn(&mut command);
         let stderr = child.stderr.take().expect("piped stderr");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let new_line = Arc::new(Notify::new());
@@ -414,6 +414,22 @@ mod processes;
 mod service_manager;
 
 pub use graceful_load::client::{Answer, Outcome, connect, send};
+/// Spawns `command`, again if its program is "busy": a program file the
+/// test just wrote can be held open for writing, for an instant, by a
+/// process another test thread forks before its `exec` closes it.
+fn spawn(command: &mut Command) -> tokio::process::Child {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match command.spawn() {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                assert!(Instant::now() < deadline, "the program stayed busy: {err}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            spawned => return spawned.expect("spawn the fixture"),
+        }
+    }
+}
+
 // Each test file uses its own subset.
 #[allow(unused_imports)]
 pub use kernel::{unread_at_server, until_unread_at_server};
