@@ -160,7 +160,7 @@ impl Server {
     ///
     /// `addr` is `ip:port` or `host:port` (a host name is resolved at
     /// start-up and the first address it resolves to is bound), or
-    /// `unix:/path` for a Unix domain socket (see [`ListenAddr`]). Port 0 picks a free port:
+    /// `unix:/path` for a Unix domain socket (see [`ListenAddr`](crate::ListenAddr)). Port 0 picks a free port:
     /// [`Running::local_addr`](crate::Running::local_addr) tells which.
     /// `GRACEFUL_ADDR_<NAME>` overrides it at run time.
     ///
