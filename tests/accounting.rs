@@ -97,16 +97,24 @@ async fn responses_that_end_with_trailers_are_served_not_disconnected() {
     assert_eq!(report.exit_code(), exit_code::SUCCESS, "{report}");
 }
 
-/// A handler that blocks its worker thread past the drain deadline: its
-/// request is still in flight when the report is built, so it is cut off,
-/// named, and the exit code says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handler_blocked_at_the_drain_deadline_is_cut_off_and_named() {
-    let service = service_fn(|req: Request| async move {
-        if req.uri().path() == "/block" {
-            std::thread::sleep(Duration::from_millis(2500));
+/// Handlers that block their worker threads past the drain deadline, over
+/// HTTP/1 and HTTP/2: their requests are still in flight when the report is
+/// built, so they are cut off, named, and the exit code says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn handlers_blocked_at_the_drain_deadline_are_cut_off_and_named() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let blocking = Arc::new(AtomicUsize::new(0));
+    let started = Arc::clone(&blocking);
+    let service = service_fn(move |req: Request| {
+        let started = Arc::clone(&started);
+        async move {
+            if req.uri().path().starts_with("/block") {
+                started.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2500));
+            }
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
         }
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
     });
     let running = App::new()
         .server(Server::new("api", "127.0.0.1:0", service))
@@ -118,33 +126,41 @@ async fn a_handler_blocked_at_the_drain_deadline_is_cut_off_and_named() {
     let addr = running.local_addr("api").unwrap();
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"GET /block HTTP/1.1\r\nHost: test\r\n\r\n")
+        .write_all(b"GET /block/h1 HTTP/1.1\r\nHost: test\r\n\r\n")
         .await
         .unwrap();
-    // The handler runs (and blocks) once the server has read the request.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.expect("the h2 handshake");
+    tokio::spawn(connection);
+    let mut client = client.ready().await.expect("ready");
+    let request = hyper::Request::get(format!("http://{addr}/block/h2"))
+        .body(())
+        .expect("a request");
+    let (_response, _) = client.send_request(request, true).expect("sent");
+    // Both handlers run, and block their threads; one is left for the app.
     let deadline = std::time::Instant::now() + PATIENCE;
-    while support::unread_at_server(addr, stream.local_addr().unwrap()) > 0 {
+    while blocking.load(Ordering::SeqCst) < 2 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the request was never read"
+            "the handlers never ran"
         );
         tokio::task::yield_now().await;
     }
     running.handle().shutdown();
     let report = running.wait().await;
     let api = &report.servers[0];
-    // Cut off, and still running: its thread is blocked, and the exit
-    // abandons it.
-    assert_eq!((api.cut_off, api.in_flight), (1, 1), "{report}");
-    assert_eq!(report.cut_off.len(), 1, "{report}");
-    let named = &report.cut_off[0];
+    // Cut off, and still running: their threads are blocked, and the exit
+    // abandons them.
+    assert_eq!((api.cut_off, api.in_flight), (2, 2), "{report}");
+    let mut named: Vec<(&str, &str, &str)> = report
+        .cut_off
+        .iter()
+        .map(|r| (r.server.as_str(), r.method.as_str(), r.path.as_str()))
+        .collect();
+    named.sort();
     assert_eq!(
-        (
-            named.server.as_str(),
-            named.method.as_str(),
-            named.path.as_str()
-        ),
-        ("api", "GET", "/block"),
+        named,
+        [("api", "GET", "/block/h1"), ("api", "GET", "/block/h2")],
         "{report}"
     );
     assert_eq!(report.exit_code(), exit_code::REQUESTS_CUT_OFF, "{report}");

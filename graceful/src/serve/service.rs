@@ -43,7 +43,9 @@ impl<S> Tracked<S> {
 
 impl<S> Drop for Tracked<S> {
     fn drop(&mut self) {
-        self.conn.hand_in_streams(self.streams.take());
+        if let Some(streams) = self.streams.take() {
+            self.conn.hand_in_streams(streams);
+        }
     }
 }
 

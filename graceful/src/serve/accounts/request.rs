@@ -2,7 +2,7 @@
 //! body has ended or been dropped (served, drained, cut off, disconnected or
 //! panicked), and a refusal's, until its 503 is sent.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -107,12 +107,19 @@ impl StreamName {
 /// alone enters them; handed in to the connection when the task ends (see
 /// [`ConnState::hand_in_streams`]).
 #[derive(Debug, Default)]
-pub(crate) struct Streams(RefCell<Roster<StreamName>>);
+/// Made at the first HTTP/2 request: an HTTP/1 connection carries one
+/// pointer's room of it.
+pub(crate) struct Streams(OnceCell<Box<RefCell<Roster<StreamName>>>>);
 
 impl Streams {
+    /// Enters a stream's name.
+    fn enter(&self, name: &Arc<StreamName>) {
+        self.0.get_or_init(Box::default).borrow_mut().enter(name);
+    }
+
     /// The roster, for the connection to keep once its task has ended.
-    pub(crate) fn take(&self) -> Roster<StreamName> {
-        self.0.take()
+    pub(crate) fn take(&mut self) -> Option<Roster<StreamName>> {
+        self.0.take().map(|roster| roster.into_inner())
     }
 }
 
@@ -226,7 +233,7 @@ impl RequestGuard {
                 path: req.uri().path().to_owned(),
                 started: conn.lifecycle().clock.now(),
             });
-            streams.0.borrow_mut().enter(&name);
+            streams.enter(&name);
             Some(name)
         };
         RequestGuard {
