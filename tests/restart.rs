@@ -190,7 +190,6 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
 
 #[tokio::test]
 async fn a_new_binary_installed_at_the_program_s_path_is_the_upgrade() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = support::test_dir("restart-upgrade");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
@@ -198,17 +197,10 @@ async fn a_new_binary_installed_at_the_program_s_path_is_the_upgrade() {
     let addr = app.addr("api").await;
     // Install version 2 as a package manager does: a new file, renamed
     // over the old one while it runs.
-    let new = dir.join("app.new");
-    std::fs::write(
-        &new,
-        format!(
-            "#!/bin/sh\nexport FIXTURE_VERSION=2\nexec {} \"$@\"\n",
-            Fixture::binary().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::rename(&new, &installed).unwrap();
+    support::install_script(
+        &installed,
+        &support::fixture_script("export FIXTURE_VERSION=2\n", ""),
+    );
     app.signal(SIGUSR2);
     let upgraded = successor(&app, 1).await;
     assert!(app.log().contains("fixture version 2"), "{}", app.log());

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{Fixture, ServiceManager, get, gone, successor, test_dir};
+use support::{
+    Fixture, ServiceManager, fixture_script, get, gone, install_script, successor, test_dir,
+};
 
 /// Under systemd's default `KillMode=control-group`, `systemctl stop` after
 /// a reload sends SIGTERM to the old and the new process at once. The old
@@ -150,24 +152,16 @@ async fn a_helper_the_app_starts_does_not_hold_its_inherited_listener() {
 /// children would hold the listener after the service stops.
 #[tokio::test]
 async fn a_failed_successor_is_killed_with_its_children() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = test_dir("restart-failed-children");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
     let mut app = Fixture::spawn_program(&installed, &[], &[("GRACEFUL_RESTART_TIMEOUT", "500ms")]);
     let addr = app.addr("api").await;
     // The new release: a script that starts a child, then a start that hangs.
-    let new = dir.join("app.new");
-    std::fs::write(
-        &new,
-        format!(
-            "#!/bin/sh\nsleep 60 &\nexport FIXTURE_HANG_IF_INHERITED=1\nexec {} \"$@\"\n",
-            Fixture::binary().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::rename(&new, &installed).unwrap();
+    install_script(
+        &installed,
+        &fixture_script("sleep 60 &\nexport FIXTURE_HANG_IF_INHERITED=1\n", ""),
+    );
     app.signal(SIGUSR2);
     app.wait_for_line("restart failed; still serving").await;
     assert_eq!(get(addr, "/").await.status, 200);
@@ -186,23 +180,15 @@ async fn a_failed_successor_is_killed_with_its_children() {
 /// A release may add a server: the successor binds what it was not handed.
 #[tokio::test]
 async fn a_release_can_add_a_server() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = test_dir("restart-adds-a-server");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
     let mut app = Fixture::spawn_program(&installed, &["--server", "api=127.0.0.1:0"], &[]);
     let addr = app.addr("api").await;
-    let new = dir.join("app.new");
-    std::fs::write(
-        &new,
-        format!(
-            "#!/bin/sh\nexec {} \"$@\" --server admin=127.0.0.1:0\n",
-            Fixture::binary().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::rename(&new, &installed).unwrap();
+    install_script(
+        &installed,
+        &fixture_script("", " --server admin=127.0.0.1:0"),
+    );
     app.signal(SIGUSR2);
     let next = successor(&app, 1).await;
     assert_eq!(app.exit_code().await, 0, "{}", app.log());

@@ -8,32 +8,19 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{Fixture, ServiceManager, child_of, environ, get, gone, runs, successor, test_dir};
-
-/// Writes an executable script at `path`.
-fn script(path: &Path, text: &str) {
-    let new = path.with_extension("new");
-    std::fs::write(&new, text).unwrap();
-    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // Renamed over the old one, as a package manager installs.
-    std::fs::rename(&new, path).unwrap();
-}
+use support::{
+    Fixture, ServiceManager, child_of, environ, fixture_script, get, gone, install_script, runs,
+    successor, test_dir,
+};
 
 /// Version 2 of the fixture: a script that says so, then runs it.
 fn version_2(path: &Path) {
-    script(
-        path,
-        &format!(
-            "#!/bin/sh\nexport FIXTURE_VERSION=2\nexec {} \"$@\"\n",
-            Fixture::binary().display()
-        ),
-    );
+    install_script(path, &fixture_script("export FIXTURE_VERSION=2\n", ""));
 }
 
 /// Restarts `app` and checks that version 2 serves at `addr` afterwards;
@@ -85,11 +72,11 @@ async fn a_wrapper_script_that_names_itself_is_run_again() {
     let dir = test_dir("restart-wrapper");
     let wrapper = dir.join("run-app");
     let wrap = |version: &str| {
-        script(
+        install_script(
             &wrapper,
-            &format!(
-                "#!/bin/sh\nexport GRACEFUL_RESTART_PROGRAM=\"$0\" FIXTURE_VERSION={version}\nexec {} \"$@\"\n",
-                Fixture::binary().display()
+            &fixture_script(
+                &format!("export GRACEFUL_RESTART_PROGRAM=\"$0\" FIXTURE_VERSION={version}\n"),
+                "",
             ),
         )
     };

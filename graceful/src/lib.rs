@@ -208,8 +208,14 @@
 //!   and the report ([`Report`]) are private modules whose public types are
 //!   re-exported here.
 
-// One `unsafe` block in the crate: adopting the descriptors the service
-// manager passed (`activation::adopt`, with its SAFETY comment).
+// `unsafe` is allowed item by item, each block with its SAFETY comment, for
+// what the operating system offers no safe wrapper of: adopting the
+// descriptors the service manager passed (`activation::adopt`); starting a
+// restart's successor without allocating between fork and exec
+// (`restart::launch`); a listener's flags and accept timeout
+// (`restart::keep_non_blocking`, `restart::bound_accepts`); and when the
+// kernel last received data on a connection (`TCP_INFO`,
+// `serve::accounts::connection`).
 #![deny(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]

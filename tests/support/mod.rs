@@ -434,7 +434,9 @@ fn spawn(command: &mut Command) -> tokio::process::Child {
 #[allow(unused_imports)]
 pub use kernel::{unread_at_server, until_unread_at_server};
 #[allow(unused_imports)]
-pub use processes::{child_of, children, environ, gone, runs, successor};
+pub use processes::{
+    child_of, children, environ, fixture_script, gone, install_script, runs, successor,
+};
 #[allow(unused_imports)]
 pub use service_manager::ServiceManager;
 

@@ -66,6 +66,25 @@ pub fn environ(pid: i32) -> Vec<String> {
         .collect()
 }
 
+/// Installs an executable script at `path` as a package manager installs:
+/// a new file, renamed over the old one (which may be running).
+pub fn install_script(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let new = path.with_extension("new");
+    std::fs::write(&new, text).unwrap();
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&new, path).unwrap();
+}
+
+/// A script that runs the fixture with `before` (shell lines) first, and
+/// `after` appended to its arguments.
+pub fn fixture_script(before: &str, after: &str) -> String {
+    format!(
+        "#!/bin/sh\n{before}exec {} \"$@\"{after}\n",
+        Fixture::binary().display()
+    )
+}
+
 /// The pid of the successor in the `n`th line saying that a successor
 /// serves, in the text format (`successor=PID`) or as a JSON event.
 pub async fn successor(app: &Fixture, n: usize) -> i32 {
