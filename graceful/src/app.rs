@@ -560,7 +560,11 @@ impl App {
         ));
         watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
         let notifier = Notifier::from_env();
-        if !during_startup {
+        if !during_startup && crate::restart::is_successor() {
+            // The service is ready already: the predecessor, told now,
+            // names this process to the service manager (`MAINPID=`).
+            crate::restart::tell_predecessor_ready();
+        } else if !during_startup {
             notifier.ready(
                 books
                     .servers()

@@ -55,10 +55,6 @@ pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
 /// `GRACEFUL_LOG_FORMAT`: the default subscriber's format, `text` (the default) or `json`.
 pub const ENV_LOG_FORMAT: &str = "GRACEFUL_LOG_FORMAT";
-/// `GRACEFUL_RESTART_PROGRAM`: the program a restart runs, when it is not the
-/// path the process was started as (a wrapper script that `exec`s the
-/// binary says `GRACEFUL_RESTART_PROGRAM="$0"`).
-pub const ENV_RESTART_PROGRAM: &str = "GRACEFUL_RESTART_PROGRAM";
 /// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.

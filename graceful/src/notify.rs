@@ -88,10 +88,7 @@ impl Notifier {
 
     /// `READY=1`, with a status naming each server.
     pub(crate) fn ready<'a>(&self, servers: impl Iterator<Item = (&'a str, String)>) {
-        crate::restart::tell_predecessor_ready();
-        // A restart's successor: the service is ready already, and its
-        // predecessor names this process to the service manager.
-        if !self.is_on() || crate::restart::is_successor() {
+        if !self.is_on() {
             return;
         }
         let servers: Vec<String> = servers

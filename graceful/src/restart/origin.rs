@@ -22,7 +22,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::config::ENV_RESTART_PROGRAM;
+/// The program a restart runs, when it is not the path the process was
+/// started as: a wrapper script that `exec`s the binary says
+/// `GRACEFUL_RESTART_PROGRAM="$0"`.
+const PROGRAM_VAR: &str = "GRACEFUL_RESTART_PROGRAM";
 
 /// What the process was started as.
 #[derive(Debug)]
@@ -56,7 +59,7 @@ pub(crate) fn args() -> Vec<OsString> {
 /// the path the process was started as, resolved as `execvp` would.
 pub(crate) fn program() -> io::Result<PathBuf> {
     capture();
-    if let Some(program) = std::env::var_os(ENV_RESTART_PROGRAM).filter(|p| !p.is_empty()) {
+    if let Some(program) = std::env::var_os(PROGRAM_VAR).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(program));
     }
     let origin = ORIGIN
