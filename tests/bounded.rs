@@ -102,7 +102,7 @@ async fn the_global_deadline_holds_when_the_runtime_is_starved() {
     assert!(log.contains("shutdown timeout of 2s passed"), "{log}");
     assert!(
         log.contains("the runtime did not answer"),
-        "the watchdog says why it exits on its own: {log}"
+        "the sentinel says why it exits on its own: {log}"
     );
     assert!(log.contains("in_flight=1"), "the last counts: {log}");
     assert_true_total(&log, Duration::from_secs(2));

@@ -8,27 +8,27 @@ pub use std::time::Duration;
 
 pub use inventory;
 
-pub use crate::callbacks::CallbackResult;
-pub use crate::registry::{
+pub use crate::app::registry::{
     CallbackFuture, CallbackRegistration, CallbackRun, ServerKind, ServerRegistration,
 };
-pub use crate::response::IntoResponse;
-pub use crate::router::{HandlerFuture, Route, alone};
+pub use crate::app::state::{FromStates, MissingState, States};
+pub use crate::lifecycle::callbacks::CallbackResult;
 pub use crate::serve::Server;
-pub use crate::state::{FromStates, MissingState, States};
+pub use crate::serve::response::IntoResponse;
+pub use crate::serve::router::{HandlerFuture, Route, alone};
 pub use std::result::Result::{self, Err, Ok};
 pub use std::sync::Arc;
 
 use std::fmt;
 use std::future::Future;
 
-use crate::app::{App, block_on, early_watchdog};
+use crate::app::App;
+use crate::app::registry::shutdown_handle;
 use crate::config;
 use crate::error::{Error, panic_message};
+use crate::lifecycle::exit::run_to_exit;
 use crate::logging;
-use crate::registry::shutdown_handle;
-use crate::router::Respond;
-use crate::watchdog::exit_process;
+use crate::serve::router::Respond;
 
 /// A handler's future as the router runs it: boxed once, and nothing else
 /// around it (an `async` block would hold the handler's future beside its
@@ -38,7 +38,7 @@ use crate::watchdog::exit_process;
 /// response is reported there, once.
 pub fn respond<F>(
     handler: F,
-    convert: fn(F::Output) -> http::Response<crate::response::Body>,
+    convert: fn(F::Output) -> http::Response<crate::serve::response::Body>,
 ) -> HandlerFuture
 where
     F: Future + Send + 'static,
@@ -79,51 +79,38 @@ where
     Fut: Future,
     Fut::Output: MainResult,
 {
-    let code = match run(settings, body) {
-        Ok(code) => code,
-        Err(err) => {
-            logging::install_default();
-            tracing::error!("{err}");
-            err.exit_code()
-        }
-    };
-    exit_process(code)
-}
-
-fn run<F, Fut>(settings: fn(App) -> App, body: F) -> Result<i32, Error>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future,
-    Fut::Output: MainResult,
-{
     // What the process was started as, first of all (see `restart`); then
     // the signal handlers: a signal from here on goes through the
     // lifecycle instead of killing the process half-started.
-    crate::restart::capture();
+    crate::system::restart::capture();
     let handle = shutdown_handle();
     let app = settings(App::with_lifecycle(Arc::clone(&handle.lifecycle)));
-    let watchdog = early_watchdog(app.configured_signals(), &handle.lifecycle)?;
-    let report = block_on(async {
-        // Then `main`'s body (logging, state); a signal meanwhile ends it.
-        let setup = async {
-            // The body may set up logging; once it ends, or is cut short by
-            // a signal, ours is installed unless it did.
-            let _logging = DefaultSubscriberAfter;
-            unwinding("`main`", body())
-                .await?
-                .into_result()
-                .map_err(|err| Error::Startup(err.into()))
-        };
-        tokio::select! {
-            result = setup => result?,
-            () = handle.shutting_down() => {}
-        }
-        // Then assembly (server functions run), binding, serving.
-        let app = app.with_registered()?.owning_process(watchdog);
-        let started = app.start_with(&config::process_env, None::<NoHook>).await?;
-        Ok::<_, Error>(started.wait().await)
-    })??;
-    Ok(report.exit_code())
+    let (shutdown, restart) = app.configured_signals();
+    let signals = (shutdown.to_vec(), restart.to_vec());
+    run_to_exit(
+        signals,
+        &Arc::clone(&handle.lifecycle),
+        |sentinel| async move {
+            // Then `main`'s body (logging, state); a signal meanwhile ends it.
+            let setup = async {
+                // The body may set up logging; once it ends, or is cut short by
+                // a signal, ours is installed unless it did.
+                let _logging = DefaultSubscriberAfter;
+                unwinding("`main`", body())
+                    .await?
+                    .into_result()
+                    .map_err(|err| Error::Startup(err.into()))
+            };
+            tokio::select! {
+                result = setup => result?,
+                () = handle.shutting_down() => {}
+            }
+            // Then assembly (server functions run), binding, serving.
+            let app = app.with_registered()?.owning_process(sentinel);
+            let started = app.start_with(&config::process_env, None::<NoHook>).await?;
+            Ok(started.wait().await)
+        },
+    )
 }
 
 /// No start-up hook: `main`'s body has run already.

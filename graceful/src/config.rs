@@ -48,7 +48,7 @@ use std::time::Duration;
 use graceful_values::settings::{self, Id, Kind, Setting, Value};
 
 use crate::error::Error;
-use crate::signals::Signal;
+use crate::lifecycle::signals::Signal;
 
 pub use graceful_values::settings::{SETTINGS, markdown_table};
 pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
@@ -393,7 +393,7 @@ mod tests {
     /// Each builder method's doc names its variable and its default.
     #[test]
     fn every_builder_method_documents_its_variable_and_default() {
-        let app = include_str!("app.rs");
+        let app = include_str!("app/mod.rs");
         for setting in SETTINGS {
             let at = app
                 .find(&format!("pub fn {}(", setting.name))

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::io;
 
-use crate::activation::ActivationError;
 use crate::addr::ListenAddr;
-use crate::signals::Signal;
+use crate::lifecycle::signals::Signal;
+use crate::system::activation::ActivationError;
 
 /// A boxed error, as handlers, bodies and callbacks may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -132,8 +132,8 @@ pub enum Error {
     Startup(BoxError),
     /// The tokio runtime could not be built.
     Runtime(io::Error),
-    /// The watchdog thread (signals and the global deadline) could not start.
-    Watchdog(io::Error),
+    /// The sentinel thread (signals and the global deadline) could not start.
+    Sentinel(io::Error),
 }
 
 /// One way the registered functions do not fit together. A function is
@@ -300,7 +300,7 @@ impl Error {
     /// assert_eq!(err.exit_code(), 2);
     /// ```
     pub fn exit_code(&self) -> i32 {
-        crate::report::exit_code::STARTUP_FAILED
+        crate::lifecycle::report::exit_code::STARTUP_FAILED
     }
 }
 
@@ -379,7 +379,7 @@ impl fmt::Display for Error {
             }
             Error::Startup(err) => write!(f, "start-up failed: {err}"),
             Error::Runtime(err) => write!(f, "cannot build the tokio runtime: {err}"),
-            Error::Watchdog(err) => write!(f, "cannot start the watchdog thread: {err}"),
+            Error::Sentinel(err) => write!(f, "cannot start the sentinel thread: {err}"),
         }
     }
 }
@@ -391,7 +391,7 @@ impl std::error::Error for Error {
             | Error::Bind { source, .. }
             | Error::Signal { source, .. }
             | Error::Runtime(source)
-            | Error::Watchdog(source) => Some(source),
+            | Error::Sentinel(source) => Some(source),
             Error::Startup(err) => Some(err.as_ref()),
             Error::Activation(err) => Some(err),
             _ => None,

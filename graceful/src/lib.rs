@@ -121,10 +121,10 @@
 //!
 //! # Bounded, whatever the code does
 //!
-//! The signals and `shutdown_timeout` belong to a watchdog thread that needs
+//! The signals and `shutdown_timeout` belong to a sentinel thread that needs
 //! nothing from the tokio runtime: every delivered signal counts, and if a
 //! forced exit gets no answer from a runtime stalled by blocking code, the
-//! watchdog reports what it can read and ends the process (with
+//! sentinel reports what it can read and ends the process (with
 //! [`App::run_blocking`] or `#[graceful::main]`). After the report the process
 //! exits at once, without waiting for blocking threads; the report names the
 //! work it abandons ([`Abandoned`]).
@@ -220,58 +220,41 @@
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-mod activation;
 mod addr;
 mod app;
-mod books;
-mod callbacks;
-mod clock;
 pub mod config;
 mod error;
-mod handle;
 mod lifecycle;
 mod logging;
-mod notify;
-mod registry;
-mod report;
-mod response;
-mod restart;
-mod router;
 mod serve;
-mod shutdown;
-mod signals;
 mod source;
-mod state;
-mod stream;
-mod watchdog;
+mod system;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use activation::ActivationError;
 pub use addr::ListenAddr;
 pub use app::App;
-pub use callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
+pub use app::registry::shutdown_handle;
+pub use app::state::{State, provide};
 pub use error::{BoxError, Error, Problem};
-pub use handle::ShutdownHandle;
-pub use lifecycle::{ForcedBy, Trigger};
-pub use registry::shutdown_handle;
-pub use report::{
+pub use lifecycle::callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
+pub use lifecycle::handle::ShutdownHandle;
+pub use lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
     ShutdownPhase, exit_code,
 };
-pub use response::{Body, IntoBody, IntoResponse};
+pub use lifecycle::shutdown::Running;
+pub use lifecycle::signals::Signal;
+pub use lifecycle::{ForcedBy, Trigger};
 #[cfg(feature = "tower")]
 pub use serve::TowerService;
-pub use serve::{HttpService, Server};
-pub use shutdown::Running;
+pub use serve::response::{Body, IntoBody, IntoResponse};
+pub use serve::stream::EndOnShutdown;
+pub use serve::{HttpService, Request, Server};
+pub use system::activation::ActivationError;
 
 pub use graceful_macros::{main, on_shutdown, server};
-pub use signals::Signal;
-pub use state::{State, provide};
-pub use stream::EndOnShutdown;
 
 /// hyper, re-exported so that handlers need no version of their own.
 pub use hyper;
-
-pub use serve::Request;

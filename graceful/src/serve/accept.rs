@@ -177,7 +177,7 @@ async fn settle<S: HttpService>(
 fn keep_non_blocking(listener: &Listener, lifecycle: &crate::lifecycle::Lifecycle) {
     if lifecycle.is_restarting() {
         #[cfg(unix)]
-        let _ = crate::restart::keep_non_blocking(listener.raw_fd());
+        let _ = crate::system::restart::keep_non_blocking(listener.raw_fd());
     }
 }
 

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use super::listen::Listener;
 use super::{Server, Spawn};
-use crate::activation::{ActivationError, Inherited, InheritedListener};
 use crate::addr::{ListenAddr, UNIX_PREFIX};
 use crate::config::{self, Lookup};
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
+use crate::system::activation::{ActivationError, Inherited, InheritedListener};
 use tokio::task::JoinHandle;
 
 /// A server whose listener is bound, not yet accepting.

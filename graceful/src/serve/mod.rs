@@ -9,7 +9,10 @@ mod handshakes;
 mod io;
 mod listen;
 mod protocol;
+pub(crate) mod response;
+pub(crate) mod router;
 mod service;
+pub(crate) mod stream;
 
 pub(crate) use bind::{bind_all, validate};
 

@@ -17,8 +17,8 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
 use crate::error::BoxError;
-use crate::handle::ShutdownHandle;
 use crate::lifecycle::Phase;
+use crate::lifecycle::handle::ShutdownHandle;
 use crate::serve::accounts::{ConnState, Refusal, RequestGuard, Streams};
 
 /// The user's service, as one connection sees it.
@@ -186,7 +186,7 @@ fn fixed_response<B>(
     status: StatusCode,
     body: &'static str,
     close: bool,
-    wrap: impl FnOnce(crate::response::Body) -> TrackedBody<B>,
+    wrap: impl FnOnce(crate::serve::response::Body) -> TrackedBody<B>,
 ) -> Response<TrackedBody<B>> {
     let mut response = Response::new(wrap(body.into()));
     *response.status_mut() = status;
@@ -335,17 +335,17 @@ pin_project! {
             guard: RequestGuard,
         },
         Fixed {
-            body: crate::response::Body,
+            body: crate::serve::response::Body,
         },
         Refused {
-            body: crate::response::Body,
+            body: crate::serve::response::Body,
             refusal: Refusal,
         },
     }
 }
 
 impl<B> TrackedBody<B> {
-    fn fixed(body: crate::response::Body) -> Self {
+    fn fixed(body: crate::serve::response::Body) -> Self {
         TrackedBody::Fixed { body }
     }
 }

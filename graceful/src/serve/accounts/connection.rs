@@ -12,7 +12,7 @@ use super::request::{CurrentRequest, StreamName};
 use super::roster::Roster;
 use super::{Refusal, ServerShared};
 use crate::lifecycle::Lifecycle;
-use crate::report::OpenRequest;
+use crate::lifecycle::report::OpenRequest;
 
 pub(super) const H2: u8 = 1;
 pub(super) const REFUSING: u8 = 2;
@@ -34,7 +34,7 @@ pub(crate) struct ConnState {
     /// atomically. See [`ConnState::add_in_flight`].
     pub(super) in_flight: AtomicU32,
     /// When the last response ended (or the connection was accepted): a
-    /// [`Clock`](crate::clock::Clock) stamp.
+    /// [`Clock`](crate::lifecycle::clock::Clock) stamp.
     pub(super) last_active: AtomicU64,
     pub(super) flags: AtomicU8,
     /// Woken when a request ends during the shutdown.

@@ -21,7 +21,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::addr::ListenAddr;
 use crate::lifecycle::Lifecycle;
-use crate::report::{OpenRequest, ServerReport};
+use crate::lifecycle::report::{OpenRequest, ServerReport};
 
 mod connection;
 mod request;

@@ -13,7 +13,7 @@ use super::roster::Roster;
 use super::tally::{Stripe, Tally};
 use super::{ConnState, Cut, log_cut_off};
 use crate::lifecycle::Phase;
-use crate::report::OpenRequest;
+use crate::lifecycle::report::OpenRequest;
 
 /// A refused request's accounting: `refused` once its 503 has been sent in
 /// full; `disconnected` if the client went away before.
@@ -87,7 +87,7 @@ enum End {
 pub(crate) struct StreamName {
     method: Method,
     path: String,
-    /// A [`Clock`](crate::clock::Clock) stamp.
+    /// A [`Clock`](crate::lifecycle::clock::Clock) stamp.
     started: u64,
 }
 

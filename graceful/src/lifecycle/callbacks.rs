@@ -18,7 +18,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{self, Lookup};
 use crate::error::{Error, panic_message};
-use crate::report::{CallbackOutcome, CallbackReport};
+use crate::lifecycle::report::{CallbackOutcome, CallbackReport};
 use crate::source::Source;
 
 /// How long a callback may still take to return once its context has fired
@@ -259,7 +259,7 @@ pub(crate) struct Plan {
 }
 
 /// What the callbacks did so far, readable at any instant: a forced exit
-/// reports from it, from the runtime or from the watchdog.
+/// reports from it, from the runtime or from the sentinel.
 #[derive(Debug)]
 pub(crate) struct Ledger {
     planned: Vec<Planned>,

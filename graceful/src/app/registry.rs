@@ -12,14 +12,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::app::App;
-use crate::callbacks::{Callback, ShutdownContext};
+use crate::app::state::{self, MissingState, States};
 use crate::error::{Error, Problem};
-use crate::handle::ShutdownHandle;
 use crate::lifecycle::Lifecycle;
-use crate::router::{Route, Routes};
+use crate::lifecycle::callbacks::{Callback, ShutdownContext};
+use crate::lifecycle::handle::ShutdownHandle;
 use crate::serve::Server;
+use crate::serve::router::{Route, Routes};
 use crate::source::Source;
-use crate::state::{self, MissingState, States};
 
 /// A generated route factory: looks up the handler's states.
 pub(crate) type MakeRoute = fn(&States) -> Result<Route, MissingState>;

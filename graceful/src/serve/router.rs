@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 
 use http::{Response, StatusCode};
 
-use crate::handle::ShutdownHandle;
-use crate::response::{Body, IntoResponse};
+use crate::lifecycle::handle::ShutdownHandle;
+use crate::serve::response::{Body, IntoResponse};
 use crate::serve::{Request, Server};
 
 /// The future a generated handler wrapper returns: the router's own future,

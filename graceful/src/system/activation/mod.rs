@@ -76,7 +76,7 @@ impl Inherited {
         let listeners = passed
             .into_iter()
             .map(|(fd, name)| InheritedListener {
-                managed: crate::restart::is_managed(&name),
+                managed: crate::system::restart::is_managed(&name),
                 name,
                 fd,
                 socket: adopt(fd),
@@ -98,7 +98,7 @@ impl Inherited {
         self,
         servers: &[(&str, &ListenAddr)],
     ) -> Result<Vec<Option<InheritedListener>>, ActivationError> {
-        if crate::restart::is_successor() {
+        if crate::system::restart::is_successor() {
             return self.assign_by_name(servers);
         }
         let names: Vec<&str> = servers.iter().map(|(name, _)| *name).collect();

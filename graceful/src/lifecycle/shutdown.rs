@@ -9,7 +9,7 @@
 //! 4. **Callbacks**, phase by phase.
 //!
 //! A forced exit (a second signal, the global deadline, both owned by the
-//! watchdog) interrupts any phase: whatever runs is cut off and reported.
+//! sentinel) interrupts any phase: whatever runs is cut off and reported.
 //! The report is built by [`Books`] on both paths.
 
 use std::fmt;
@@ -23,15 +23,15 @@ use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::addr::ListenAddr;
-use crate::books::Books;
-use crate::callbacks::Plan;
 use crate::config::Config;
-use crate::handle::ShutdownHandle;
+use crate::lifecycle::books::Books;
+use crate::lifecycle::callbacks::Plan;
+use crate::lifecycle::handle::ShutdownHandle;
+use crate::lifecycle::report::{CallbackReport, Report, ShutdownPhase};
+use crate::lifecycle::sentinel::Sentinel;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
-use crate::notify::{Note, Notifier};
-use crate::report::{CallbackReport, Report, ShutdownPhase};
 use crate::serve::accounts::{Cut, ServerShared};
-use crate::watchdog::Watchdog;
+use crate::system::notify::{Note, Notifier};
 
 /// How long aborted connections get to end (and be counted) once cut off,
 /// at the drain deadline or a forced exit. A task blocking its thread does
@@ -62,7 +62,7 @@ pub struct Running {
     pub(crate) books: Arc<Books>,
     pub(crate) accept_loops: Vec<JoinHandle<()>>,
     pub(crate) lifecycle: Arc<Lifecycle>,
-    pub(crate) watchdog: Watchdog,
+    pub(crate) sentinel: Sentinel,
     pub(crate) plan: Plan,
     pub(crate) config: Config,
     pub(crate) notifier: Notifier,
@@ -145,14 +145,14 @@ impl Running {
             books,
             accept_loops,
             lifecycle,
-            watchdog,
+            sentinel,
             plan,
             config,
             notifier,
             _pets,
             _restarter,
         } = self;
-        // Signals reach the lifecycle through the watchdog's thread.
+        // Signals reach the lifecycle through the sentinel's thread.
         lifecycle.begun().await;
         let trigger = books.first_trigger();
         tracing::info!(trigger = %trigger, "shutdown started");
@@ -177,7 +177,7 @@ impl Running {
             report = conductor.sequence(accept_loops, plan) => report,
             () = notifier.extend_until(deadline.into(), config.progress_interval) => unreachable!("extends until dropped"),
         };
-        watchdog.stop();
+        sentinel.stop();
         let report = books.finish(report);
         report.log();
         report

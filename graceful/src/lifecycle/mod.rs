@@ -1,7 +1,26 @@
-//! The lifecycle's shared state: the phase, the moments every task waits
-//! for, the triggers with their times, and a forced exit's cause. The bottom
-//! of the stack: it imports no other module of the crate but the clock, the
-//! signals and the address type.
+//! The lifecycle: from the first signal to the exit.
+//!
+//! - this module: the shared state every server, connection and handle
+//!   reads (the phase, the moments every task waits for, the triggers with
+//!   their times, a forced exit's cause); it imports nothing of the crate
+//!   but the clock, the signals and the address type;
+//! - [`clock`]: the hot path's clock; [`signals`]: the signals handled;
+//! - [`handle`]: [`ShutdownHandle`](crate::ShutdownHandle), the public face;
+//! - [`sentinel`]: the thread of our own that reads the signals and
+//!   enforces the global deadline, whatever the runtime does; [`exit`]:
+//!   running a process to its exit;
+//! - [`shutdown`]: the conductor of the phases, and [`callbacks`] it runs;
+//! - [`books`] and [`report`]: what the shutdown did, and the exit code.
+
+pub(crate) mod books;
+pub(crate) mod callbacks;
+pub(crate) mod clock;
+pub(crate) mod exit;
+pub(crate) mod handle;
+pub(crate) mod report;
+pub(crate) mod sentinel;
+pub(crate) mod shutdown;
+pub(crate) mod signals;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,8 +31,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::addr::ListenAddr;
-use crate::clock::Clock;
-use crate::signals::Signal;
+use crate::lifecycle::clock::Clock;
+use crate::lifecycle::signals::Signal;
 
 /// Where the app stands, in the words of the lifecycle's documentation.
 /// Only ever moves forward.
@@ -109,9 +128,9 @@ pub(crate) struct Lifecycle {
     /// Cancelled when the exit is forced; `forced_by` says why.
     forced: CancellationToken,
     forced_by: OnceLock<ForcedBy>,
-    /// Wakes the watchdog when a trigger comes from code rather than a
+    /// Wakes the sentinel when a trigger comes from code rather than a
     /// signal, so that it starts the global deadline's clock.
-    watchdog: OnceLock<Waker>,
+    sentinel: OnceLock<Waker>,
     /// Restarts asked for (a signal, or the handle), for the restarter.
     restarts: tokio::sync::Notify,
     /// What asked for the last restart.
@@ -144,7 +163,7 @@ pub(crate) enum Triggered {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RestartAsk {
     /// A restart signal.
-    Signal(crate::signals::Signal),
+    Signal(crate::lifecycle::signals::Signal),
     /// [`ShutdownHandle::restart`](crate::ShutdownHandle::restart).
     Handle,
 }
@@ -172,7 +191,7 @@ impl Lifecycle {
             serving: Mutex::new((false, Vec::new())),
             forced: CancellationToken::new(),
             forced_by: OnceLock::new(),
-            watchdog: OnceLock::new(),
+            sentinel: OnceLock::new(),
             restarts: tokio::sync::Notify::new(),
             restart_asked_by: Mutex::new(None),
             handed_over: std::sync::atomic::AtomicBool::new(false),
@@ -202,9 +221,9 @@ impl Lifecycle {
             .map(|(_, addr)| addr.clone())
     }
 
-    /// Tells the watchdog of triggers from now on.
-    pub(crate) fn set_watchdog(&self, waker: Waker) {
-        let _ = self.watchdog.set(waker);
+    /// Tells the sentinel of triggers from now on.
+    pub(crate) fn set_sentinel(&self, waker: Waker) {
+        let _ = self.sentinel.set(waker);
     }
 
     /// Forces the exit. Returns whether this was the first time.
@@ -297,12 +316,12 @@ impl Lifecycle {
         triggered
     }
 
-    /// Moves to `NotReady`, and wakes the watchdog to start the global
+    /// Moves to `NotReady`, and wakes the sentinel to start the global
     /// deadline's clock.
     fn begin(&self) {
         self.advance(Phase::NotReady);
-        if let Some(watchdog) = self.watchdog.get() {
-            watchdog.wake_by_ref();
+        if let Some(sentinel) = self.sentinel.get() {
+            sentinel.wake_by_ref();
         }
     }
 

@@ -1,5 +1,8 @@
 //! The app: servers and callbacks assembled, and the lifecycle that runs them.
 
+pub(crate) mod registry;
+pub(crate) mod state;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,22 +11,23 @@ use std::time::Duration;
 
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::books::Books;
-use crate::callbacks::{Callback, Plan};
+use crate::lifecycle::books::Books;
+use crate::lifecycle::callbacks::{Callback, Plan};
 use graceful_values::settings::{self, Value};
 
 use crate::config::{self, Config, Lookup};
 use crate::error::{BoxError, Error};
-use crate::handle::ShutdownHandle;
+use crate::lifecycle::exit::run_to_exit;
+use crate::lifecycle::handle::ShutdownHandle;
+use crate::lifecycle::report::Report;
+use crate::lifecycle::sentinel::Sentinel;
+use crate::lifecycle::shutdown::Running;
+use crate::lifecycle::signals::Signal;
 use crate::lifecycle::{Lifecycle, Phase};
-use crate::notify::Notifier;
-use crate::report::Report;
-use crate::restart::{Handed, Restarter};
 use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
-use crate::shutdown::Running;
-use crate::signals::Signal;
-use crate::watchdog::{Watchdog, exit_process};
+use crate::system::notify::Notifier;
+use crate::system::restart::{Handed, Restarter};
 
 type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
@@ -50,7 +54,7 @@ type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 ///
 /// A second signal, or the [`shutdown_timeout`](App::shutdown_timeout) from
 /// the first, ends the run at once with [`exit_code::FORCED`](crate::exit_code::FORCED).
-/// Both are enforced by a watchdog thread, not by the runtime: with
+/// Both are enforced by a sentinel thread, not by the runtime: with
 /// [`run_blocking`](App::run_blocking), a runtime stalled by blocking code
 /// cannot hold the exit.
 ///
@@ -78,7 +82,7 @@ pub struct App {
     startup: Option<Startup>,
     lifecycle: Arc<Lifecycle>,
     /// Installed early by the generated `main`, before anything else runs.
-    watchdog: Option<Watchdog>,
+    sentinel: Option<Sentinel>,
     /// Whether the process is the app's (`run_blocking`, `#[graceful::main]`):
     /// then a forced exit ends it even if the runtime is stalled.
     owns_process: bool,
@@ -114,14 +118,14 @@ impl App {
     pub(crate) fn with_lifecycle(lifecycle: Arc<Lifecycle>) -> Self {
         // What the process was started as, before `main`'s body can change
         // its directory or start a helper that would inherit the listeners.
-        crate::restart::capture();
+        crate::system::restart::capture();
         App {
             config: Config::default(),
             servers: Vec::new(),
             callbacks: Vec::new(),
             startup: None,
             lifecycle,
-            watchdog: None,
+            sentinel: None,
             owns_process: false,
         }
     }
@@ -132,10 +136,10 @@ impl App {
         (&self.config.signals, &self.config.restart_signals)
     }
 
-    /// Makes the process the app's: its watchdog, installed early, may end
+    /// Makes the process the app's: its sentinel, installed early, may end
     /// it on a forced exit even if the runtime is stalled.
-    pub(crate) fn owning_process(mut self, watchdog: Watchdog) -> Self {
-        self.watchdog = Some(watchdog);
+    pub(crate) fn owning_process(mut self, sentinel: Sentinel) -> Self {
+        self.sentinel = Some(sentinel);
         self.owns_process = true;
         self
     }
@@ -461,7 +465,7 @@ impl App {
             callbacks,
             startup: _,
             lifecycle,
-            watchdog,
+            sentinel,
             owns_process,
         } = self;
         config.validate()?;
@@ -471,9 +475,9 @@ impl App {
         serve::validate(&servers)?;
 
         // Handlers first: from here on, a signal goes through the lifecycle.
-        let watchdog = match watchdog {
-            Some(watchdog) => watchdog,
-            None => Watchdog::start(
+        let sentinel = match sentinel {
+            Some(sentinel) => sentinel,
+            None => Sentinel::start(
                 &config.signals,
                 &config.restart_signals,
                 Arc::clone(&lifecycle),
@@ -558,12 +562,12 @@ impl App {
             plan.ledger(),
             during_startup,
         ));
-        watchdog.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
+        sentinel.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
         let notifier = Notifier::from_env();
-        if !during_startup && crate::restart::is_successor() {
+        if !during_startup && crate::system::restart::is_successor() {
             // The service is ready already: the predecessor, told now,
             // names this process to the service manager (`MAINPID=`).
-            crate::restart::tell_predecessor_ready();
+            crate::system::restart::tell_predecessor_ready();
         } else if !during_startup {
             notifier.ready(
                 books
@@ -586,7 +590,7 @@ impl App {
             books,
             accept_loops,
             lifecycle,
-            watchdog,
+            sentinel,
             plan,
             config,
             notifier,
@@ -633,49 +637,11 @@ impl App {
     /// ```
     pub fn run_blocking(self) -> ! {
         crate::logging::install_default();
-        let run = early_watchdog(self.configured_signals(), &self.lifecycle)
-            .map(|watchdog| self.owning_process(watchdog))
-            .and_then(|app| block_on(app.run()))
-            .and_then(|run| run);
-        exit_process(match run {
-            Ok(report) => report.exit_code(),
-            Err(err) => {
-                tracing::error!("{err}");
-                err.exit_code()
-            }
+        let (shutdown, restart) = self.configured_signals();
+        let signals = (shutdown.to_vec(), restart.to_vec());
+        let lifecycle = Arc::clone(&self.lifecycle);
+        run_to_exit(signals, &lifecycle, |sentinel| {
+            self.owning_process(sentinel).run()
         })
     }
-}
-
-/// Installs the signal handlers before anything else runs, with the signals
-/// the environment names (or, if it names none or none valid, `configured`).
-/// A malformed `GRACEFUL_SIGNALS` is still reported by the start.
-pub(crate) fn early_watchdog(
-    (shutdown, restart): (&[Signal], &[Signal]),
-    lifecycle: &Arc<Lifecycle>,
-) -> Result<Watchdog, Error> {
-    let read = |setting, configured: &[Signal]| {
-        config::signals_var(&config::process_env, setting)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| configured.to_vec())
-    };
-    Watchdog::start(
-        &read(&settings::SIGNALS, shutdown),
-        &read(&settings::RESTART_SIGNALS, restart),
-        Arc::clone(lifecycle),
-    )
-}
-
-/// Builds a multi-threaded runtime and runs `future` on it, then leaves the
-/// runtime behind (forgotten, not dropped): the caller exits the process,
-/// and dropping the runtime would wait for every blocking thread.
-pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let output = runtime.block_on(future);
-    std::mem::forget(runtime);
-    Ok(output)
 }

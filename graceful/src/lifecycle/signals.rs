@@ -12,7 +12,7 @@ pub use graceful_values::Signal;
 
 /// The installed signal handlers: one self-pipe per signal, written once for
 /// every delivery, so that two signals sent back to back count as two. The
-/// watchdog thread reads them; nothing here needs the runtime.
+/// sentinel thread reads them; nothing here needs the runtime.
 #[cfg(unix)]
 pub(crate) struct SignalPipes {
     pipes: Vec<Pipe>,

@@ -1,5 +1,5 @@
 //! The books of a shutdown: what it can report at any instant, from the
-//! runtime at the end of the lifecycle, or from the watchdog without it.
+//! runtime at the end of the lifecycle, or from the sentinel without it.
 //!
 //! Everything here is read from atomics and short-held locks, never from a
 //! task: a forced exit must be able to report while the runtime is stalled.
@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::callbacks::Ledger;
-use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
-use crate::report::{
+use crate::lifecycle::callbacks::Ledger;
+use crate::lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase,
 };
+use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
 use crate::serve::accounts::ServerShared;
 
 /// A started app's servers, callbacks and phases, as far as they got.

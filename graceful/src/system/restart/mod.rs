@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::lifecycle::{Lifecycle, Phase};
-use crate::notify::Notifier;
+use crate::system::notify::Notifier;
 
 /// How long an accept on a listener made blocking by a successor can hold
 /// a worker thread, at most (`SO_RCVTIMEO`, set before a successor starts).

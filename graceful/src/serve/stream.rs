@@ -17,7 +17,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::handle::ShutdownHandle;
+use crate::lifecycle::handle::ShutdownHandle;
 
 pin_project! {
     /// A response body that ends when the shutdown begins.

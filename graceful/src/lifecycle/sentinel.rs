@@ -1,4 +1,4 @@
-//! The watchdog: an OS thread that owns the signals and the global deadline.
+//! The sentinel: an OS thread that owns the signals and the global deadline.
 //!
 //! The runtime cannot enforce its own deadline: a handler that blocks its
 //! worker thread (a synchronous driver, `std::thread::sleep`) can stall every
@@ -14,41 +14,28 @@
 //!   not from when the runtime got round to it;
 //! - a forced exit asks the runtime for its report; if the runtime does not
 //!   answer within [`RUNTIME_ANSWER`] and the process is ours (`run_blocking`,
-//!   `#[graceful::main]`), the watchdog logs what it can read without the
+//!   `#[graceful::main]`), the sentinel logs what it can read without the
 //!   runtime (counters are atomics) and exits with code 1 itself.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::books::Books;
 use crate::error::Error;
+use crate::lifecycle::books::Books;
+use crate::lifecycle::exit::exit_process;
+use crate::lifecycle::report::exit_code;
+use crate::lifecycle::signals::Signal;
 use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger, Triggered};
-use crate::report::exit_code;
-use crate::signals::Signal;
 
 /// How long a forced exit waits for the runtime's report before the
-/// watchdog exits on its own.
+/// sentinel exits on its own.
 pub(crate) const RUNTIME_ANSWER: Duration = Duration::from_millis(500);
 
-/// Ends the process with `code`, once: a second caller (the watchdog and the
-/// runtime racing to a forced exit) waits for the first to finish.
-/// The runtime is not dropped: that would wait for every blocking thread.
-pub(crate) fn exit_process(code: i32) -> ! {
-    static EXITING: AtomicBool = AtomicBool::new(false);
-    if EXITING.swap(true, Ordering::SeqCst) {
-        loop {
-            std::thread::park();
-        }
-    }
-    std::process::exit(code)
-}
-
-/// The running watchdog. Dropping it stops the thread and removes the
+/// The running sentinel. Dropping it stops the thread and removes the
 /// signal handlers.
 #[derive(Debug)]
-pub(crate) struct Watchdog {
+pub(crate) struct Sentinel {
     shared: Arc<Shared>,
 }
 
@@ -65,7 +52,7 @@ struct State {
     shutdown_timeout: Option<Duration>,
     /// What a forced exit reports.
     books: Option<Arc<Books>>,
-    /// Whether the watchdog may end the process itself.
+    /// Whether the sentinel may end the process itself.
     owns_process: bool,
     /// The runtime finished: stop watching.
     stopped: bool,
@@ -81,7 +68,7 @@ impl Wake for Shared {
     }
 }
 
-impl Watchdog {
+impl Sentinel {
     /// Installs the signal handlers and starts the thread. A signal already
     /// pending (delivered as the handlers are installed) is acted on before
     /// this returns.
@@ -99,11 +86,12 @@ impl Watchdog {
             .filter(|signal| !signals.contains(signal))
             .collect();
         #[cfg(unix)]
-        let mut pipes = crate::signals::SignalPipes::install(&[signals, &restart].concat())
-            .map_err(|(signal, source)| Error::Signal { signal, source })?;
+        let mut pipes =
+            crate::lifecycle::signals::SignalPipes::install(&[signals, &restart].concat())
+                .map_err(|(signal, source)| Error::Signal { signal, source })?;
         #[cfg(not(unix))]
         let _ = signals;
-        let (sender, receiver) = wake::channel().map_err(Error::Watchdog)?;
+        let (sender, receiver) = wake::channel().map_err(Error::Sentinel)?;
         let shared = Arc::new(Shared {
             lifecycle: Arc::clone(&lifecycle),
             state: Mutex::new(State::default()),
@@ -119,20 +107,20 @@ impl Watchdog {
         for signal in pipes.take() {
             watch.on_signal(signal);
         }
-        lifecycle.set_watchdog(Waker::from(Arc::clone(&shared)));
+        lifecycle.set_sentinel(Waker::from(Arc::clone(&shared)));
         std::thread::Builder::new()
-            .name("graceful-watchdog".into())
+            .name("graceful-sentinel".into())
             .spawn(move || {
                 #[cfg(unix)]
                 watch.run(&mut pipes, &receiver);
                 #[cfg(not(unix))]
                 watch.run(&receiver);
             })
-            .map_err(Error::Watchdog)?;
-        Ok(Watchdog { shared })
+            .map_err(Error::Sentinel)?;
+        Ok(Sentinel { shared })
     }
 
-    /// Arms the global deadline and gives the watchdog the books a forced
+    /// Arms the global deadline and gives the sentinel the books a forced
     /// exit reports. `owns_process`: it may exit the process itself.
     pub(crate) fn arm(&self, shutdown_timeout: Duration, books: Arc<Books>, owns_process: bool) {
         let mut state = self.shared.lock();
@@ -143,14 +131,14 @@ impl Watchdog {
         self.shared.wake.wake();
     }
 
-    /// The runtime has its report: the watchdog stands down.
+    /// The runtime has its report: the sentinel stands down.
     pub(crate) fn stop(&self) {
         self.shared.lock().stopped = true;
         self.shared.wake.wake();
     }
 }
 
-impl Drop for Watchdog {
+impl Drop for Sentinel {
     fn drop(&mut self) {
         self.stop();
     }
@@ -173,7 +161,7 @@ struct Watch {
 
 impl Watch {
     #[cfg(unix)]
-    fn run(&mut self, pipes: &mut crate::signals::SignalPipes, wake: &wake::Receiver) {
+    fn run(&mut self, pipes: &mut crate::lifecycle::signals::SignalPipes, wake: &wake::Receiver) {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         loop {
             let timeout = match self.next_moment() {
@@ -281,7 +269,7 @@ impl Watch {
             tracing::error!(forced_by = %by, waited = ?RUNTIME_ANSWER, "the runtime did not answer the forced exit: it is starved by blocking code");
             return;
         }
-        tracing::error!(forced_by = %by, waited = ?RUNTIME_ANSWER, "the runtime did not answer the forced exit: the watchdog ends the process");
+        tracing::error!(forced_by = %by, waited = ?RUNTIME_ANSWER, "the runtime did not answer the forced exit: the sentinel ends the process");
         if let Some(books) = books {
             books.log_still_running();
             books.finish(books.forced(by)).log();
@@ -295,7 +283,7 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
-/// Waking the watchdog thread from any thread, without the runtime.
+/// Waking the sentinel thread from any thread, without the runtime.
 #[cfg(unix)]
 mod wake {
     use std::io::{self, Read, Write};
@@ -334,7 +322,7 @@ mod wake {
     }
 }
 
-/// Waking the watchdog thread from any thread, without the runtime.
+/// Waking the sentinel thread from any thread, without the runtime.
 #[cfg(not(unix))]
 mod wake {
     use std::io;
