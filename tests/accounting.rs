@@ -7,14 +7,13 @@ mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::Bytes;
 use graceful::hyper::body::Frame;
 use graceful::hyper::service::service_fn;
 use graceful::hyper::{HeaderMap, Response};
 use graceful::{App, Request, Server, exit_code};
-use http_body_util::{Full, StreamBody};
+use http_body_util::StreamBody;
 use nix::sys::signal::Signal::SIGTERM;
 use support::{Fixture, PATIENCE, read_to_close, until_unread_at_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,74 +96,64 @@ async fn responses_that_end_with_trailers_are_served_not_disconnected() {
     assert_eq!(report.exit_code(), exit_code::SUCCESS, "{report}");
 }
 
-/// Handlers that block their worker threads past the drain deadline, over
-/// HTTP/1 and HTTP/2: their requests are still in flight when the report is
-/// built, so they are cut off, named, and the exit code says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
-async fn handlers_blocked_at_the_drain_deadline_are_cut_off_and_named() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let blocking = Arc::new(AtomicUsize::new(0));
-    let started = Arc::clone(&blocking);
-    let service = service_fn(move |req: Request| {
-        let started = Arc::clone(&started);
-        async move {
-            if req.uri().path().starts_with("/block") {
-                started.fetch_add(1, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(2500));
-            }
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
-        }
-    });
-    let running = App::new()
-        .server(Server::new("api", "127.0.0.1:0", service))
-        .drain_timeout(Duration::from_millis(500))
-        .shutdown_timeout(Duration::from_secs(4))
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr("api").unwrap();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /block/h1 HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let tcp = TcpStream::connect(addr).await.unwrap();
+/// Sends `GET /block?ms=2500` over HTTP/1 or HTTP/2, and keeps the client
+/// open: what it holds is returned, to be dropped once the app exited.
+async fn blocking_request(addr: SocketAddr, h2: bool) -> Box<dyn std::any::Any> {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    if !h2 {
+        tcp.write_all(b"GET /block?ms=2500 HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        return Box::new(tcp);
+    }
     let (client, connection) = h2::client::handshake(tcp).await.expect("the h2 handshake");
     tokio::spawn(connection);
     let mut client = client.ready().await.expect("ready");
-    let request = hyper::Request::get(format!("http://{addr}/block/h2"))
+    let request = hyper::Request::get(format!("http://{addr}/block?ms=2500"))
         .body(())
         .expect("a request");
-    let (_response, _) = client.send_request(request, true).expect("sent");
-    // Both handlers run, and block their threads; one is left for the app.
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while blocking.load(Ordering::SeqCst) < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the handlers never ran"
+    let (response, _) = client.send_request(request, true).expect("sent");
+    Box::new((client, response))
+}
+
+/// A handler that blocks its worker thread past the drain deadline, over
+/// HTTP/1 and over HTTP/2: its request is still in flight when the report
+/// is built, so it is cut off, named, and the exit code says so.
+#[tokio::test]
+async fn a_handler_blocked_at_the_drain_deadline_is_cut_off_and_named() {
+    for h2 in [false, true] {
+        let mut app = Fixture::spawn(
+            &[],
+            &[
+                ("GRACEFUL_DRAIN_TIMEOUT", "500ms"),
+                ("GRACEFUL_SHUTDOWN_TIMEOUT", "4s"),
+                ("GRACEFUL_LOG_FORMAT", "json"),
+            ],
         );
-        tokio::task::yield_now().await;
+        let addr = app.addr("api").await;
+        let client = blocking_request(addr, h2).await;
+        app.wait_for_line("blocking request started").await;
+        app.signal(SIGTERM);
+        let (code, _) = app.exit().await;
+        let log = app.log();
+        assert_eq!(code, exit_code::REQUESTS_CUT_OFF, "h2: {h2}\n{log}");
+        let api = app.server_report("api");
+        // Cut off, and still running: its thread is blocked, and the exit
+        // abandons it.
+        assert_eq!(
+            (&api["cut_off"], &api["in_flight"]),
+            (&1.into(), &1.into()),
+            "h2: {h2}\n{log}"
+        );
+        let named: Vec<(serde_json::Value, serde_json::Value)> = app
+            .events()
+            .into_iter()
+            .filter(|event| event.get("age").is_some() && event.get("path").is_some())
+            .map(|event| (event["method"].clone(), event["path"].clone()))
+            .collect();
+        assert_eq!(named, [("GET".into(), "/block".into())], "h2: {h2}\n{log}");
+        drop(client);
     }
-    running.handle().shutdown();
-    let report = running.wait().await;
-    let api = &report.servers[0];
-    // Cut off, and still running: their threads are blocked, and the exit
-    // abandons them.
-    assert_eq!((api.cut_off, api.in_flight), (2, 2), "{report}");
-    let mut named: Vec<(&str, &str, &str)> = report
-        .cut_off
-        .iter()
-        .map(|r| (r.server.as_str(), r.method.as_str(), r.path.as_str()))
-        .collect();
-    named.sort();
-    assert_eq!(
-        named,
-        [("api", "GET", "/block/h1"), ("api", "GET", "/block/h2")],
-        "{report}"
-    );
-    assert_eq!(report.exit_code(), exit_code::REQUESTS_CUT_OFF, "{report}");
-    drop(stream);
 }
 
 /// One worker thread, which a handler blocks: the runtime runs nothing.

@@ -23,10 +23,10 @@ use std::fmt;
 use std::future::Future;
 
 use crate::app::App;
+use crate::app::process::run_to_exit;
 use crate::app::registry::shutdown_handle;
 use crate::config;
 use crate::error::{Error, panic_message};
-use crate::lifecycle::exit::run_to_exit;
 use crate::logging;
 use crate::serve::router::Respond;
 

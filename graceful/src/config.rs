@@ -48,7 +48,7 @@ use std::time::Duration;
 use graceful_values::settings::{self, Id, Kind, Setting, Value};
 
 use crate::error::Error;
-use crate::lifecycle::signals::Signal;
+use graceful_values::Signal;
 
 pub use graceful_values::settings::{SETTINGS, markdown_table};
 pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};

@@ -224,6 +224,7 @@ mod addr;
 mod app;
 pub mod config;
 mod error;
+pub mod exit_code;
 mod lifecycle;
 mod logging;
 mod serve;
@@ -236,15 +237,16 @@ pub mod __private;
 pub use addr::ListenAddr;
 pub use app::App;
 pub use app::registry::shutdown_handle;
+pub use app::shutdown::Running;
 pub use app::state::{State, provide};
+pub use error::ActivationError;
 pub use error::{BoxError, Error, Problem};
 pub use lifecycle::callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
 pub use lifecycle::handle::ShutdownHandle;
 pub use lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
-    ShutdownPhase, exit_code,
+    ShutdownPhase,
 };
-pub use lifecycle::shutdown::Running;
 pub use lifecycle::signals::Signal;
 pub use lifecycle::{ForcedBy, Trigger};
 #[cfg(feature = "tower")]
@@ -252,7 +254,6 @@ pub use serve::TowerService;
 pub use serve::response::{Body, IntoBody, IntoResponse};
 pub use serve::stream::EndOnShutdown;
 pub use serve::{HttpService, Request, Server};
-pub use system::activation::ActivationError;
 
 pub use graceful_macros::{main, on_shutdown, server};
 

@@ -1,6 +1,9 @@
 //! The app: servers and callbacks assembled, and the lifecycle that runs them.
 
+pub(crate) mod books;
+pub(crate) mod process;
 pub(crate) mod registry;
+pub(crate) mod shutdown;
 pub(crate) mod state;
 
 use std::fmt;
@@ -11,23 +14,23 @@ use std::time::Duration;
 
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::lifecycle::books::Books;
+use crate::app::books::Books;
 use crate::lifecycle::callbacks::{Callback, Plan};
 use graceful_values::settings::{self, Value};
 
+use crate::app::shutdown::Running;
 use crate::config::{self, Config, Lookup};
 use crate::error::{BoxError, Error};
-use crate::lifecycle::exit::run_to_exit;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::Report;
 use crate::lifecycle::sentinel::Sentinel;
-use crate::lifecycle::shutdown::Running;
 use crate::lifecycle::signals::Signal;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::serve::accounts::ServerShared;
 use crate::serve::{self, Server};
 use crate::system::notify::Notifier;
 use crate::system::restart::{Handed, Restarter};
+use process::run_to_exit;
 
 type Startup = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
@@ -562,7 +565,11 @@ impl App {
             plan.ledger(),
             during_startup,
         ));
-        sentinel.arm(config.shutdown_timeout, Arc::clone(&books), owns_process);
+        sentinel.arm(
+            config.shutdown_timeout,
+            Arc::clone(&books) as Arc<dyn crate::lifecycle::sentinel::ForcedReport>,
+            owns_process,
+        );
         let notifier = Notifier::from_env();
         if !during_startup && crate::system::restart::is_successor() {
             // The service is ready already: the predecessor, told now,

@@ -8,18 +8,19 @@
 //! - [`handle`]: [`ShutdownHandle`](crate::ShutdownHandle), the public face;
 //! - [`sentinel`]: the thread of our own that reads the signals and
 //!   enforces the global deadline, whatever the runtime does; [`exit`]:
-//!   running a process to its exit;
-//! - [`shutdown`]: the conductor of the phases, and [`callbacks`] it runs;
-//! - [`books`] and [`report`]: what the shutdown did, and the exit code.
+//!   the process's exit, once;
+//! - [`callbacks`]: the shutdown callbacks and their plan;
+//! - [`report`]: what the shutdown did, and the exit code.
+//!
+//! The conductors that run it, at the start and at the shutdown, are the
+//! app's (see `app`): they reach every part.
 
-pub(crate) mod books;
 pub(crate) mod callbacks;
 pub(crate) mod clock;
 pub(crate) mod exit;
 pub(crate) mod handle;
 pub(crate) mod report;
 pub(crate) mod sentinel;
-pub(crate) mod shutdown;
 pub(crate) mod signals;
 
 use std::pin::Pin;
@@ -32,7 +33,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::addr::ListenAddr;
 use crate::lifecycle::clock::Clock;
-use crate::lifecycle::signals::Signal;
+use graceful_values::Signal;
 
 /// Where the app stands, in the words of the lifecycle's documentation.
 /// Only ever moves forward.

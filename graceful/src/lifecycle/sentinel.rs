@@ -22,9 +22,8 @@ use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::lifecycle::books::Books;
+use crate::exit_code;
 use crate::lifecycle::exit::exit_process;
-use crate::lifecycle::report::exit_code;
 use crate::lifecycle::signals::Signal;
 use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger, Triggered};
 
@@ -51,7 +50,7 @@ struct State {
     /// Set once the app knows its settings: the deadline is armed.
     shutdown_timeout: Option<Duration>,
     /// What a forced exit reports.
-    books: Option<Arc<Books>>,
+    books: Option<Arc<dyn ForcedReport>>,
     /// Whether the sentinel may end the process itself.
     owns_process: bool,
     /// The runtime finished: stop watching.
@@ -122,7 +121,12 @@ impl Sentinel {
 
     /// Arms the global deadline and gives the sentinel the books a forced
     /// exit reports. `owns_process`: it may exit the process itself.
-    pub(crate) fn arm(&self, shutdown_timeout: Duration, books: Arc<Books>, owns_process: bool) {
+    pub(crate) fn arm(
+        &self,
+        shutdown_timeout: Duration,
+        books: Arc<dyn ForcedReport>,
+        owns_process: bool,
+    ) {
         let mut state = self.shared.lock();
         state.shutdown_timeout = Some(shutdown_timeout);
         state.books = Some(books);
@@ -271,11 +275,17 @@ impl Watch {
         }
         tracing::error!(forced_by = %by, waited = ?RUNTIME_ANSWER, "the runtime did not answer the forced exit: the sentinel ends the process");
         if let Some(books) = books {
-            books.log_still_running();
-            books.finish(books.forced(by)).log();
+            books.log_forced(by);
         }
         exit_process(exit_code::FORCED)
     }
+}
+
+/// What the sentinel reports when it ends the process itself: the app's
+/// books, read without the runtime (from atomics and short-held locks).
+pub(crate) trait ForcedReport: Send + Sync + std::fmt::Debug {
+    /// Logs what still runs and the report of a forced exit.
+    fn log_forced(&self, by: ForcedBy);
 }
 
 /// An instant no deadline reaches: a timeout too large to add is no timeout.

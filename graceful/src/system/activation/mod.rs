@@ -35,9 +35,7 @@ use socket2::Socket;
 
 use crate::addr::ListenAddr;
 
-mod error;
-
-pub use error::ActivationError;
+pub(crate) use crate::error::ActivationError;
 
 /// The listeners the service manager passed to this process.
 #[derive(Debug)]

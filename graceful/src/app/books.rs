@@ -11,6 +11,7 @@ use crate::lifecycle::callbacks::Ledger;
 use crate::lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase,
 };
+use crate::lifecycle::sentinel::ForcedReport;
 use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
 use crate::serve::accounts::ServerShared;
 
@@ -132,5 +133,12 @@ impl Books {
         self.lifecycle
             .first_trigger()
             .map_or(Trigger::Handle, |(trigger, _)| trigger)
+    }
+}
+
+impl ForcedReport for Books {
+    fn log_forced(&self, by: ForcedBy) {
+        self.log_still_running();
+        self.finish(self.forced(by)).log();
     }
 }

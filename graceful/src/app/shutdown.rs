@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::addr::ListenAddr;
+use crate::app::books::Books;
 use crate::config::Config;
-use crate::lifecycle::books::Books;
 use crate::lifecycle::callbacks::Plan;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::{CallbackReport, Report, ShutdownPhase};

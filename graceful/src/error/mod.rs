@@ -4,8 +4,10 @@ use std::fmt;
 use std::io;
 
 use crate::addr::ListenAddr;
-use crate::lifecycle::signals::Signal;
-use crate::system::activation::ActivationError;
+use graceful_values::Signal;
+mod activation;
+
+pub use activation::ActivationError;
 
 /// A boxed error, as handlers, bodies and callbacks may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -300,7 +302,7 @@ impl Error {
     /// assert_eq!(err.exit_code(), 2);
     /// ```
     pub fn exit_code(&self) -> i32 {
-        crate::lifecycle::report::exit_code::STARTUP_FAILED
+        crate::exit_code::STARTUP_FAILED
     }
 }
 
