@@ -393,7 +393,7 @@ mod tests {
     /// Each builder method's doc names its variable and its default.
     #[test]
     fn every_builder_method_documents_its_variable_and_default() {
-        let app = include_str!("app/mod.rs");
+        let app = include_str!("app/settings.rs");
         for setting in SETTINGS {
             let at = app
                 .find(&format!("pub fn {}(", setting.name))

@@ -14,7 +14,7 @@ pub(crate) mod router;
 mod service;
 pub(crate) mod stream;
 
-pub(crate) use bind::{bind_all, validate};
+pub(crate) use bind::{Bound, bind_all, validate};
 
 use std::fmt;
 use std::sync::Arc;

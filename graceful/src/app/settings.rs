@@ -1,0 +1,219 @@
+//! The app's settings, as builder methods: one for each setting of the one
+//! description (`graceful_values::settings`), which says its variable and
+//! its default.
+
+use std::time::Duration;
+
+use graceful_values::settings::{self, Value};
+
+use super::App;
+use crate::lifecycle::signals::Signal;
+
+impl App {
+    /// The global deadline, from the first signal to a forced exit with
+    /// code 1. Default 30 s; `GRACEFUL_SHUTDOWN_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().shutdown_timeout(Duration::from_secs(45));
+    /// # drop(app);
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::SHUTDOWN_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// How long in-flight requests may take to finish once the listeners are
+    /// closed; then they are cut off. Default 10 s; `GRACEFUL_DRAIN_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().drain_timeout(Duration::from_secs(20));
+    /// # drop(app);
+    /// ```
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::DRAIN_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// The timeout of callbacks that set none. Default 3 s;
+    /// `GRACEFUL_CALLBACK_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().callback_timeout(Duration::from_secs(5));
+    /// # drop(app);
+    /// ```
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::CALLBACK_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// How long to keep accepting and serving after the signal while the
+    /// health endpoint already answers 503, so load balancers stop sending
+    /// traffic first (the Kubernetes endpoint-removal race). Responses carry
+    /// `Connection: close` meanwhile. Default 0; `GRACEFUL_PRE_STOP_DELAY`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().pre_stop_delay(Duration::from_secs(5));
+    /// # drop(app);
+    /// ```
+    pub fn pre_stop_delay(mut self, delay: Duration) -> Self {
+        self.config
+            .set(&settings::PRE_STOP_DELAY, Value::Duration(delay));
+        self
+    }
+
+    /// How long an HTTP/1 keep-alive connection that was just active may
+    /// still deliver a request once the shutdown has begun. A request already
+    /// on its way is served (with `Connection: close`) instead of meeting a
+    /// closed socket. Default 100 ms; `GRACEFUL_READ_GRACE`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().read_grace(Duration::from_millis(250));
+    /// # drop(app);
+    /// ```
+    pub fn read_grace(mut self, grace: Duration) -> Self {
+        self.config
+            .set(&settings::READ_GRACE, Value::Duration(grace));
+        self
+    }
+
+    /// How long a connection asked to close may take to send a complete
+    /// request before it is dropped: one that never sends anything, or sends
+    /// its headers a byte at a time, cannot hold the drain open. Default 1 s;
+    /// `GRACEFUL_HEADER_GRACE`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().header_grace(Duration::from_millis(500));
+    /// # drop(app);
+    /// ```
+    pub fn header_grace(mut self, grace: Duration) -> Self {
+        self.config
+            .set(&settings::HEADER_GRACE, Value::Duration(grace));
+        self
+    }
+
+    /// How long a new connection may take, while serving, to send its first
+    /// complete request head: a client that connects and sends nothing, or
+    /// trickles its headers, is disconnected. An idle keep-alive connection
+    /// between requests is not timed: its client closes it (closing it under
+    /// a load balancer's own idle timeout would race its next request).
+    /// Zero turns it off. Default 30 s; `GRACEFUL_HEADER_READ_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().header_read_timeout(Duration::from_secs(10));
+    /// # drop(app);
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::HEADER_READ_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// How long upgraded connections (WebSocket and the like) may stay open
+    /// once the shutdown begins, counted from the first signal: they are
+    /// told at once (the upgrade request carries the [`ShutdownHandle`](crate::ShutdownHandle)),
+    /// and cut off at this deadline even while requests still drain.
+    /// Default: the drain deadline, which they then share;
+    /// `GRACEFUL_UPGRADE_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().upgrade_timeout(Duration::from_secs(2));
+    /// # drop(app);
+    /// ```
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::UPGRADE_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// How often the drain logs what is still in flight. Default 1 s;
+    /// `GRACEFUL_PROGRESS_INTERVAL`. Zero fails the start.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().progress_interval(Duration::from_millis(500));
+    /// # drop(app);
+    /// ```
+    pub fn progress_interval(mut self, interval: Duration) -> Self {
+        self.config
+            .set(&settings::PROGRESS_INTERVAL, Value::Duration(interval));
+        self
+    }
+
+    /// The signals that start the shutdown (a second one forces the exit).
+    /// Default `TERM,INT,QUIT,HUP`; `GRACEFUL_SIGNALS`.
+    ///
+    /// ```
+    /// use graceful::Signal;
+    /// let app = graceful::App::new().signals([Signal::Term, Signal::Int]);
+    /// # drop(app);
+    /// ```
+    pub fn signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
+        self.config.set(
+            &settings::SIGNALS,
+            Value::Signals(signals.into_iter().collect()),
+        );
+        self
+    }
+
+    /// The signals that restart by handing the listeners over to a
+    /// successor (see [`ShutdownHandle::restart`](crate::ShutdownHandle::restart)); none may also start the
+    /// shutdown. Default `USR2`; `GRACEFUL_RESTART_SIGNALS`.
+    ///
+    /// ```
+    /// use graceful::Signal;
+    /// let app = graceful::App::new().restart_signals([Signal::Usr1]);
+    /// # drop(app);
+    /// ```
+    pub fn restart_signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
+        self.config.set(
+            &settings::RESTART_SIGNALS,
+            Value::Signals(signals.into_iter().collect()),
+        );
+        self
+    }
+
+    /// How long a restart's successor may take to serve before it is
+    /// killed and this process keeps serving. Default 30 s;
+    /// `GRACEFUL_RESTART_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().restart_timeout(Duration::from_secs(60));
+    /// # drop(app);
+    /// ```
+    pub fn restart_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::RESTART_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
+    /// Serves a health endpoint at `path` on every server: `200` while
+    /// running, `503` from the first signal on. Health requests are not
+    /// counted. Default none; `GRACEFUL_HEALTH_PATH` (empty turns it off).
+    ///
+    /// ```
+    /// let app = graceful::App::new().health_path("/healthz");
+    /// # drop(app);
+    /// ```
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
+        self.config.set(&settings::HEALTH_PATH, Value::Path(path));
+        self
+    }
+}

@@ -1,0 +1,230 @@
+//! The start conductor: settings checked, the signal handlers installed,
+//! the start-up hook run, every listener bound or adopted, then served, and
+//! the service manager told; what it hands the shutdown is [`Running`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio_util::task::AbortOnDropHandle;
+
+use super::App;
+use crate::app::books::Books;
+use crate::app::shutdown::Running;
+use crate::config::{Config, Lookup};
+use crate::error::{BoxError, Error};
+use crate::lifecycle::callbacks::Plan;
+use crate::lifecycle::sentinel::{ForcedReport, Sentinel};
+use crate::lifecycle::{Lifecycle, Phase};
+use crate::serve::{self, Bound, accounts::ServerShared};
+use crate::system::notify::Notifier;
+use crate::system::restart::{Handed, Restarter, is_successor, tell_predecessor_ready};
+use tokio::task::JoinHandle;
+
+impl App {
+    /// [`App::start`], with the environment and the start-up hook given.
+    /// The hook need not be `Send`: it runs inside this future.
+    pub(crate) async fn start_with<S>(
+        self,
+        env: Lookup<'_>,
+        startup: Option<S>,
+    ) -> Result<Running, Error>
+    where
+        S: Future<Output = Result<(), BoxError>>,
+    {
+        let lifecycle = Arc::clone(&self.lifecycle);
+        let started = self.start_inner(env, startup).await;
+        if started.is_err() {
+            lifecycle.set_ready(Vec::new(), false);
+        }
+        started
+    }
+
+    /// The start, step by step: each step's failure fails the start, and
+    /// `start_with` says so to whoever waits for it.
+    async fn start_inner<S>(self, env: Lookup<'_>, startup: Option<S>) -> Result<Running, Error>
+    where
+        S: Future<Output = Result<(), BoxError>>,
+    {
+        let App {
+            mut config,
+            servers,
+            callbacks,
+            startup: _,
+            lifecycle,
+            sentinel,
+            owns_process,
+        } = self;
+        // 1. Everything that can be checked before anything starts.
+        config.validate()?;
+        config.apply_env(env)?;
+        config.check_together()?;
+        let plan = Plan::new(callbacks, config.callback_timeout, env)?;
+        serve::validate(&servers)?;
+        warn_of_budget(&config, &plan);
+
+        // 2. The signal handlers: from here on, a signal goes through the
+        // lifecycle.
+        let sentinel = match sentinel {
+            Some(sentinel) => sentinel,
+            None => Sentinel::start(
+                &config.signals,
+                &config.restart_signals,
+                Arc::clone(&lifecycle),
+            )?,
+        };
+
+        // 3. The start-up hook; a signal meanwhile ends the start.
+        if let Some(startup) = startup {
+            tokio::select! {
+                result = startup => result.map_err(Error::Startup)?,
+                () = lifecycle.begun() => {}
+            }
+        }
+
+        // 4. Every listener bound or adopted, before any serves; none if
+        // the shutdown began during the start.
+        let mut bound = Vec::new();
+        if lifecycle.phase() == Phase::Running {
+            bound = serve::bind_all(servers, env).await?;
+        }
+        let during_startup = lifecycle.phase() != Phase::Running;
+        if during_startup {
+            // Never ready: release the listeners without serving.
+            drop(bound);
+            tracing::info!("shutdown requested during start-up; no server was started");
+            bound = Vec::new();
+        }
+        let handed = handed(&bound);
+
+        // 5. Serving.
+        let (servers, accept_loops) = serve_all(bound, &config, &lifecycle);
+        lifecycle.set_ready(
+            servers
+                .iter()
+                .map(|s| (Arc::clone(&s.name), s.addr.clone()))
+                .collect(),
+            !during_startup,
+        );
+        let books = Arc::new(Books::new(
+            Arc::clone(&lifecycle),
+            servers,
+            plan.ledger(),
+            during_startup,
+        ));
+        sentinel.arm(
+            config.shutdown_timeout,
+            Arc::clone(&books) as Arc<dyn ForcedReport>,
+            owns_process,
+        );
+
+        // 6. The announcement: to the service manager, or to the
+        // predecessor of a restart; then restarts are served.
+        let notifier = Notifier::from_env();
+        if !during_startup {
+            announce(&notifier, &books);
+        }
+        let pets = AbortOnDropHandle::new(tokio::spawn(notifier.clone().pet_watchdog()));
+        let restarter = (!during_startup).then(|| {
+            let restarter = Restarter::new(
+                handed,
+                config.restart_timeout,
+                Arc::clone(&lifecycle),
+                notifier.clone(),
+            );
+            AbortOnDropHandle::new(tokio::spawn(restarter.run()))
+        });
+        Ok(Running {
+            books,
+            accept_loops,
+            lifecycle,
+            sentinel,
+            plan,
+            config,
+            notifier,
+            _pets: pets,
+            _restarter: restarter,
+        })
+    }
+}
+
+/// Warns when the shutdown's phases do not fit its global deadline.
+fn warn_of_budget(config: &Config, plan: &Plan) {
+    let budget = config.pre_stop_delay + config.drain_timeout + plan.budget();
+    if budget > config.shutdown_timeout {
+        tracing::warn!(
+            pre_stop_delay = ?config.pre_stop_delay,
+            drain_timeout = ?config.drain_timeout,
+            callbacks = ?plan.budget(),
+            shutdown_timeout = ?config.shutdown_timeout,
+            "the shutdown budget exceeds shutdown_timeout: a slow shutdown would be forced mid-cleanup"
+        );
+    }
+}
+
+/// Each listener, for a restart's successor.
+fn handed(bound: &[Bound]) -> Vec<Handed> {
+    #[cfg(unix)]
+    return bound
+        .iter()
+        .map(|b| Handed {
+            name: Arc::clone(&b.name),
+            fd: b.raw_fd(),
+            managed: b.managed,
+        })
+        .collect();
+    #[cfg(not(unix))]
+    {
+        let _ = bound;
+        Vec::new()
+    }
+}
+
+/// Serves every bound listener; returns each server's books and its
+/// accept loop.
+fn serve_all(
+    bound: Vec<Bound>,
+    config: &Config,
+    lifecycle: &Arc<Lifecycle>,
+) -> (Vec<Arc<ServerShared>>, Vec<JoinHandle<()>>) {
+    let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
+    let mut servers = Vec::with_capacity(bound.len());
+    let mut accept_loops = Vec::with_capacity(bound.len());
+    for b in bound {
+        let mut shared = ServerShared::new(
+            Arc::clone(&b.name),
+            b.addr.clone(),
+            Arc::clone(lifecycle),
+            config.read_grace,
+            config.header_grace,
+            config.header_read_timeout,
+            health_path.clone(),
+        );
+        shared.managed = b.managed;
+        let shared = Arc::new(shared);
+        match &b.inherited {
+            Some(inherited) => {
+                tracing::info!(name = %b.name, addr = %b.addr, inherited = %inherited, "listening");
+            }
+            None => tracing::info!(name = %b.name, addr = %b.addr, "listening"),
+        }
+        accept_loops.push(b.serve(Arc::clone(&shared)));
+        servers.push(shared);
+    }
+    (servers, accept_loops)
+}
+
+/// Says that the app serves: to the service manager (`READY=1`), or, in a
+/// restart's successor, to its predecessor, which names this process to
+/// the service manager (`MAINPID=`).
+fn announce(notifier: &Notifier, books: &Books) {
+    if is_successor() {
+        tell_predecessor_ready();
+    } else {
+        notifier.ready(
+            books
+                .servers()
+                .iter()
+                .map(|s| (&*s.name, s.addr.to_string())),
+        );
+    }
+}
