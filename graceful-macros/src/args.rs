@@ -3,7 +3,8 @@
 //! Every attribute declares its keys in a constant [`Key`] list; the
 //! "expected one of" messages are built from that same list, so the grammar
 //! and its error messages cannot drift apart. Every problem is collected, not
-//! only the first.
+//! only the first. `model` turns the checked values into each attribute's
+//! typed arguments; nothing else reads them by key.
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;

@@ -6,12 +6,12 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, LitStr, ReturnType};
+use syn::{Ident, ItemFn, LitStr, ReturnType, Type};
 
 use graceful_values::settings;
 
-use crate::args::Args;
-use crate::validate::{Param, Params, states, takes};
+use crate::model::{CallbackArgs, MainArgs, ServerArgs};
+use crate::validate::Params;
 
 /// The function's name as a string, without `r#`.
 fn fn_name(f: &ItemFn) -> String {
@@ -39,52 +39,71 @@ fn contains_impl_trait(ty: &syn::Type) -> bool {
     has_impl(quote::ToTokens::to_token_stream(ty))
 }
 
-/// The arguments the wrapper passes, each spanned at the user's parameter
-/// type so that a type mismatch points there.
-fn call_args(params: &Params, supply: impl Fn(Param) -> &'static str) -> Vec<Ident> {
+fn kept_ident(n: usize, ty: &Type) -> Ident {
+    Ident::new(&format!("__graceful_kept_{n}"), ty.span())
+}
+
+/// Looks every parameter up at assembly, through the trait `via`
+/// (`HandlerParam`, `CallbackParam`): `let __graceful_kept_n = ...?;`,
+/// spanned at the parameter's type, so that a type that is no parameter is
+/// reported there.
+fn keep(krate: &syn::Path, via: &Ident, params: &Params) -> TokenStream {
+    let keeps = params.iter().enumerate().map(|(n, ty)| {
+        let ident = kept_ident(n, ty);
+        quote_spanned!(ty.span()=>
+            #[allow(clippy::let_unit_value)]
+            let #ident = <#ty as #krate::__private::#via>::keep(__graceful_assembly)?;
+        )
+    });
+    quote!(#(#keeps)*)
+}
+
+/// The arguments of one call: each parameter taken from what was kept and
+/// from `call` (the request, the context); `by_ref` for a call that may
+/// come again.
+fn take(krate: &syn::Path, via: &Ident, params: &Params, by_ref: bool) -> Vec<TokenStream> {
     params
         .iter()
-        .map(|arg| match arg.param {
-            Param::State(n) => state_ident(n, arg.span()),
-            param => Ident::new(supply(param), arg.span()),
+        .enumerate()
+        .map(|(n, ty)| {
+            let ident = kept_ident(n, ty);
+            let kept = if by_ref {
+                quote!(&#ident)
+            } else {
+                quote!(#ident)
+            };
+            quote_spanned!(ty.span()=>
+                <#ty as #krate::__private::#via>::take(#kept, &mut __graceful_call)
+            )
         })
         .collect()
 }
 
-fn state_ident(n: usize, span: Span) -> Ident {
-    Ident::new(&format!("__graceful_state_{n}"), span)
+/// What one call's one value is: the trait that says whether a parameter
+/// takes it, its flag (`REQUEST`, `CONTEXT`), and the error if two do.
+struct Once {
+    via: &'static str,
+    flag: &'static str,
+    message: &'static str,
 }
 
-/// Looks up every `State<T>` parameter in `__graceful_states`, at assembly.
-fn look_up_states(krate: &syn::Path, params: &Params) -> TokenStream {
-    let lookups = states(params).map(|(n, ty)| {
-        let ident = state_ident(n, ty.span());
-        quote_spanned!(ty.span()=>
-            let #ident = <#ty as #krate::__private::FromStates>::from_states(__graceful_states)?;
-        )
-    });
-    quote!(#(#lookups)*)
-}
-
-/// Clones every state, for one call of a function that keeps them.
-fn clone_states(params: &Params) -> TokenStream {
-    let clones = states(params).map(|(n, ty)| {
-        let ident = state_ident(n, ty.span());
-        quote_spanned!(ty.span()=> let #ident = ::core::clone::Clone::clone(&#ident);)
-    });
-    quote!(#(#clones)*)
-}
-
-/// Calls the user's function and converts its output with `convert`; the
-/// output is bound to a variable spanned at the return type, so that a
-/// missing trait implementation is reported there.
-fn call_and_convert(f: &ItemFn, args: &[Ident], convert: TokenStream) -> TokenStream {
-    let ident = &f.sig.ident;
-    let output = Ident::new("__graceful_output", return_span(f));
-    quote! {
-        let #output = #ident(#(#args),*).await;
-        #convert(#output)
+/// At most one parameter takes the call's one value: checked when the
+/// types are known, at compile time.
+fn at_most_one(f: &ItemFn, krate: &syn::Path, once: Once, params: &Params) -> TokenStream {
+    let Once { via, flag, message } = once;
+    if params.len() < 2 {
+        return TokenStream::new();
     }
+    let via = Ident::new(via, Span::call_site());
+    let flag = Ident::new(flag, Span::call_site());
+    let mut counts = params
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> (<#ty as #krate::__private::#via>::#flag as usize)));
+    let first = counts.next();
+    // Spanned at the parameters, so that the error points there.
+    quote_spanned!(f.sig.inputs.span()=>
+        const _: () = ::core::assert!(#first #(+ #counts)* <= 1, #message);
+    )
 }
 
 fn option<T: quote::ToTokens>(krate: &syn::Path, value: Option<T>) -> TokenStream {
@@ -102,28 +121,21 @@ fn duration(krate: &syn::Path, nanos: Option<u64>) -> TokenStream {
 }
 
 /// `#[graceful::server]` on an `async fn` handler.
-pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
-    let krate = args.krate();
-    let uses_handle = takes(params, Param::Handle);
-    let clone_handle = uses_handle.then(
-        || quote!(let __graceful_shutdown = ::core::clone::Clone::clone(__graceful_shutdown);),
+pub(crate) fn handler(f: &ItemFn, args: &ServerArgs, params: &Params) -> TokenStream {
+    let krate = &args.krate;
+    let via = Ident::new("HandlerParam", Span::call_site());
+    let keep = keep(krate, &via, params);
+    let call_args = take(krate, &via, params, true);
+    let once = at_most_one(
+        f,
+        krate,
+        Once {
+            via: "HandlerParam",
+            flag: "REQUEST",
+            message: "a handler takes the request once: remove the repeated `Request` parameter",
+        },
+        params,
     );
-    let args_in = call_args(params, |param| match param {
-        Param::Request => "__graceful_request",
-        _ => "__graceful_shutdown",
-    });
-    let request = if takes(params, Param::Request) {
-        quote!(__graceful_request)
-    } else {
-        quote!(_)
-    };
-    let shutdown = if uses_handle {
-        quote!(__graceful_shutdown)
-    } else {
-        quote!(_)
-    };
-    let look_up = look_up_states(&krate, params);
-    let clone_states = clone_states(params);
     let ident = &f.sig.ident;
     // Named with the written return type, spanned there: a type that is no
     // response is reported on it, once. An `impl Trait` cannot be named; its
@@ -140,43 +152,45 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     let registration = registration(
         f,
         args,
-        &krate,
         quote!(Handler {
             route: __graceful_route,
             alone: __graceful_alone
         }),
     );
+    // The call's request, taken by the parameter that is one.
+    let call = quote! {
+        #[allow(unused_mut, unused_variables)]
+        let mut __graceful_call = #krate::__private::Some(__graceful_request);
+    };
     quote! {
         const _: () = {
+            #once
             fn __graceful_route(
-                __graceful_states: &#krate::__private::States,
+                __graceful_assembly: #krate::__private::Assembly<'_>,
             ) -> #krate::__private::Result<#krate::__private::Route, #krate::__private::MissingState> {
-                #look_up
+                #keep
                 #krate::__private::Ok(#krate::__private::Arc::new(
-                    move |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| -> #krate::__private::HandlerFuture {
-                        #clone_handle
-                        #clone_states
-                        #krate::__private::respond(#ident(#(#args_in),*), #convert)
+                    move |__graceful_request: #krate::Request, _: &#krate::ShutdownHandle| -> #krate::__private::HandlerFuture {
+                        #call
+                        #krate::__private::respond(#ident(#(#call_args),*), #convert)
                     },
                 ))
             }
             fn __graceful_alone(
                 __graceful_name: #krate::__private::String,
                 __graceful_addr: #krate::__private::String,
-                __graceful_handle: #krate::ShutdownHandle,
                 __graceful_path: #krate::__private::Option<&'static str>,
-                __graceful_states: &#krate::__private::States,
+                __graceful_assembly: #krate::__private::Assembly<'_>,
             ) -> #krate::__private::Result<#krate::__private::Server, #krate::__private::MissingState> {
-                #look_up
+                #keep
                 #krate::__private::Ok(#krate::__private::alone(
                     __graceful_name,
                     __graceful_addr,
-                    __graceful_handle,
+                    ::core::clone::Clone::clone(__graceful_assembly.handle),
                     __graceful_path,
-                    move |#request: #krate::Request, #shutdown: &#krate::ShutdownHandle| {
-                        #clone_handle
-                        #clone_states
-                        #ident(#(#args_in),*)
+                    move |__graceful_request: #krate::Request, _: &#krate::ShutdownHandle| {
+                        #call
+                        #ident(#(#call_args),*)
                     },
                     #convert,
                 ))
@@ -187,29 +201,25 @@ pub(crate) fn handler(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
 }
 
 /// `#[graceful::server]` on a `fn` returning a tower service.
-pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
-    let krate = args.krate();
+pub(crate) fn service(f: &ItemFn, args: &ServerArgs, params: &Params) -> TokenStream {
+    let krate = &args.krate;
     let ident = &f.sig.ident;
-    let args_in = call_args(params, |_| "__graceful_shutdown");
-    let shutdown = if takes(params, Param::Handle) {
-        quote!(__graceful_shutdown)
-    } else {
-        quote!(_)
-    };
-    let look_up = look_up_states(&krate, params);
+    let call_args = params.iter().map(|ty| {
+        quote_spanned!(ty.span()=>
+            <#ty as #krate::__private::ServiceParam>::make(__graceful_assembly)?
+        )
+    });
     let make = quote_spanned!(return_span(f)=>
-        #krate::__private::tower_server(__graceful_name, __graceful_addr, #ident(#(#args_in),*))
+        #krate::__private::tower_server(__graceful_name, __graceful_addr, #ident(#(#call_args),*))
     );
-    let registration = registration(f, args, &krate, quote!(Service(__graceful_service)));
+    let registration = registration(f, args, quote!(Service(__graceful_service)));
     quote! {
         const _: () = {
             fn __graceful_service(
                 __graceful_name: ::std::string::String,
                 __graceful_addr: ::std::string::String,
-                #shutdown: #krate::ShutdownHandle,
-                __graceful_states: &#krate::__private::States,
+                __graceful_assembly: #krate::__private::Assembly<'_>,
             ) -> #krate::__private::Result<#krate::Server, #krate::__private::MissingState> {
-                #look_up
                 #krate::__private::Ok(#make)
             }
             #registration
@@ -217,14 +227,15 @@ pub(crate) fn service(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
     }
 }
 
-fn registration(f: &ItemFn, args: &Args, krate: &syn::Path, kind: TokenStream) -> TokenStream {
+fn registration(f: &ItemFn, args: &ServerArgs, kind: TokenStream) -> TokenStream {
+    let krate = &args.krate;
     let name = args
-        .str("name")
-        .cloned()
+        .name
+        .clone()
         .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
     let function = fn_name(f);
-    let addr = option(krate, args.str("addr"));
-    let path = option(krate, args.str("path"));
+    let addr = option(krate, args.addr.as_ref());
+    let path = option(krate, args.path.as_ref());
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
     quote! {
         #krate::__private::inventory::submit! {
@@ -242,36 +253,48 @@ fn registration(f: &ItemFn, args: &Args, krate: &syn::Path, kind: TokenStream) -
 }
 
 /// `#[graceful::on_shutdown]`.
-pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream {
-    let krate = args.krate();
+pub(crate) fn callback(f: &ItemFn, args: &CallbackArgs, params: &Params) -> TokenStream {
+    let krate = &args.krate;
     let name = args
-        .str("name")
-        .cloned()
+        .name
+        .clone()
         .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
-    let phase = args.int("phase").unwrap_or(0);
-    let timeout = duration(&krate, args.duration("timeout"));
-    let ctx = if takes(params, Param::Context) {
-        quote!(__graceful_ctx)
-    } else {
-        quote!(_)
-    };
-    let look_up = look_up_states(&krate, params);
-    let args_in = call_args(params, |_| "__graceful_ctx");
-    let result = call_and_convert(
+    let function = fn_name(f);
+    let phase = args.phase;
+    let timeout = duration(krate, args.timeout);
+    let via = Ident::new("CallbackParam", Span::call_site());
+    let keep = keep(krate, &via, params);
+    let call_args = take(krate, &via, params, false);
+    let once = at_most_one(
         f,
-        &args_in,
-        quote!(#krate::__private::CallbackResult::into_result),
+        krate,
+        Once {
+            via: "CallbackParam",
+            flag: "CONTEXT",
+            message: "a shutdown callback takes its context once: remove the repeated `ShutdownContext` parameter",
+        },
+        params,
     );
+    let ident = &f.sig.ident;
+    // The output is bound to a variable spanned at the return type, so that
+    // a type that is no result is reported there.
+    let output = Ident::new("__graceful_output", return_span(f));
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
     quote! {
         const _: () = {
+            #once
             fn __graceful_callback(
-                __graceful_states: &#krate::__private::States,
+                __graceful_assembly: #krate::__private::Assembly<'_>,
             ) -> #krate::__private::Result<#krate::__private::CallbackRun, #krate::__private::MissingState> {
-                #look_up
+                #keep
                 #krate::__private::Ok(#krate::__private::Box::new(
-                    move |#ctx: #krate::ShutdownContext| -> #krate::__private::CallbackFuture {
-                        #krate::__private::Box::pin(async move { #result })
+                    move |__graceful_context: #krate::ShutdownContext| -> #krate::__private::CallbackFuture {
+                        #[allow(unused_mut, unused_variables)]
+                        let mut __graceful_call = #krate::__private::Some(__graceful_context);
+                        #krate::__private::Box::pin(async move {
+                            let #output = #ident(#(#call_args),*).await;
+                            #krate::__private::HookResult::into_result(#output)
+                        })
                     },
                 ))
             }
@@ -280,6 +303,7 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
                     name: #name,
                     phase: #phase,
                     timeout: #timeout,
+                    function: #function,
                     file: ::core::file!(),
                     line: #line,
                     run: __graceful_callback,
@@ -291,8 +315,8 @@ pub(crate) fn callback(f: &ItemFn, args: &Args, params: &Params) -> TokenStream 
 
 /// `#[graceful::main]`: the real `main`, running the user's body first.
 /// Its settings become ordinary builder calls on the app.
-pub(crate) fn main(f: &ItemFn, args: &Args) -> TokenStream {
-    let krate = args.krate();
+pub(crate) fn main(f: &ItemFn, args: &MainArgs) -> TokenStream {
+    let krate = &args.krate;
     let ItemFn {
         attrs,
         vis,
@@ -301,13 +325,15 @@ pub(crate) fn main(f: &ItemFn, args: &Args) -> TokenStream {
     } = f;
     let ident = &sig.ident;
     let output = &sig.output;
-    let calls = args.settings().map(|(name, value)| {
+    let calls = args.settings.iter().map(|(name, value)| {
         let method = format_ident!("{}", name);
-        let value = setting_value(&krate, value);
+        let value = setting_value(krate, value);
         quote!(.#method(#value))
     });
+    // Every token of the call at the return type: a type that is no
+    // result is reported there.
     let run = quote_spanned!(return_span(f)=>
-        #krate::__private::run_main(__graceful_settings, __graceful_main)
+        __graceful_run_main(__graceful_settings, __graceful_main)
     );
     quote! {
         #(#attrs)*
@@ -316,6 +342,7 @@ pub(crate) fn main(f: &ItemFn, args: &Args) -> TokenStream {
             fn __graceful_settings(app: #krate::App) -> #krate::App {
                 app #(#calls)*
             }
+            use #krate::__private::run_main as __graceful_run_main;
             #run
         }
     }

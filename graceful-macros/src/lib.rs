@@ -1,24 +1,26 @@
 //! Attribute macros for [`graceful`](https://docs.rs/graceful): depend on
 //! `graceful`, which re-exports them, not on this crate.
 //!
-//! Each entry point is thin: `args` parses the one `key = value` grammar,
-//! `validate` checks the function and the values, `expand` generates the
-//! code. Every problem is reported at once, each at its token; the user's
-//! item is emitted beside the errors so that IDEs keep working.
+//! Each entry point is thin and runs one skeleton (`attribute`): `args`
+//! parses the one `key = value` grammar, `model` makes each attribute's
+//! typed arguments of it, `validate` checks the function and the values,
+//! `attributes` says what each attribute checks and generates, `expand`
+//! generates the code. Every problem is reported at once, each at its
+//! token; the user's item is emitted beside the errors so that IDEs keep
+//! working.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
 mod args;
+mod attributes;
 mod expand;
+mod model;
 mod validate;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
-use quote::{ToTokens, quote};
 use syn::ItemFn;
-
-use args::Args;
 
 /// Errors gathered while expanding one attribute.
 #[derive(Default)]
@@ -41,17 +43,57 @@ impl Errors {
     }
 }
 
-/// Parses the item as a function, or reports what was annotated instead.
-fn item_fn(item: TokenStream2, attribute: &str) -> Result<ItemFn, TokenStream2> {
-    syn::parse2::<ItemFn>(item.clone()).map_err(|err| {
-        let err = syn::Error::new(
-            err.span(),
-            format!("`#[graceful::{attribute}]` goes on a function"),
-        );
-        let mut tokens = err.into_compile_error();
-        tokens.extend(item);
-        tokens
-    })
+/// One attribute: its arguments and its function, checked, then expanded.
+/// Every attribute runs the same skeleton ([`attribute`]).
+trait Attribute: Sized {
+    /// Its name, for messages: `server`.
+    const NAME: &'static str;
+
+    /// Parses and checks the arguments and the function, recording every
+    /// problem in `errors`.
+    fn check(args: TokenStream2, f: &ItemFn, errors: &mut Errors) -> Self;
+
+    /// The code that registers or runs the function.
+    fn expand(self, f: &ItemFn) -> TokenStream2;
+
+    /// What is emitted beside the errors: by default the user's item
+    /// unchanged, so that IDEs keep working.
+    fn beside_errors(_f: ItemFn, item: TokenStream2) -> TokenStream2 {
+        item
+    }
+
+    /// What is emitted beside the error when the item is no function: by
+    /// default what was written.
+    fn beside_non_function(item: TokenStream2) -> TokenStream2 {
+        item
+    }
+}
+
+/// The skeleton of every attribute: the item must be a function; then the
+/// attribute's checks, every problem reported at once at its token; then its
+/// code, beside the function.
+fn attribute<A: Attribute>(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = TokenStream2::from(item);
+    let f = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(f) => f,
+        Err(err) => {
+            let err = syn::Error::new(
+                err.span(),
+                format!("`#[graceful::{}]` goes on a function", A::NAME),
+            );
+            let mut tokens = err.into_compile_error();
+            tokens.extend(A::beside_non_function(item));
+            return tokens.into();
+        }
+    };
+    let mut errors = Errors::default();
+    let checked = A::check(args.into(), &f, &mut errors);
+    if !errors.is_empty() {
+        let mut tokens = errors.into_compile_errors();
+        tokens.extend(A::beside_errors(f, item));
+        return tokens.into();
+    }
+    checked.expand(&f).into()
 }
 
 /// Registers an HTTP server, or one path of it.
@@ -66,42 +108,7 @@ fn item_fn(item: TokenStream2, attribute: &str) -> Result<ItemFn, TokenStream2> 
 /// See the `graceful` crate documentation for every accepted form.
 #[proc_macro_attribute]
 pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    let f = match item_fn(item.clone(), "server") {
-        Ok(f) => f,
-        Err(tokens) => return tokens.into(),
-    };
-    let mut errors = Errors::default();
-    let args = Args::parse(args.into(), args::SERVER_KEYS, &mut errors);
-    match args.str("name") {
-        Some(name) => validate::server_name(&name.value(), name.span(), &mut errors),
-        None => validate::server_name(
-            &syn::ext::IdentExt::unraw(&f.sig.ident).to_string(),
-            f.sig.ident.span(),
-            &mut errors,
-        ),
-    }
-    if let Some(addr) = args.str("addr") {
-        validate::addr(addr, &mut errors);
-    }
-    if let Some(path) = args.str("path") {
-        validate::path(path, &mut errors);
-    }
-    if args.str("addr").is_none() && args.str("path").is_none() && errors.is_empty() {
-        errors.push(syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "missing `addr`: write `#[graceful::server(addr = \"127.0.0.1:8080\")]`; only a function that adds a `path` to a server declared elsewhere may leave it out",
-        ));
-    }
-    let shape = validate::server_fn(&f, &mut errors);
-    if !errors.is_empty() {
-        return with_item(errors, item);
-    }
-    let generated = match shape {
-        validate::ServerShape::Handler(params) => expand::handler(&f, &args, &params),
-        validate::ServerShape::Service(params) => expand::service(&f, &args, &params),
-    };
-    quote!(#f #generated).into()
+    attribute::<attributes::Server>(args, item)
 }
 
 /// Registers a shutdown callback, run after every server has drained.
@@ -114,22 +121,7 @@ pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    let f = match item_fn(item.clone(), "on_shutdown") {
-        Ok(f) => f,
-        Err(tokens) => return tokens.into(),
-    };
-    let mut errors = Errors::default();
-    let args = Args::parse(args.into(), args::ON_SHUTDOWN_KEYS, &mut errors);
-    if let Some(name) = args.str("name") {
-        validate::name(name, &mut errors);
-    }
-    let params = validate::callback_fn(&f, &mut errors);
-    if !errors.is_empty() {
-        return with_item(errors, item);
-    }
-    let generated = expand::callback(&f, &args, &params);
-    quote!(#f #generated).into()
+    attribute::<attributes::OnShutdown>(args, item)
 }
 
 /// Generates `main`: builds the runtime, runs this function's body first,
@@ -144,38 +136,5 @@ pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    let f = match item_fn(item.clone(), "main") {
-        Ok(f) => f,
-        Err(mut tokens) => {
-            tokens.extend(quote!(
-                fn main() {}
-            ));
-            return tokens.into();
-        }
-    };
-    let mut errors = Errors::default();
-    let args = Args::parse(args.into(), &args::main_keys(), &mut errors);
-    validate::main_fn(&f, &mut errors);
-    if !errors.is_empty() {
-        // The user's function, renamed so that it is no second `main`, and
-        // a placeholder `main`: the errors above are the only ones.
-        let mut kept = f.clone();
-        kept.sig.ident = quote::format_ident!("__graceful_main_with_errors");
-        let mut tokens = errors.into_compile_errors();
-        tokens.extend(quote! {
-            #[allow(dead_code)]
-            #kept
-            fn main() {}
-        });
-        return tokens.into();
-    }
-    expand::main(&f, &args).into()
-}
-
-/// The errors, then the user's item unchanged.
-fn with_item(errors: Errors, item: TokenStream2) -> TokenStream {
-    let mut tokens = errors.into_compile_errors();
-    item.to_tokens(&mut tokens);
-    tokens.into()
+    attribute::<attributes::Main>(args, item)
 }

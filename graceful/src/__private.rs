@@ -8,18 +8,18 @@ pub use std::time::Duration;
 
 pub use inventory;
 
+pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam};
 pub use crate::app::registry::{
     CallbackFuture, CallbackRegistration, CallbackRun, ServerKind, ServerRegistration,
 };
-pub use crate::app::state::{FromStates, MissingState, States};
-pub use crate::lifecycle::callbacks::CallbackResult;
+pub use crate::app::state::{MissingState, States};
+pub use crate::hook::HookResult;
 pub use crate::serve::Server;
 pub use crate::serve::response::IntoResponse;
 pub use crate::serve::router::{HandlerFuture, Route, alone};
 pub use std::result::Result::{self, Err, Ok};
 pub use std::sync::Arc;
 
-use std::fmt;
 use std::future::Future;
 
 use crate::app::App;
@@ -46,28 +46,6 @@ where
     Box::pin(Respond::new(handler, convert))
 }
 
-/// What the body of `#[graceful::main]` may return.
-#[diagnostic::on_unimplemented(
-    message = "`#[graceful::main]` cannot return `{Self}`",
-    note = "return `()` or `Result<(), E>` where `E: Display`"
-)]
-pub trait MainResult {
-    /// `Ok(())`, or the error's message.
-    fn into_result(self) -> Result<(), String>;
-}
-
-impl MainResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl<E: fmt::Display> MainResult for Result<(), E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map_err(|err| err.to_string())
-    }
-}
-
 /// The `main` that `#[graceful::main]` generates: builds the runtime and
 /// the registered app, runs the user's body as the start-up hook (after the
 /// signal handlers are installed, before any bind), runs the lifecycle and
@@ -77,7 +55,7 @@ pub fn run_main<F, Fut>(settings: fn(App) -> App, body: F) -> !
 where
     F: FnOnce() -> Fut,
     Fut: Future,
-    Fut::Output: MainResult,
+    Fut::Output: HookResult,
 {
     // What the process was started as, first of all (see `restart`); then
     // the signal handlers: a signal from here on goes through the

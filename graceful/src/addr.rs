@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use graceful_values::addr::UNIX_PREFIX;
+
 /// Where a server listens.
 ///
 /// Written `ip:port` or `host:port` for TCP, `unix:/path/to/socket` for a
@@ -59,10 +61,7 @@ impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ListenAddr::Tcp(addr) => addr.fmt(f),
-            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+            ListenAddr::Unix(path) => write!(f, "{UNIX_PREFIX}{}", path.display()),
         }
     }
 }
-
-/// The prefix of a Unix domain socket's address.
-pub(crate) const UNIX_PREFIX: &str = "unix:";

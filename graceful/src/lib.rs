@@ -225,10 +225,11 @@ mod app;
 pub mod config;
 mod error;
 pub mod exit_code;
+mod hook;
 mod lifecycle;
 mod logging;
 mod serve;
-mod source;
+mod site;
 mod system;
 
 #[doc(hidden)]
@@ -241,11 +242,12 @@ pub use app::shutdown::Running;
 pub use app::state::{State, provide};
 pub use error::ActivationError;
 pub use error::{BoxError, Error, Problem};
-pub use lifecycle::callbacks::{CALLBACK_WIND_DOWN, Callback, CallbackResult, ShutdownContext};
+pub use hook::HookResult;
+pub use lifecycle::callbacks::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
 pub use lifecycle::handle::ShutdownHandle;
 pub use lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
-    ShutdownPhase,
+    ShutdownPhase, TriggerAt,
 };
 pub use lifecycle::signals::Signal;
 pub use lifecycle::{ForcedBy, Trigger};
@@ -254,6 +256,7 @@ pub use serve::TowerService;
 pub use serve::response::{Body, IntoBody, IntoResponse};
 pub use serve::stream::EndOnShutdown;
 pub use serve::{HttpService, Request, Server};
+pub use site::Site;
 
 pub use graceful_macros::{main, on_shutdown, server};
 

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod addr;
 pub mod settings;
 
 use std::fmt;

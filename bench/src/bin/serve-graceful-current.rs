@@ -26,7 +26,7 @@ fn main() {
             "listening addr={}",
             running.local_addr("bench").expect("bound")
         );
-        running.wait().await.exit_code()
+        running.wait().await.exit_code().code()
     });
     std::process::exit(code)
 }

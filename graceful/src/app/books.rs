@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::lifecycle::callbacks::Ledger;
 use crate::lifecycle::report::{
-    Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase,
+    Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase, TriggerAt,
 };
 use crate::lifecycle::sentinel::ForcedReport;
 use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
@@ -109,7 +109,10 @@ impl Books {
             .lifecycle
             .triggers()
             .into_iter()
-            .map(|(trigger, at)| (trigger, at.saturating_duration_since(first)))
+            .map(|(trigger, at)| TriggerAt {
+                trigger,
+                at: at.saturating_duration_since(first),
+            })
             .collect();
         report.abandoned = self
             .callbacks

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::app::App;
+use crate::app::params::Assembly;
 use crate::app::state::{self, MissingState, States};
 use crate::error::{Error, Problem};
 use crate::lifecycle::Lifecycle;
@@ -19,28 +20,22 @@ use crate::lifecycle::callbacks::{Callback, ShutdownContext};
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::serve::Server;
 use crate::serve::router::{Route, Routes};
-use crate::source::Source;
+use crate::site::Site;
 
-/// A generated route factory: looks up the handler's states.
-pub(crate) type MakeRoute = fn(&States) -> Result<Route, MissingState>;
+/// A generated route factory: looks up the handler's parameters.
+pub(crate) type MakeRoute = fn(Assembly<'_>) -> Result<Route, MissingState>;
 /// A generated server factory for a handler that is its server's only one:
-/// name, address, handle, path, states.
-pub(crate) type MakeAlone = fn(
-    String,
-    String,
-    ShutdownHandle,
-    Option<&'static str>,
-    &States,
-) -> Result<Server, MissingState>;
+/// name, address, path, and what the app has.
+pub(crate) type MakeAlone =
+    fn(String, String, Option<&'static str>, Assembly<'_>) -> Result<Server, MissingState>;
 /// A generated service factory: builds the server from the user's `fn`.
-pub(crate) type MakeService =
-    fn(String, String, ShutdownHandle, &States) -> Result<Server, MissingState>;
+pub(crate) type MakeService = fn(String, String, Assembly<'_>) -> Result<Server, MissingState>;
 /// The future a generated callback wrapper returns.
 pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 /// A callback with the states it asked for.
 pub type CallbackRun = Box<dyn FnOnce(ShutdownContext) -> CallbackFuture + Send>;
-/// A generated callback factory: looks up the callback's states.
-pub(crate) type MakeCallback = fn(&States) -> Result<CallbackRun, MissingState>;
+/// A generated callback factory: looks up the callback's parameters.
+pub(crate) type MakeCallback = fn(Assembly<'_>) -> Result<CallbackRun, MissingState>;
 
 /// One `#[graceful::server]` function.
 #[derive(Debug)]
@@ -85,6 +80,8 @@ pub struct CallbackRegistration {
     pub phase: i32,
     /// Its timeout, if the attribute gives one.
     pub timeout: Option<Duration>,
+    /// The function's name.
+    pub function: &'static str,
     /// Where it is declared.
     pub file: &'static str,
     /// Where it is declared.
@@ -93,19 +90,18 @@ pub struct CallbackRegistration {
     pub run: MakeCallback,
 }
 
+impl CallbackRegistration {
+    fn site(&self) -> Site {
+        Site::function(self.function, self.file, self.line)
+    }
+}
+
 inventory::collect!(ServerRegistration);
 inventory::collect!(CallbackRegistration);
 
 impl ServerRegistration {
-    fn source(&self) -> Source {
-        Source {
-            file: self.file,
-            line: self.line,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!("`{}` at {}", self.function, self.source())
+    fn site(&self) -> Site {
+        Site::function(self.function, self.file, self.line)
     }
 }
 
@@ -168,8 +164,8 @@ impl App {
                 .into_iter()
                 .map(|twice| Problem::ProvidedTwice {
                     state: twice.state,
-                    first: twice.first.to_string(),
-                    second: twice.second.to_string(),
+                    first: twice.first,
+                    second: twice.second,
                 }),
         );
         for server in servers {
@@ -184,20 +180,21 @@ impl App {
         {
             problems.push(Problem::SameCallbackName {
                 name: pair[0].name.to_owned(),
-                first: format!("{}:{}", pair[0].file, pair[0].line),
-                second: format!("{}:{}", pair[1].file, pair[1].line),
+                first: pair[0].site(),
+                second: pair[1].site(),
             });
         }
         callbacks.sort_by_key(|c| (c.phase, c.name));
         for registration in callbacks {
-            let run = match (registration.run)(states) {
+            let assembly = Assembly {
+                states,
+                handle: &handle,
+            };
+            let run = match (registration.run)(assembly) {
                 Ok(run) => run,
                 Err(missing) => {
                     problems.push(Problem::MissingState {
-                        function: format!(
-                            "callback `{}` at {}:{}",
-                            registration.name, registration.file, registration.line
-                        ),
+                        function: registration.site(),
                         state: missing.type_name,
                     });
                     continue;
@@ -205,10 +202,7 @@ impl App {
             };
             let mut callback = Callback::new(registration.name, run)
                 .phase(registration.phase)
-                .declared_at(Source {
-                    file: registration.file,
-                    line: registration.line,
-                });
+                .declared_at(registration.site());
             if let Some(timeout) = registration.timeout {
                 callback = callback.timeout(timeout);
             }
@@ -243,6 +237,10 @@ fn registered_servers(handle: &ShutdownHandle, states: &States) -> (Vec<Server>,
 }
 
 /// One server from the functions registered under its name.
+#[allow(
+    clippy::result_large_err,
+    reason = "runs once per server at the start; a problem is listed, not passed along"
+)]
 fn assemble(
     name: &str,
     group: &[&ServerRegistration],
@@ -250,8 +248,9 @@ fn assemble(
     states: &States,
 ) -> Result<Server, Problem> {
     let server = || name.to_owned();
+    let assembly = Assembly { states, handle };
     let missing = |r: &ServerRegistration, missing: MissingState| Problem::MissingState {
-        function: r.describe(),
+        function: r.site(),
         state: missing.type_name,
     };
     // The address is given once; every function that gives one agrees.
@@ -261,9 +260,9 @@ fn assemble(
             (Some((first, a)), Some(b)) if a != b => {
                 return Err(Problem::TwoAddresses {
                     server: server(),
-                    first: first.describe(),
+                    first: first.site(),
                     first_addr: a.to_owned(),
-                    second: r.describe(),
+                    second: r.site(),
                     second_addr: b.to_owned(),
                 });
             }
@@ -274,10 +273,10 @@ fn assemble(
     let Some((_, addr)) = with_addr else {
         return Err(Problem::NoAddress {
             server: server(),
-            functions: group.iter().map(|r| r.describe()).collect(),
+            functions: group.iter().map(|r| r.site()).collect(),
         });
     };
-    let source = group[0].source();
+    let source = group[0].site();
 
     // A service serves the whole server, alone.
     let service = group.iter().find_map(|r| match r.kind {
@@ -288,20 +287,20 @@ fn assemble(
         if let Some(other) = group.iter().find(|r| !std::ptr::eq(**r, service)) {
             return Err(Problem::NotAlone {
                 server: server(),
-                service: service.describe(),
-                other: other.describe(),
+                service: service.site(),
+                other: other.site(),
             });
         }
         // The user's function runs here, at assembly: a panic in it is a
         // start-up error naming it, not a crash.
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            make(name.to_owned(), addr.to_owned(), handle.clone(), states)
+            make(name.to_owned(), addr.to_owned(), assembly)
         }));
         return match made {
             Ok(Ok(server)) => Ok(server.declared_at(source)),
             Ok(Err(absent)) => Err(missing(service, absent)),
             Err(payload) => Err(Problem::Panicked {
-                function: service.describe(),
+                function: service.site(),
                 message: crate::error::panic_message(&*payload).to_owned(),
             }),
         };
@@ -312,27 +311,24 @@ fn assemble(
         return Err(Problem::SamePath {
             server: server(),
             path: pair[0].path.map(str::to_owned),
-            first: pair[0].describe(),
-            second: pair[1].describe(),
+            first: pair[0].site(),
+            second: pair[1].site(),
         });
     }
     if let [only] = group {
         if let ServerKind::Handler { alone, .. } = only.kind {
-            return alone(
-                name.to_owned(),
-                addr.to_owned(),
-                handle.clone(),
-                only.path,
-                states,
-            )
-            .map(|server| server.declared_at(source))
-            .map_err(|absent| missing(only, absent));
+            return alone(name.to_owned(), addr.to_owned(), only.path, assembly)
+                .map(|server| server.declared_at(source))
+                .map_err(|absent| missing(only, absent));
         }
     }
     let mut routes = Routes::default();
     for r in group {
         if let ServerKind::Handler { route, .. } = r.kind {
-            routes.add(r.path, route(states).map_err(|absent| missing(r, absent))?);
+            routes.add(
+                r.path,
+                route(assembly).map_err(|absent| missing(r, absent))?,
+            );
         }
     }
     Ok(routes

@@ -201,19 +201,60 @@ impl App {
     /// Serves a health endpoint at `path` on every server: `200` while
     /// running, `503` from the first signal on. Health requests are not
     /// counted. Default none; `GRACEFUL_HEALTH_PATH` (empty turns it off).
+    /// The path starts with `/`: another is refused at the start
+    /// ([`Error::Setting`](crate::Error::Setting), exit code 2), as the
+    /// attribute and the environment refuse it.
     ///
     /// ```
     /// let app = graceful::App::new().health_path("/healthz");
     /// # drop(app);
     /// ```
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
-        let path = path.into();
-        let path = if path.starts_with('/') {
-            path
-        } else {
-            format!("/{path}")
-        };
-        self.config.set(&settings::HEALTH_PATH, Value::Path(path));
+        self.config
+            .set(&settings::HEALTH_PATH, Value::Path(path.into()));
         self
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{App, Error, Server};
+    use hyper::service::service_fn;
+
+    fn app() -> App {
+        App::new().server(Server::new(
+            "api",
+            "127.0.0.1:0",
+            service_fn(|_req: crate::Request| async {
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(String::new()))
+            }),
+        ))
+    }
+
+    /// The builder judges a health path as the attribute and the
+    /// environment do: one without its `/` is refused, not repaired.
+    #[tokio::test]
+    async fn a_health_path_without_its_slash_is_refused_as_everywhere() {
+        let err = app()
+            .health_path("healthz")
+            .start()
+            .await
+            .expect_err("refused");
+        let Error::Setting { setting, reason } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(setting, "health_path");
+        assert_eq!(
+            Err(reason.clone()),
+            graceful_values::settings::parse_path("healthz")
+        );
+        let env = |var: &str| (var == "GRACEFUL_HEALTH_PATH").then(|| "healthz".to_owned());
+        let from_env = app()
+            .start_with(&env, None::<NoHook>)
+            .await
+            .expect_err("refused");
+        assert!(from_env.to_string().contains(reason.as_str()), "{from_env}");
+    }
+
+    type NoHook = std::future::Ready<Result<(), crate::error::BoxError>>;
 }

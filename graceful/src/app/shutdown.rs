@@ -137,7 +137,7 @@ impl Running {
     /// ```
     /// # async fn f(running: graceful::Running) {
     /// let report = running.wait().await;
-    /// std::process::exit(report.exit_code());
+    /// std::process::exit(report.exit_code().code());
     /// # }
     /// ```
     pub async fn wait(self) -> Report {

@@ -13,7 +13,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use crate::source::Source;
+use crate::site::Site;
 
 /// A piece of shared state, asked for by type.
 ///
@@ -80,7 +80,7 @@ impl<T> DerefMut for State<T> {
 /// ```
 #[track_caller]
 pub fn provide<T: Clone + Send + Sync + 'static>(value: T) {
-    global().provide(value, Source::caller());
+    global().provide(value, Site::caller());
 }
 
 /// The states provided, by type.
@@ -94,7 +94,7 @@ pub struct States {
 /// A state, and where it was provided.
 struct Provided {
     value: Arc<dyn Any + Send + Sync>,
-    at: Source,
+    at: Site,
 }
 
 /// A type provided twice.
@@ -102,12 +102,12 @@ struct Provided {
 pub(crate) struct ProvidedTwice {
     /// The type, such as `my_app::Pool`.
     pub(crate) state: &'static str,
-    pub(crate) first: Source,
-    pub(crate) second: Source,
+    pub(crate) first: Site,
+    pub(crate) second: Site,
 }
 
 impl States {
-    fn provide<T: Clone + Send + Sync + 'static>(&self, value: T, at: Source) {
+    fn provide<T: Clone + Send + Sync + 'static>(&self, value: T, at: Site) {
         let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
         let provided = Provided {
             value: Arc::new(value),
@@ -155,18 +155,9 @@ pub struct MissingState {
     pub type_name: &'static str,
 }
 
-/// What a [`State`] parameter can be built from: implemented by `State<T>`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a state the app can provide",
-    note = "take shared state as `graceful::State<T>`, and hand it over with `graceful::provide(value)` in `#[graceful::main]`'s body"
-)]
-pub trait FromStates: Sized {
-    /// Looks the state up.
-    fn from_states(states: &States) -> Result<Self, MissingState>;
-}
-
-impl<T: Clone + Send + Sync + 'static> FromStates for State<T> {
-    fn from_states(states: &States) -> Result<Self, MissingState> {
+impl<T: Clone + Send + Sync + 'static> State<T> {
+    /// Looks the state up, at assembly.
+    pub(crate) fn look_up(states: &States) -> Result<Self, MissingState> {
         let values = states.values.lock().unwrap_or_else(PoisonError::into_inner);
         values
             .get(&TypeId::of::<T>())
@@ -185,10 +176,10 @@ mod tests {
     #[test]
     fn a_provided_state_is_found_by_type_and_a_missing_one_named() {
         let states = States::default();
-        states.provide(7u32, Source::caller());
-        assert_eq!(State::<u32>::from_states(&states), Ok(State(7)));
+        states.provide(7u32, Site::caller());
+        assert_eq!(State::<u32>::look_up(&states), Ok(State(7)));
         assert_eq!(
-            State::<String>::from_states(&states),
+            State::<String>::look_up(&states),
             Err(MissingState {
                 type_name: "alloc::string::String"
             })
@@ -198,11 +189,11 @@ mod tests {
     #[test]
     fn a_type_provided_twice_keeps_the_first_and_names_both_places() {
         let states = States::default();
-        let first = Source::caller();
+        let first = Site::caller();
         states.provide(1u32, first);
-        let second = Source::caller();
+        let second = Site::caller();
         states.provide(2u32, second);
-        assert_eq!(State::<u32>::from_states(&states), Ok(State(1)));
+        assert_eq!(State::<u32>::look_up(&states), Ok(State(1)));
         assert_eq!(
             states.provided_twice(),
             vec![ProvidedTwice {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::addr::ListenAddr;
+use crate::site::Site;
 use graceful_values::Signal;
 mod activation;
 
@@ -66,8 +67,8 @@ pub enum Error {
     InvalidName {
         /// The name.
         name: String,
-        /// Where the server was declared (`file:line`).
-        declared: String,
+        /// Where the server was declared.
+        declared: Site,
         /// What is wrong with it.
         reason: String,
     },
@@ -75,28 +76,32 @@ pub enum Error {
     DuplicateName {
         /// The name.
         name: String,
-        /// Where the first server was declared (`file:line`).
-        first: String,
-        /// Where the second server was declared (`file:line`).
-        second: String,
+        /// Where the first server was declared.
+        first: Site,
+        /// Where the second server was declared.
+        second: Site,
     },
     /// Two shutdown callbacks share one name.
     DuplicateCallback {
         /// The name.
         name: String,
-        /// Where the first callback was declared (`file:line`).
-        first: String,
-        /// Where the second callback was declared (`file:line`).
-        second: String,
+        /// Where the first callback was declared.
+        first: Site,
+        /// Where the second callback was declared.
+        second: Site,
     },
     /// Two servers would listen on one address.
     DuplicateAddr {
         /// The address.
         addr: ListenAddr,
-        /// The first server's name and where it is declared: `"a" (src/main.rs:12)`.
+        /// The first server's name.
         first: String,
-        /// The second server's name and where it is declared.
+        /// Where the first server is declared (boxed: an error stays small).
+        first_declared: Box<Site>,
+        /// The second server's name.
         second: String,
+        /// Where the second server is declared.
+        second_declared: Box<Site>,
     },
     /// The functions registered by `#[graceful::server]` and
     /// `#[graceful::on_shutdown]` do not fit together. Every problem is
@@ -139,14 +144,18 @@ pub enum Error {
 }
 
 /// One way the registered functions do not fit together. A function is
-/// named with where it is declared: `` `api` at src/main.rs:12 ``.
+/// named by its [`Site`], shown as `` `api` at src/main.rs:12 ``.
 ///
 /// ```
-/// let problem = graceful::Problem::NoAddress {
-///     server: "api".into(),
-///     functions: vec!["`users` at src/main.rs:3".into()],
-/// };
-/// assert!(problem.to_string().contains("no address"));
+/// # fn check(err: graceful::Error) {
+/// if let graceful::Error::Registration(problems) = err {
+///     for problem in &problems {
+///         if let graceful::Problem::NoAddress { server, .. } = problem {
+///             eprintln!("give server {server} an address");
+///         }
+///     }
+/// }
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -156,11 +165,11 @@ pub enum Problem {
         /// The server.
         server: String,
         /// The first function giving one.
-        first: String,
+        first: Site,
         /// The address it gives.
         first_addr: String,
         /// The second function giving one.
-        second: String,
+        second: Site,
         /// The address it gives.
         second_addr: String,
     },
@@ -169,16 +178,16 @@ pub enum Problem {
         /// The server.
         server: String,
         /// Its functions.
-        functions: Vec<String>,
+        functions: Vec<Site>,
     },
     /// A function returning a service serves its server alone.
     NotAlone {
         /// The server.
         server: String,
         /// The function returning the service.
-        service: String,
+        service: Site,
         /// Another function of the server.
-        other: String,
+        other: Site,
     },
     /// Two handlers serve one path (`None`: every other path).
     SamePath {
@@ -187,39 +196,39 @@ pub enum Problem {
         /// The path.
         path: Option<String>,
         /// The first handler.
-        first: String,
+        first: Site,
         /// The second handler.
-        second: String,
+        second: Site,
     },
     /// Two callbacks share one name.
     SameCallbackName {
         /// The name.
         name: String,
         /// Where the first is declared.
-        first: String,
+        first: Site,
         /// Where the second is declared.
-        second: String,
+        second: Site,
     },
     /// `graceful::provide` was given a value of one type twice.
     ProvidedTwice {
         /// The type, such as `my_app::Pool`.
         state: &'static str,
-        /// Where it was provided first (`file:line`).
-        first: String,
+        /// Where it was provided first.
+        first: Site,
         /// Where it was provided again.
-        second: String,
+        second: Site,
     },
     /// A function asks for a state nobody provided.
     MissingState {
         /// The function.
-        function: String,
+        function: Site,
         /// The type of the state, such as `my_app::Db`.
         state: &'static str,
     },
     /// A function returning a service panicked when it was called.
     Panicked {
         /// The function.
-        function: String,
+        function: Site,
         /// The panic's message.
         message: String,
     },
@@ -238,11 +247,19 @@ impl fmt::Display for Problem {
                 f,
                 "server {server:?}: two addresses: {first_addr:?} from {first} and {second_addr:?} from {second}"
             ),
-            Problem::NoAddress { server, functions } => write!(
-                f,
-                "server {server:?}: no address: give `addr = \"ip:port\"` on one of {}",
-                functions.join(", ")
-            ),
+            Problem::NoAddress { server, functions } => {
+                write!(
+                    f,
+                    "server {server:?}: no address: give `addr = \"ip:port\"` on one of "
+                )?;
+                for (i, site) in functions.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    site.fmt(f)?;
+                }
+                Ok(())
+            }
             Problem::NotAlone {
                 server,
                 service,
@@ -272,7 +289,7 @@ impl fmt::Display for Problem {
                 second,
             } => write!(
                 f,
-                "callback {name:?}: declared twice, at {first} and at {second}"
+                "callback {name:?} is declared twice: {first} and {second}"
             ),
             Problem::ProvidedTwice {
                 state,
@@ -301,7 +318,7 @@ impl Error {
     /// let err = graceful::Error::NoServers;
     /// assert_eq!(err.exit_code(), 2);
     /// ```
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> crate::exit_code::ExitCode {
         crate::exit_code::STARTUP_FAILED
     }
 }
@@ -327,31 +344,30 @@ impl fmt::Display for Error {
                 reason,
             } => write!(
                 f,
-                "server name {name:?} (at {declared}) cannot be used: {reason}"
+                "server name {name:?} ({declared}) cannot be used: {reason}"
             ),
             Error::DuplicateName {
                 name,
                 first,
                 second,
-            } => write!(
-                f,
-                "two servers are named {name:?}: one declared at {first}, one at {second}"
-            ),
+            } => write!(f, "two servers are named {name:?}: {first} and {second}"),
             Error::DuplicateCallback {
                 name,
                 first,
                 second,
             } => write!(
                 f,
-                "two shutdown callbacks are named {name:?}: one declared at {first}, one at {second}"
+                "two shutdown callbacks are named {name:?}: {first} and {second}"
             ),
             Error::DuplicateAddr {
                 addr,
                 first,
+                first_declared,
                 second,
+                second_declared,
             } => write!(
                 f,
-                "servers {first} and {second} would both listen on {addr}"
+                "servers {first:?} ({first_declared}) and {second:?} ({second_declared}) would both listen on {addr}"
             ),
             Error::Registration(problems) => {
                 for (i, problem) in problems.iter().enumerate() {

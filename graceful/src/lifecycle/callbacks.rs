@@ -18,8 +18,9 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{self, Lookup};
 use crate::error::{Error, panic_message};
+use crate::hook::HookResult;
 use crate::lifecycle::report::{CallbackOutcome, CallbackReport};
-use crate::source::Source;
+use crate::site::Site;
 
 /// How long a callback may still take to return once its context has fired
 /// at its timeout, before it is aborted: 250 ms. It lets a callback that
@@ -51,7 +52,7 @@ pub struct Callback {
     name: String,
     phase: i32,
     timeout: Option<Duration>,
-    source: Source,
+    source: Site,
     run: CallbackFn,
 }
 
@@ -79,13 +80,13 @@ impl Callback {
     where
         F: FnOnce(ShutdownContext) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: CallbackResult,
+        Fut::Output: HookResult,
     {
         Callback {
             name: name.into(),
             phase: 0,
             timeout: None,
-            source: Source::caller(),
+            source: Site::caller(),
             run: Box::new(move |ctx| {
                 let fut = f(ctx);
                 Box::pin(async move { fut.await.into_result() })
@@ -120,7 +121,7 @@ impl Callback {
     }
 
     /// Sets where the callback was declared, for error messages.
-    pub(crate) fn declared_at(mut self, source: Source) -> Self {
+    pub(crate) fn declared_at(mut self, source: Site) -> Self {
         self.source = source;
         self
     }
@@ -132,31 +133,6 @@ impl Callback {
     /// ```
     pub fn name(&self) -> &str {
         &self.name
-    }
-}
-
-/// What a callback may return: `()` or `Result<(), E>` where `E: Display`.
-///
-/// ```
-/// fn accepts<R: graceful::CallbackResult>(_: R) {}
-/// accepts(());
-/// accepts(Ok::<(), std::io::Error>(()));
-/// accepts(Err::<(), _>("disk full"));
-/// ```
-pub trait CallbackResult {
-    /// `Ok(())`, or the error's message.
-    fn into_result(self) -> Result<(), String>;
-}
-
-impl CallbackResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl<E: fmt::Display> CallbackResult for Result<(), E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map_err(|err| err.to_string())
     }
 }
 
@@ -324,8 +300,8 @@ impl Plan {
         {
             return Err(Error::DuplicateCallback {
                 name: pair[0].name.clone(),
-                first: pair[0].source.to_string(),
-                second: pair[1].source.to_string(),
+                first: pair[0].source,
+                second: pair[1].source,
             });
         }
         callbacks.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));

@@ -6,14 +6,16 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::exit_code::ExitCode;
+
 /// Ends the process with `code`, once: a second caller (the sentinel and the
 /// runtime racing to a forced exit) waits for the first to finish.
-pub(crate) fn exit_process(code: i32) -> ! {
+pub(crate) fn exit_process(code: ExitCode) -> ! {
     static EXITING: AtomicBool = AtomicBool::new(false);
     if EXITING.swap(true, Ordering::SeqCst) {
         loop {
             std::thread::park();
         }
     }
-    std::process::exit(code)
+    std::process::exit(code.code())
 }

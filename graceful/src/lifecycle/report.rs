@@ -13,22 +13,53 @@ use crate::lifecycle::{ForcedBy, Trigger};
 /// A request that was still running when the drain deadline passed.
 ///
 /// ```
-/// # let request = graceful::OpenRequest {
-/// #     server: "api".into(), method: "GET".into(), path: "/slow".into(),
-/// #     age: std::time::Duration::from_secs(10),
-/// # };
-/// println!("{} {} {} open for {:?}", request.server, request.method, request.path, request.age);
+/// # fn show(report: &graceful::Report) {
+/// for request in &report.cut_off {
+///     let method = request.method.as_ref().map_or("?", |m| m.as_str());
+///     println!("{} {method} {} open for {:?}", request.server, request.path, request.age);
+/// }
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OpenRequest {
     /// The server's name.
     pub server: String,
-    /// The request's method.
-    pub method: String,
+    /// The request's method; `None` where it was not kept (an extension
+    /// method on a busy thread's record, or an HTTP/2 stream whose
+    /// connection still runs).
+    pub method: Option<http::Method>,
     /// The request's path, without the query.
     pub path: String,
     /// How long it had been running.
     pub age: Duration,
+}
+
+impl OpenRequest {
+    /// The method's name, for logs: `(unknown)` where it was not kept.
+    pub(crate) fn method_name(&self) -> &str {
+        self.method
+            .as_ref()
+            .map_or("(unknown)", http::Method::as_str)
+    }
+}
+
+/// A trigger of the shutdown and when it came.
+///
+/// ```
+/// # fn show(report: &graceful::Report) {
+/// for later in report.triggers.iter().skip(1) {
+///     println!("then {} after {:?}", later.trigger, later.at);
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TriggerAt {
+    /// What it was.
+    pub trigger: Trigger,
+    /// How long after the first trigger it came (zero for the first).
+    pub at: Duration,
 }
 
 /// One server's requests and connections over the app's life.
@@ -272,14 +303,14 @@ impl fmt::Display for Abandoned {
 /// # async fn example(app: graceful::App) {
 /// let report = app.run().await.expect("started");
 /// println!("{report}");
-/// std::process::exit(report.exit_code());
+/// std::process::exit(report.exit_code().code());
 /// # }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
-    /// What started the shutdown, then any later signals, with the time since the first.
-    pub triggers: Vec<(Trigger, Duration)>,
+    /// What started the shutdown, then any later signals.
+    pub triggers: Vec<TriggerAt>,
     /// Whether the shutdown began before the servers were started.
     pub during_startup: bool,
     /// Each phase that ran, in order.
@@ -304,7 +335,7 @@ impl Report {
     /// ```
     /// assert_eq!(graceful::Report::default().exit_code(), 0);
     /// ```
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> exit_code::ExitCode {
         if self.forced.is_some() {
             exit_code::FORCED
         } else if self.servers.iter().any(|s| s.cut_off > 0) || !self.cut_off.is_empty() {
@@ -356,7 +387,7 @@ impl Report {
                 }
             }
         }
-        let code = self.exit_code();
+        let code = self.exit_code().code();
         if code == exit_code::SUCCESS {
             tracing::info!(exit_code = code, total = ?self.total, "shutdown complete");
         } else {
@@ -368,7 +399,7 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "shutdown report (exit code {})", self.exit_code())?;
-        for (i, (trigger, at)) in self.triggers.iter().enumerate() {
+        for (i, TriggerAt { trigger, at }) in self.triggers.iter().enumerate() {
             if i == 0 {
                 writeln!(f, "  trigger: {trigger}")?;
             } else {
@@ -409,7 +440,10 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  cut off: {} {} {} after {:?}",
-                r.server, r.method, r.path, r.age
+                r.server,
+                r.method_name(),
+                r.path,
+                r.age
             )?;
         }
         for cb in &self.callbacks {
@@ -486,7 +520,7 @@ mod tests {
         let upgraded_cut = Report {
             cut_off: vec![OpenRequest {
                 server: "api".into(),
-                method: "GET".into(),
+                method: Some(http::Method::GET),
                 path: "/ws".into(),
                 age: Duration::from_secs(3),
             }],

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use super::listen::Listener;
 use super::{Server, Spawn};
-use crate::addr::{ListenAddr, UNIX_PREFIX};
+use crate::addr::ListenAddr;
 use crate::config::{self, Lookup};
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::system::activation::{ActivationError, Inherited, InheritedListener};
+use graceful_values::addr::{Address, parse_addr};
 use tokio::task::JoinHandle;
 
 /// A server whose listener is bound, not yet accepting.
@@ -50,15 +51,15 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
         if let Err(reason) = graceful_values::check_name(&a.name) {
             return Err(Error::InvalidName {
                 name: a.name.clone(),
-                declared: a.source.to_string(),
+                declared: a.source,
                 reason,
             });
         }
         if let Some(b) = servers[i + 1..].iter().find(|b| b.name == a.name) {
             return Err(Error::DuplicateName {
                 name: a.name.clone(),
-                first: a.source.to_string(),
-                second: b.source.to_string(),
+                first: a.source,
+                second: b.source,
             });
         }
     }
@@ -90,8 +91,10 @@ pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Ve
             {
                 return Err(Error::DuplicateAddr {
                     addr,
-                    first: format!("{:?} ({})", other.name, other.source),
-                    second: format!("{:?} ({})", server.name, server.source),
+                    first: other.name.clone(),
+                    first_declared: Box::new(other.source),
+                    second: server.name.clone(),
+                    second_declared: Box::new(server.source),
                 });
             }
         }
@@ -166,50 +169,21 @@ fn adopt(server: Server, inherited: InheritedListener) -> Result<Bound, Error> {
     })
 }
 
+/// Parses `addr` with the one parser the attributes use too, then resolves
+/// a host name.
 async fn resolve(addr: &str) -> stdio::Result<ListenAddr> {
-    if let Some(path) = addr.strip_prefix(UNIX_PREFIX) {
-        if path.is_empty() {
-            return Err(stdio::Error::new(
-                stdio::ErrorKind::InvalidInput,
-                "a Unix socket's path is missing: write unix:/path/to/socket",
-            ));
-        }
-        return Ok(ListenAddr::Unix(path.into()));
-    }
-    if let Ok(addr) = addr.parse() {
-        return Ok(ListenAddr::Tcp(addr));
-    }
-    check_port(addr)?;
-    let found = tokio::net::lookup_host(addr).await?.next();
-    found.map(ListenAddr::Tcp).ok_or_else(|| {
-        stdio::Error::new(
-            stdio::ErrorKind::NotFound,
-            "the name resolved to no address",
-        )
-    })
-}
-
-/// An address to resolve is `host:port`: says so when the port is missing
-/// or is not a number, instead of the resolver's "invalid socket address".
-fn check_port(addr: &str) -> stdio::Result<()> {
     let invalid = |reason: String| stdio::Error::new(stdio::ErrorKind::InvalidInput, reason);
-    if addr.parse::<std::net::IpAddr>().is_ok() {
-        return Err(invalid(format!(
-            "a port is missing: write {}:PORT",
-            if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr.to_owned()
-            }
-        )));
-    }
-    match addr.rsplit_once(':') {
-        None => Err(invalid(format!(
-            "a port is missing: write {addr}:PORT, such as {addr}:8080"
-        ))),
-        Some((_, port)) if port.parse::<u16>().is_err() => Err(invalid(format!(
-            "{port:?} is not a port: write a number from 0 to 65535"
-        ))),
-        Some(_) => Ok(()),
+    match parse_addr(addr).map_err(invalid)? {
+        Address::Socket(addr) => Ok(ListenAddr::Tcp(addr)),
+        Address::Unix(path) => Ok(ListenAddr::Unix(path)),
+        Address::Host { host, port } => {
+            let found = tokio::net::lookup_host((host.as_str(), port)).await?.next();
+            found.map(ListenAddr::Tcp).ok_or_else(|| {
+                stdio::Error::new(
+                    stdio::ErrorKind::NotFound,
+                    "the name resolved to no address",
+                )
+            })
+        }
     }
 }

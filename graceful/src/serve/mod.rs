@@ -31,7 +31,7 @@ use crate::serve::accounts::ServerShared;
 use listen::Listener;
 pub(crate) use listen::Stream;
 
-use crate::source::Source;
+use crate::site::Site;
 
 type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
 
@@ -144,7 +144,7 @@ pub type Request<B = Incoming> = http::Request<B>;
 pub struct Server {
     name: String,
     addr: String,
-    source: Source,
+    source: Site,
     spawn: Spawn,
 }
 
@@ -183,7 +183,7 @@ impl Server {
         Server {
             name: name.into(),
             addr: addr.into(),
-            source: Source::caller(),
+            source: Site::caller(),
             spawn: Box::new(move |listener, shared| {
                 tokio::spawn(accept::accept_loop(listener, shared, service))
             }),
@@ -214,7 +214,7 @@ impl Server {
     }
 
     /// Sets where the server was declared, for error messages.
-    pub(crate) fn declared_at(mut self, source: Source) -> Self {
+    pub(crate) fn declared_at(mut self, source: Site) -> Self {
         self.source = source;
         self
     }

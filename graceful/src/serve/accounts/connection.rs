@@ -288,7 +288,7 @@ impl ConnState {
         let unnamed = in_flight.saturating_sub(named.len());
         named.extend((0..unnamed).map(|_| OpenRequest {
             server: server.to_owned(),
-            method: "(unknown)".to_owned(),
+            method: None,
             path: "(an HTTP/2 stream whose connection still runs)".to_owned(),
             age: Duration::ZERO,
         }));

@@ -80,7 +80,7 @@ fn log_cut_off(what: &str, request: &OpenRequest, lifecycle: &Lifecycle, cut: Cu
     };
     tracing::warn!(
         server = %request.server,
-        method = %request.method,
+        method = request.method_name(),
         path = %request.path,
         age = ?request.age,
         forced_by,

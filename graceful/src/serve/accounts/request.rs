@@ -96,7 +96,7 @@ impl StreamName {
     pub(super) fn named(&self, server: &str, now: u64) -> OpenRequest {
         OpenRequest {
             server: server.to_owned(),
-            method: self.method.to_string(),
+            method: Some(self.method.clone()),
             path: self.path.clone(),
             age: Duration::from_nanos(now.saturating_sub(self.started)),
         }
@@ -177,10 +177,10 @@ impl CurrentRequest {
         self.started.store(started, Relaxed);
     }
 
-    fn method(&self) -> String {
+    fn method(&self) -> Option<Method> {
         match usize::from(self.method.load(Relaxed)) {
-            0 => "(other method)".to_owned(),
-            i => METHODS[i - 1].to_string(),
+            0 => None,
+            i => METHODS.get(i - 1).cloned(),
         }
     }
 
@@ -279,7 +279,7 @@ impl RequestGuard {
         let message = crate::error::panic_message(payload);
         tracing::error!(
             server = %request.server,
-            method = %request.method,
+            method = request.method_name(),
             path = %request.path,
             panic = message,
             "handler panicked"
@@ -350,7 +350,7 @@ mod tests {
         current.record(&Method::PATCH, "/users/42", 7);
         assert_eq!(
             (current.method(), current.path()),
-            ("PATCH".to_owned(), "/users/42".to_owned())
+            (Some(Method::PATCH), "/users/42".to_owned())
         );
         assert_eq!(current.started.load(Relaxed), 7);
 
@@ -361,6 +361,6 @@ mod tests {
             path.ends_with('…') && long.starts_with(path.trim_end_matches('…')),
             "{path}"
         );
-        assert_eq!(current.method(), "(other method)");
+        assert_eq!(current.method(), None);
     }
 }

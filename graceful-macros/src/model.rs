@@ -1,0 +1,109 @@
+//! Each attribute's arguments as typed data, built from the grammar's
+//! checked values (see `args`), so that expansion reads fields, not keys.
+
+use proc_macro2::{Span, TokenStream};
+use syn::LitStr;
+
+use graceful_values::settings;
+
+use crate::Errors;
+use crate::args::{self, Args};
+use crate::validate;
+
+/// `#[graceful::server(name, addr, path, crate)]`.
+pub(crate) struct ServerArgs {
+    /// The server's name, given; else the function's.
+    pub(crate) name: Option<LitStr>,
+    /// Its address, checked with the runtime's parser.
+    pub(crate) addr: Option<LitStr>,
+    /// The path this function serves.
+    pub(crate) path: Option<LitStr>,
+    /// The path to the runtime crate.
+    pub(crate) krate: syn::Path,
+}
+
+/// `#[graceful::on_shutdown(name, timeout, phase, crate)]`.
+pub(crate) struct CallbackArgs {
+    /// The callback's name, given; else the function's.
+    pub(crate) name: Option<LitStr>,
+    /// Its timeout, in nanoseconds.
+    pub(crate) timeout: Option<u64>,
+    /// Its phase (default 0).
+    pub(crate) phase: i32,
+    /// The path to the runtime crate.
+    pub(crate) krate: syn::Path,
+}
+
+/// `#[graceful::main(<setting> = "...", crate)]`.
+pub(crate) struct MainArgs {
+    /// The settings given, in the order given, each parsed by its kind.
+    pub(crate) settings: Vec<(&'static str, settings::Value)>,
+    /// The path to the runtime crate.
+    pub(crate) krate: syn::Path,
+}
+
+impl ServerArgs {
+    /// Parses and checks the arguments; `function` names the server when
+    /// `name` does not.
+    pub(crate) fn parse(tokens: TokenStream, function: &syn::Ident, errors: &mut Errors) -> Self {
+        let args = Args::parse(tokens, args::SERVER_KEYS, errors);
+        let parsed = ServerArgs {
+            name: args.str("name").cloned(),
+            addr: args.str("addr").cloned(),
+            path: args.str("path").cloned(),
+            krate: args.krate(),
+        };
+        match &parsed.name {
+            Some(name) => validate::server_name(&name.value(), name.span(), errors),
+            None => validate::server_name(
+                &syn::ext::IdentExt::unraw(function).to_string(),
+                function.span(),
+                errors,
+            ),
+        }
+        if let Some(addr) = &parsed.addr {
+            validate::addr(addr, errors);
+        }
+        if let Some(path) = &parsed.path {
+            validate::path(path, errors);
+        }
+        if parsed.addr.is_none() && parsed.path.is_none() && errors.is_empty() {
+            errors.push(syn::Error::new(
+                Span::call_site(),
+                "missing `addr`: write `#[graceful::server(addr = \"127.0.0.1:8080\")]`; only a function that adds a `path` to a server declared elsewhere may leave it out",
+            ));
+        }
+        parsed
+    }
+}
+
+impl CallbackArgs {
+    /// Parses and checks the arguments.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let args = Args::parse(tokens, args::ON_SHUTDOWN_KEYS, errors);
+        let parsed = CallbackArgs {
+            name: args.str("name").cloned(),
+            timeout: args.duration("timeout"),
+            phase: args.int("phase").unwrap_or(0),
+            krate: args.krate(),
+        };
+        if let Some(name) = &parsed.name {
+            validate::name(name, errors);
+        }
+        parsed
+    }
+}
+
+impl MainArgs {
+    /// Parses and checks the arguments.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let args = Args::parse(tokens, &args::main_keys(), errors);
+        MainArgs {
+            settings: args
+                .settings()
+                .map(|(name, value)| (name, value.clone()))
+                .collect(),
+            krate: args.krate(),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+type Code = u8;
+
+#[graceful::main]
+async fn main() -> Code {
+    0
+}
