@@ -15,7 +15,7 @@ use graceful::hyper::{HeaderMap, Response};
 use graceful::{App, Request, Server, exit_code};
 use http_body_util::StreamBody;
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE, read_to_close, until_unread_at_server};
+use support::{Fixture, JSON, PATIENCE, read_to_close, until_unread_at_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -127,12 +127,12 @@ async fn a_handler_blocked_at_the_drain_deadline_is_cut_off_and_named() {
             &[
                 ("GRACEFUL_DRAIN_TIMEOUT", "500ms"),
                 ("GRACEFUL_SHUTDOWN_TIMEOUT", "4s"),
-                ("GRACEFUL_LOG_FORMAT", "json"),
+                JSON,
             ],
         );
         let addr = app.addr("api").await;
         let client = blocking_request(addr, h2).await;
-        app.wait_for_line("blocking request started").await;
+        app.wait_for_started("block", 1).await;
         app.signal(SIGTERM);
         let (code, _) = app.exit().await;
         let log = app.log();
@@ -194,7 +194,7 @@ async fn read_response(stream: &mut TcpStream) -> String {
 /// served, not refused: the kernel tells when their bytes arrived.
 #[tokio::test]
 async fn requests_that_arrived_before_the_refusal_are_served_after_a_stall() {
-    let mut app = Fixture::spawn(&[], &[ONE_WORKER]);
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, JSON]);
     let addr = app.addr("api").await;
     let mut idle = Vec::new();
     for _ in 0..8 {
@@ -209,7 +209,7 @@ async fn requests_that_arrived_before_the_refusal_are_served_after_a_stall() {
     // Long enough for the writes below to land while it blocks, however
     // loaded the machine.
     let blocked = tokio::spawn(support::get(addr, "/block?ms=3000"));
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     // Sent, as a load balancer does, before it learns of the shutdown.
     for stream in &mut idle {
         stream

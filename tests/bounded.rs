@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
-use support::{Fixture, connect, send};
+use support::{Fixture, JSON, connect, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,7 +26,7 @@ const PROMPT: Duration = Duration::from_secs(1);
 /// Waits for the exit; asserts its code and that it followed the report's
 /// last line promptly. Returns the time from `since` to the exit.
 async fn exits_after_the_report(app: &mut Fixture, code: i32, since: Instant) -> Duration {
-    app.wait_for_line("shutdown complete").await;
+    app.wait_for_event_with(&["exit_code", "total"]).await;
     let reported = Instant::now();
     let (exit, _) = app.exit().await;
     let lag = reported.elapsed();
@@ -47,6 +47,7 @@ async fn a_callback_that_blocks_its_thread_does_not_hold_the_exit() {
             &[
                 ("GRACEFUL_CALLBACK_TIMEOUT", "500ms"),
                 ("GRACEFUL_SHUTDOWN_TIMEOUT", "10s"),
+                JSON,
             ],
         );
         app.addr("api").await;
@@ -58,9 +59,16 @@ async fn a_callback_that_blocks_its_thread_does_not_hold_the_exit() {
             "{behaviour}: exit took {took:?}"
         );
         let log = app.log();
-        assert!(log.contains("outcome=timed out (aborted)"), "{log}");
+        assert_eq!(
+            app.callback_report("flush")["outcome"],
+            "timed out (aborted)",
+            "{log}"
+        );
+        // Told from the callback's own events (`callback` too) by its
+        // message only.
         assert!(
-            log.contains("abandoned at exit callback=flush"),
+            app.event_where(&[("message", "abandoned at exit"), ("callback", "flush")])
+                .is_some(),
             "{behaviour}: the report names the work it abandons: {log}"
         );
     }
@@ -68,15 +76,15 @@ async fn a_callback_that_blocks_its_thread_does_not_hold_the_exit() {
 
 #[tokio::test]
 async fn blocking_work_of_a_cut_off_request_does_not_hold_the_exit() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "500ms")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "500ms"), JSON]);
     let addr = app.addr("api").await;
     request(addr, "/spawn-blocking?ms=60000");
-    app.wait_for_line("spawn_blocking request started").await;
+    app.wait_for_started("spawn-blocking", 1).await;
     let signalled = Instant::now();
     app.signal(SIGTERM);
     let took = exits_after_the_report(&mut app, 3, signalled).await;
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
-    assert!(app.log().contains("cut_off=1"), "{}", app.log());
+    app.assert_report("api", &[("cut_off", 1)]);
 }
 
 /// One worker thread, blocked by a handler: nothing on the runtime runs.
@@ -84,10 +92,13 @@ const ONE_WORKER: (&str, &str) = ("TOKIO_WORKER_THREADS", "1");
 
 #[tokio::test]
 async fn the_global_deadline_holds_when_the_runtime_is_starved() {
-    let mut app = Fixture::spawn(&[], &[ONE_WORKER, ("GRACEFUL_SHUTDOWN_TIMEOUT", "2s")]);
+    let mut app = Fixture::spawn(
+        &[],
+        &[ONE_WORKER, ("GRACEFUL_SHUTDOWN_TIMEOUT", "2s"), JSON],
+    );
     let addr = app.addr("api").await;
     request(addr, "/block?ms=30000");
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     let signalled = Instant::now();
     app.signal(SIGTERM);
     let (code, _) = app.exit().await;
@@ -99,21 +110,29 @@ async fn the_global_deadline_holds_when_the_runtime_is_starved() {
         took < Duration::from_secs(4),
         "forced late: {took:?}: {log}"
     );
-    assert!(log.contains("shutdown timeout of 2s passed"), "{log}");
     assert!(
-        log.contains("the runtime did not answer"),
+        app.event_where(&[("forced_by", "shutdown timeout of 2s passed")])
+            .is_some(),
+        "{log}"
+    );
+    // The sentinel's lines are those that say how long it `waited`.
+    assert!(
+        app.event_with(&["forced_by", "waited"]).is_some(),
         "the sentinel says why it exits on its own: {log}"
     );
-    assert!(log.contains("in_flight=1"), "the last counts: {log}");
-    assert_true_total(&log, Duration::from_secs(2));
+    assert!(
+        app.event_where(&[("in_flight", "1")]).is_some(),
+        "the last counts: {log}"
+    );
+    assert_true_total(&app, Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn a_second_signal_holds_when_the_runtime_is_starved() {
-    let mut app = Fixture::spawn(&[], &[ONE_WORKER]);
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, JSON]);
     let addr = app.addr("api").await;
     request(addr, "/block?ms=30000");
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     app.signal(SIGTERM);
     app.wait_until_delivered(SIGTERM).await;
     let second = Instant::now();
@@ -123,7 +142,7 @@ async fn a_second_signal_holds_when_the_runtime_is_starved() {
     assert_eq!(code, 1, "{}", app.log());
     assert!(took < Duration::from_secs(2), "forced late: {took:?}");
     assert!(
-        app.log().contains("forced_by=second SIGINT"),
+        app.event_where(&[("forced_by", "second SIGINT")]).is_some(),
         "{}",
         app.log()
     );
@@ -131,23 +150,14 @@ async fn a_second_signal_holds_when_the_runtime_is_starved() {
 
 /// The report's `total` is at least `at_least`: it counts from the signal,
 /// not from the moment a starved runtime got to it.
-fn assert_true_total(log: &str, at_least: Duration) {
-    let total = log
-        .lines()
-        .rev()
-        .find_map(|line| line.split("total=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no total in the log: {log}"));
-    let secs: f64 = if let Some(ms) = total.strip_suffix("ms") {
-        ms.parse::<f64>().expect("a number") / 1000.0
-    } else {
-        total
-            .strip_suffix('s')
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("a duration: {total}"))
-    };
+fn assert_true_total(app: &Fixture, at_least: Duration) {
+    let log = app.log();
+    let total = app
+        .event_with(&["exit_code", "total"])
+        .unwrap_or_else(|| panic!("no total in the log: {log}"))["total"]
+        .clone();
     assert!(
-        secs >= at_least.as_secs_f64(),
+        support::duration(&total) >= at_least,
         "the report claims total={total}: {log}"
     );
 }
@@ -156,10 +166,10 @@ fn assert_true_total(log: &str, at_least: Duration) {
 async fn every_delivered_signal_counts_however_close_behind() {
     // The only worker is busy for a while: both signals are delivered
     // before the runtime could look at the first.
-    let mut app = Fixture::spawn(&[], &[ONE_WORKER, ("GRACEFUL_DRAIN_TIMEOUT", "20s")]);
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, ("GRACEFUL_DRAIN_TIMEOUT", "20s"), JSON]);
     let addr = app.addr("api").await;
     request(addr, "/block?ms=2000");
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     app.signal(SIGTERM);
     app.wait_until_delivered(SIGTERM).await;
     let second = Instant::now();
@@ -169,7 +179,8 @@ async fn every_delivered_signal_counts_however_close_behind() {
     assert_eq!(code, 1, "two deliveries counted as one: {}", app.log());
     assert!(took < Duration::from_millis(1500), "forced late: {took:?}");
     assert!(
-        app.log().contains("forced_by=second SIGTERM"),
+        app.event_where(&[("forced_by", "second SIGTERM")])
+            .is_some(),
         "{}",
         app.log()
     );
@@ -177,10 +188,10 @@ async fn every_delivered_signal_counts_however_close_behind() {
 
 #[tokio::test]
 async fn a_sigterm_then_at_once_a_sigint_force_the_exit() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "20s")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "20s"), JSON]);
     let addr = app.addr("api").await;
     request(addr, "/hang");
-    app.wait_for_line("hanging request started").await;
+    app.wait_for_started("hang", 1).await;
     app.signal(SIGTERM);
     app.signal(SIGINT);
     let (code, took) = app.exit().await;
@@ -192,18 +203,22 @@ async fn a_sigterm_then_at_once_a_sigint_force_the_exit() {
 async fn a_sigterm_pending_at_exec_goes_through_the_lifecycle() {
     // The child starts with SIGTERM blocked and already pending, as if it
     // had arrived in its first instant: the handlers, once installed, take it.
-    let mut app = Fixture::spawn_with_sigterm_pending(&[], &[]);
+    let mut app = Fixture::spawn_with_sigterm_pending(&[], &[JSON]);
     let (code, took) = app.exit().await;
     assert_eq!(code, 0, "killed by the default action? {}", app.log());
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
     let log = app.log();
-    assert!(log.contains("trigger=SIGTERM"), "{log}");
-    assert!(log.contains("during start-up"), "{log}");
+    assert!(
+        app.event_where(&[("trigger", "SIGTERM")]).is_some(),
+        "{log}"
+    );
+    // Said by its message only.
+    assert!(app.said("during start-up"), "{log}");
 }
 
 #[tokio::test]
 async fn a_connection_that_never_completes_its_headers_is_closed_while_running() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_HEADER_READ_TIMEOUT", "500ms")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_HEADER_READ_TIMEOUT", "500ms"), JSON]);
     let addr = app.addr("api").await;
     // Before the connections: the server's timers start at their accept.
     let opened = Instant::now();
@@ -232,19 +247,20 @@ async fn a_connection_that_never_completes_its_headers_is_closed_while_running()
         other => panic!("the idle keep-alive connection was closed: {other:?}"),
     }
     app.signal(SIGTERM);
-    app.exit_clean(&["header_timeouts=2"]).await;
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("header_timeouts", 2)]);
 }
 
 #[tokio::test]
 async fn a_client_that_half_closes_after_its_request_gets_its_response() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(b"GET /slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     stream.shutdown().await.unwrap(); // SHUT_WR: nothing more to send
     let mut buf = Vec::new();
     tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf))
@@ -260,7 +276,7 @@ async fn a_client_that_half_closes_after_its_request_gets_its_response() {
 
 #[tokio::test]
 async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_READ_GRACE", "0ms")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_READ_GRACE", "0ms"), JSON]);
     let addr = app.addr("api").await;
     let sockets = app.sockets();
     let stream = TcpStream::connect(addr).await.unwrap();
@@ -301,12 +317,13 @@ async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
     );
     drop(reader);
     upload.abort();
-    app.exit_clean(&["refused=1"]).await;
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("refused", 1)]);
 }
 
 #[tokio::test]
 async fn pipelined_requests_behind_a_closing_response_are_counted() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     // Ten requests in one write: a slow one, then nine more behind it.
@@ -315,7 +332,7 @@ async fn pipelined_requests_behind_a_closing_response_are_counted() {
         batch.extend_from_slice(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     }
     stream.write_all(&batch).await.unwrap();
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGTERM);
     let mut buf = Vec::new();
     tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut buf))
@@ -329,8 +346,9 @@ async fn pipelined_requests_behind_a_closing_response_are_counted() {
     let log = app.log();
     assert_eq!(code, 0, "{log}");
     // Every request is accounted for: answered, or counted as unanswered.
-    assert!(
-        log.contains(&format!("unanswered={}", 10 - answered)),
+    assert_eq!(
+        app.server_report("api")["unanswered"],
+        10 - answered,
         "{answered} answered: {log}"
     );
 }

@@ -3,7 +3,7 @@
 mod support;
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
-use support::{Fixture, get};
+use support::{Fixture, JSON, get};
 
 #[tokio::test]
 async fn the_demo_serves_then_flushes_its_cache_on_sigterm() {
@@ -12,6 +12,7 @@ async fn the_demo_serves_then_flushes_its_cache_on_sigterm() {
         &[
             ("GRACEFUL_ADDR_SERVICE1", "127.0.0.1:0"),
             ("GRACEFUL_ADDR_SERVICE2", "127.0.0.1:0"),
+            JSON,
         ],
     );
     let service1 = seed.addr("service1").await;
@@ -27,10 +28,13 @@ async fn the_demo_serves_then_flushes_its_cache_on_sigterm() {
     let (code, _) = seed.exit().await;
     assert_eq!(code, 0, "{}", seed.log());
     let log = seed.log();
-    assert!(log.contains("cache flushed to the store visits=2"), "{log}");
+    // The example's line saying where it flushed (`store`), and how many.
+    let flushed = seed.event_with(&["visits", "store"]);
+    assert!(flushed.is_some_and(|event| event["visits"] == 2), "{log}");
+    let callback = seed.callback_report("store_cache_to_db");
     assert!(
-        log.contains("callback report name=store_cache_to_db phase=0 outcome=ok"),
-        "{log}"
+        support::has(&callback, &[("phase", "0"), ("outcome", "ok")]),
+        "{callback}; log:\n{log}"
     );
 }
 
@@ -40,6 +44,7 @@ async fn the_axum_example_keeps_its_router_and_drains_a_slow_request() {
     let addr = app.addr("api").await;
     assert_eq!(get(addr, "/hello").await.text(), "hello from axum");
     let slow = tokio::spawn(async move { get(addr, "/slow").await });
+    // The example's own line, which has no field.
     app.wait_for_line("slow request started").await;
     app.signal(SIGINT);
     let answer = slow.await.unwrap();
@@ -53,7 +58,7 @@ async fn the_websocket_example_says_goodbye_with_1001_at_the_signal() {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-    let mut app = Fixture::example("websocket", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let mut app = Fixture::example("websocket", &[("GRACEFUL_ADDR_API", "127.0.0.1:0"), JSON]);
     let addr = app.addr("api").await;
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo"))
         .await
@@ -73,15 +78,22 @@ async fn the_websocket_example_says_goodbye_with_1001_at_the_signal() {
     assert_eq!(close.reason, "going away");
     // The client's reply completes the closing handshake.
     while socket.next().await.is_some() {}
-    app.exit_clean(&["upgraded=1 upgraded_closed=1 upgraded_cut_off=0"])
-        .await;
+    app.exit_clean(&[]).await;
+    app.assert_report(
+        "api",
+        &[
+            ("upgraded", 1),
+            ("upgraded_closed", 1),
+            ("upgraded_cut_off", 0),
+        ],
+    );
 }
 
 #[tokio::test]
 async fn the_sse_example_ends_its_stream_with_a_last_event_at_the_signal() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let mut app = Fixture::example("sse", &[("GRACEFUL_ADDR_EVENTS", "127.0.0.1:0")]);
+    let mut app = Fixture::example("sse", &[("GRACEFUL_ADDR_EVENTS", "127.0.0.1:0"), JSON]);
     let addr = app.addr("events").await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
@@ -107,17 +119,24 @@ async fn the_sse_example_ends_its_stream_with_a_last_event_at_the_signal() {
         text.ends_with("0\r\n\r\n"),
         "a complete chunked body: {text:?}"
     );
-    app.exit_clean(&["drained=1"]).await;
+    app.exit_clean(&[]).await;
+    app.assert_report("events", &[("drained", 1)]);
 }
 
 #[tokio::test]
 async fn the_state_example_shares_its_state_with_handlers_and_callbacks() {
-    let mut app = Fixture::example("state", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let mut app = Fixture::example("state", &[("GRACEFUL_ADDR_API", "127.0.0.1:0"), JSON]);
     let addr = app.addr("api").await;
     assert_eq!(get(addr, "/visits").await.text(), "1\n");
     assert_eq!(get(addr, "/visits").await.text(), "2\n");
     app.signal(SIGTERM);
-    app.exit_clean(&["visits saved visits=2"]).await;
+    app.exit_clean(&[]).await;
+    // The example's line saying what its callback saved.
+    assert!(
+        app.event_where(&[("visits", "2")]).is_some(),
+        "{}",
+        app.log()
+    );
 }
 
 /// Writes `request` on a new connection and reads until `until` shows up
@@ -146,7 +165,7 @@ async fn raw(
 async fn the_service_example_serves_json_on_shared_state_streams_and_closes_its_store() {
     use tokio::io::AsyncReadExt;
 
-    let mut app = Fixture::example("service", &[("GRACEFUL_ADDR_API", "127.0.0.1:0")]);
+    let mut app = Fixture::example("service", &[("GRACEFUL_ADDR_API", "127.0.0.1:0"), JSON]);
     let addr = app.addr("api").await;
     let body = r#"{"value":"hello"}"#;
     let put = format!(
@@ -172,7 +191,13 @@ async fn the_service_example_serves_json_on_shared_state_streams_and_closes_its_
     let all = format!("{seen}{}", String::from_utf8_lossy(&rest));
     assert!(all.contains("event: bye\ndata: going away\n\n"), "{all}");
     assert!(all.ends_with("0\r\n\r\n"), "{all:?}");
-    app.exit_clean(&["store closed items=1"]).await;
+    app.exit_clean(&[]).await;
+    // The example's line saying what its store held when it closed.
+    assert!(
+        app.event_where(&[("items", "1")]).is_some(),
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
@@ -181,25 +206,28 @@ async fn servers_registered_in_a_library_run_in_the_binary() {
     let addr = app.addr("status").await;
     assert_eq!(get(addr, "/").await.text(), "library ok");
     app.signal(SIGTERM);
+    // The library's own line, which has no field.
     app.exit_clean(&["library cleanup done"]).await;
 }
 
 #[tokio::test]
 async fn an_error_from_the_main_body_aborts_the_start_with_a_clear_message() {
-    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "fail")]);
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "fail"), JSON]);
     let (code, _) = app.exit().await;
     assert_eq!(code, 2, "{}", app.log());
     let log = app.log();
+    // The start-up error is its message: it has no field.
     assert!(
-        log.contains("start-up failed: cannot reach the database"),
+        app.said("start-up failed: cannot reach the database"),
         "{log}"
     );
-    assert!(!log.contains("listening"), "{log}");
+    assert!(!app.listened(), "{log}");
 }
 
 #[tokio::test]
 async fn a_signal_during_the_main_body_ends_the_process_cleanly() {
-    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "wait")]);
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_MAIN", "wait"), JSON]);
+    // The body's own words (`eprintln!`), before any subscriber.
     app.wait_for_line("setting up").await;
     app.signal(SIGTERM);
     let (code, took) = app.exit().await;
@@ -209,8 +237,11 @@ async fn a_signal_during_the_main_body_ends_the_process_cleanly() {
         "exit took {took:?}"
     );
     let log = app.log();
-    assert!(!log.contains("listening"), "readiness was reported: {log}");
-    assert!(log.contains("cleanup ran"), "the callbacks ran: {log}");
+    assert!(!app.listened(), "readiness was reported: {log}");
+    assert!(
+        app.event_where(&[("ran", "cleanup")]).is_some(),
+        "the callbacks ran: {log}"
+    );
 }
 
 #[tokio::test]
@@ -244,12 +275,13 @@ async fn a_panic_before_serving_is_a_startup_failure_naming_where() {
         ),
         (("FIXTURE_ROUTER", "panic"), assembled.as_str()),
     ] {
-        let mut app = Fixture::attribute_fixture(&[env]);
+        let mut app = Fixture::attribute_fixture(&[env, JSON]);
         let (code, _) = app.exit().await;
         let log = app.log();
         assert_eq!(code, 2, "{env:?}: {log}");
-        assert!(log.contains(place), "{env:?}: {log}");
-        assert!(!log.contains("listening"), "{log}");
+        // The start-up error is its message: it has no field.
+        assert!(app.said(place), "{env:?}: {log}");
+        assert!(!app.listened(), "{log}");
     }
 }
 
@@ -264,7 +296,7 @@ async fn state_provided_in_main_s_body_reaches_a_handler() {
 
 #[tokio::test]
 async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
-    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "missing")]);
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "missing"), JSON]);
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 2, "{log}");
@@ -272,20 +304,21 @@ async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
         "`with_state` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`, which nothing provided",
         fixture_line("async fn with_state(")
     );
-    assert!(log.contains(&expected), "{log}");
+    // The start-up error is its message: it has no field.
+    assert!(app.said(&expected), "{log}");
     let callback = format!(
         "callback `farewell` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`",
         fixture_line("async fn farewell(")
     );
-    assert!(log.contains(&callback), "{log}");
-    assert!(!log.contains("listening"), "{log}");
+    assert!(app.said(&callback), "{log}");
+    assert!(!app.listened(), "{log}");
 }
 
 /// A type provided twice (a read and a write pool of one type) would have
 /// the second silently replace the first: a start-up error naming both.
 #[tokio::test]
 async fn a_state_provided_twice_is_a_startup_error_naming_both_places() {
-    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "twice")]);
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_STATE", "twice"), JSON]);
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 2, "{log}");
@@ -294,8 +327,9 @@ async fn a_state_provided_twice_is_a_startup_error_naming_both_places() {
         fixture_line("Greeting(\"hello from state\""),
         fixture_line("Greeting(\"hello again\""),
     );
-    assert!(log.contains(&expected), "{log}");
-    assert!(!log.contains("listening"), "{log}");
+    // The start-up error is its message: it has no field.
+    assert!(app.said(&expected), "{log}");
+    assert!(!app.listened(), "{log}");
 }
 
 /// The line of the attribute fixture that contains `text`.
@@ -408,6 +442,7 @@ async fn the_systemd_units_verify_add_up_and_run_the_example_as_written() {
     manager.until("STOPPING=1").await;
     let (code, _) = app.exit().await;
     assert_eq!(code, 0, "{}", app.log());
+    // The example's own line, which has no field.
     assert!(app.log().contains("flushed"), "{}", app.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -485,14 +520,15 @@ async fn the_kubernetes_deployment_adds_up_and_runs_as_written() {
             _ => (n.clone(), v.clone()),
         })
         .collect();
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(n, v)| (&**n, &**v)).collect();
+    let mut settings: Vec<(&str, &str)> = settings.iter().map(|(n, v)| (&**n, &**v)).collect();
+    settings.push(JSON);
     let mut app = Fixture::example("state", &settings);
     let addr = app.addr("api").await;
     let health = var("GRACEFUL_HEALTH_PATH");
     assert_eq!(get(addr, &health).await.status, 200);
     let signalled = std::time::Instant::now();
     app.signal(SIGTERM);
-    app.wait_for_line("shutdown started").await;
+    app.wait_for_event_with(&["trigger"]).await;
     // Not ready at once, still serving through the delay.
     assert_eq!(get(addr, &health).await.status, 503);
     assert_eq!(get(addr, "/visits").await.status, 200);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use bytes::Bytes;
 use h2::client::SendRequest;
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE, until_unread_at_server};
+use support::{Fixture, JSON, PATIENCE, until_unread_at_server};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -96,7 +96,7 @@ const ONE_WORKER: (&str, &str) = ("TOKIO_WORKER_THREADS", "1");
 /// request in those bytes is answered.
 #[tokio::test]
 async fn an_http2_connection_with_bytes_waiting_gets_its_goaway() {
-    let mut app = Fixture::spawn(&[], &[ONE_WORKER]);
+    let mut app = Fixture::spawn(&[], &[ONE_WORKER, JSON]);
     let addr = app.addr("api").await;
     let (mut client, local, connection) = h2_connect(addr).await;
     assert!(matches!(
@@ -108,7 +108,7 @@ async fn an_http2_connection_with_bytes_waiting_gets_its_goaway() {
     // Long enough for the writes below to land while it blocks, however
     // loaded the machine.
     let blocked = tokio::spawn(support::get(addr, "/block?ms=3000"));
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     let mut waiting = client.clone();
     let on_its_way = tokio::spawn(async move { get(&mut waiting, addr, "/").await });
     until_unread_at_server(addr, local).await;

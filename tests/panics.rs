@@ -8,12 +8,12 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, Outcome, connect, send};
+use support::{Fixture, JSON, Outcome, connect, send};
 use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_is_counted() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
 
     // HTTP/1: a 500 each time, on a connection that stays usable.
@@ -49,16 +49,21 @@ async fn a_panicking_handler_answers_500_and_is_counted() {
     assert_eq!(reason, Some(h2::Reason::INTERNAL_ERROR), "{err:?}");
     assert_eq!(h2.send_request(request("/")).await.unwrap().status(), 200);
 
-    app.wait_for_lines("handler panicked", 4).await;
+    // A panic's event is the one that says what it said (`panic`).
+    app.wait_for_events_with(&["panic"], 4).await;
     let log = app.log();
     assert!(
-        log.contains("handler panicked server=api method=GET path=/panic"),
+        app.events().iter().any(|event| {
+            event.get("panic").is_some()
+                && support::has(
+                    event,
+                    &[("server", "api"), ("method", "GET"), ("path", "/panic")],
+                )
+        }),
         "{log}"
     );
     app.signal(SIGTERM);
     let (code, _) = app.exit().await;
     assert_eq!(code, 0, "{}", app.log());
-    let log = app.log();
-    assert!(log.contains("panicked=4"), "{log}");
-    assert!(log.contains("disconnected=0"), "{log}");
+    app.assert_report("api", &[("panicked", 4), ("disconnected", 0)]);
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use graceful_load::load::{Repeat, Tally, hammer};
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE, get};
+use support::{Fixture, JSON, PATIENCE, get};
 
 const CONNECTIONS: usize = 32;
 const SLOW_REQUESTS: usize = 8;
@@ -19,14 +19,13 @@ const WARM_UP: u64 = 2_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_is_lost_across_sigterm_under_keep_alive_load() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
 
     let slow: Vec<_> = (0..SLOW_REQUESTS)
         .map(|_| tokio::spawn(async move { get(addr, "/slow?ms=1000").await }))
         .collect();
-    app.wait_for_lines("slow request started", SLOW_REQUESTS)
-        .await;
+    app.wait_for_started("slow", SLOW_REQUESTS).await;
 
     // Back-to-back POSTs, one keep-alive connection at a time per client,
     // until a new connection is refused.
@@ -69,5 +68,5 @@ async fn no_request_is_lost_across_sigterm_under_keep_alive_load() {
     );
     assert!(lost.is_empty(), "requests lost: {lost:#?}\n{}", app.log());
     assert_eq!(code, 0, "{}", app.log());
-    assert!(app.log().contains("cut_off=0"), "{}", app.log());
+    app.assert_report("api", &[("cut_off", 0)]);
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{Fixture, Outcome, PATIENCE, connect, get, gone, send, successor};
+use support::{Fixture, JSON, Outcome, PATIENCE, connect, get, gone, send, successor};
 
 /// What the load saw.
 #[derive(Default)]
@@ -124,7 +124,7 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
     // the senders).
     let listening =
         tokio::spawn(async move { while manager.next_within(PATIENCE).await.is_some() {} });
-    let mut app = Fixture::spawn(&[], &[(var, &path)]);
+    let mut app = Fixture::spawn(&[], &[(var, &path), JSON]);
     let addr = app.addr("api").await;
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
@@ -136,11 +136,12 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
     let mut current = successor(&app, 1).await;
     assert_eq!(app.exit_code().await, 0, "{}", app.log());
     // Its last lines may still be on their way through the pipe, which the
-    // successor holds open.
+    // successor holds open. (Told from the listener's other events only
+    // by its message.)
     app.wait_for_line("listener handed over").await;
     assert!(
-        app.log()
-            .contains("shutdown started trigger=handover to a successor"),
+        app.event_where(&[("trigger", "handover to a successor")])
+            .is_some(),
         "{}",
         app.log()
     );
@@ -177,9 +178,9 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
     assert_eq!(failed, 0, "connections refused or reset:\n{}", app.log());
     assert!(ok > 0);
     // Every process's report, the last one's too, once through the pipe.
-    app.wait_for_lines("shutdown complete", 12).await;
+    app.wait_for_events_with(&["exit_code", "total"], 12).await;
     assert_eq!(
-        app.count("shutdown complete exit_code=0"),
+        app.events_where(&[("exit_code", "0")]).len(),
         12,
         "{}",
         app.log()
@@ -193,7 +194,7 @@ async fn a_new_binary_installed_at_the_program_s_path_is_the_upgrade() {
     let dir = support::test_dir("restart-upgrade");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
-    let mut app = Fixture::spawn_program(&installed, &[], &[]);
+    let mut app = Fixture::spawn_program(&installed, &[], &[JSON]);
     let addr = app.addr("api").await;
     // Install version 2 as a package manager does: a new file, renamed
     // over the old one while it runs.
@@ -213,16 +214,16 @@ async fn a_new_binary_installed_at_the_program_s_path_is_the_upgrade() {
 
 #[tokio::test]
 async fn a_successor_that_fails_to_start_leaves_the_parent_serving() {
-    let mut app = Fixture::spawn(&[], &[("FIXTURE_FAIL_IF_INHERITED", "1")]);
+    let mut app = Fixture::spawn(&[], &[("FIXTURE_FAIL_IF_INHERITED", "1"), JSON]);
     let addr = app.addr("api").await;
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
     let tasks = load(addr, Arc::clone(&stop), Arc::clone(&tally));
     app.signal(SIGUSR2);
-    app.wait_for_line("restart failed; still serving").await;
-    assert!(
-        app.log()
-            .contains("the successor exited during its start (exit status: 3)"),
+    let failed = app.wait_for_event(&[("restart", "failed")]).await;
+    assert_eq!(
+        failed["reason"],
+        "the successor exited during its start (exit status: 3)",
         "{}",
         app.log()
     );
@@ -235,7 +236,12 @@ async fn a_successor_that_fails_to_start_leaves_the_parent_serving() {
     assert!(tally.ok.load(Ordering::Relaxed) >= before);
     assert_eq!(tally.failed.load(Ordering::Relaxed), 0, "{}", app.log());
     app.signal(SIGTERM);
-    app.exit_clean(&["shutdown started trigger=SIGTERM"]).await;
+    app.exit_clean(&[]).await;
+    assert!(
+        app.event_where(&[("trigger", "SIGTERM")]).is_some(),
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
@@ -245,46 +251,62 @@ async fn a_successor_stuck_in_its_start_is_killed_at_the_timeout_and_one_restart
         &[
             ("FIXTURE_HANG_IF_INHERITED", "1"),
             ("GRACEFUL_RESTART_TIMEOUT", "500ms"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
     app.signal(SIGUSR2);
+    // The successor's own words, before it could log anything.
     app.wait_for_line("fixture: hanging on purpose").await;
     app.signal(SIGUSR2);
-    app.wait_for_line("restart refused: one is under way").await;
-    app.wait_for_line("restart failed; still serving").await;
-    assert!(
-        app.log()
-            .contains("the successor did not serve within 500ms; it was killed"),
+    app.wait_for_event(&[("restart", "refused"), ("reason", "one is under way")])
+        .await;
+    let failed = app.wait_for_event(&[("restart", "failed")]).await;
+    assert_eq!(
+        failed["reason"],
+        "the successor did not serve within 500ms; it was killed",
         "{}",
         app.log()
     );
     assert_eq!(get(addr, "/").await.status, 200);
     app.signal(SIGTERM);
-    app.exit_clean(&["shutdown started trigger=SIGTERM"]).await;
-    assert_eq!(app.count("starting a successor"), 1, "{}", app.log());
+    app.exit_clean(&[]).await;
+    assert!(
+        app.event_where(&[("trigger", "SIGTERM")]).is_some(),
+        "{}",
+        app.log()
+    );
+    assert_eq!(
+        app.events_where(&[("restart", "starting")]).len(),
+        1,
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
 async fn a_restart_asked_during_the_shutdown_is_refused() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let slow = tokio::spawn(async move { get(addr, "/slow?ms=500").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGTERM);
-    app.wait_for_line("shutdown started").await;
+    app.wait_for_event_with(&["trigger"]).await;
     app.signal(SIGUSR2);
-    app.wait_for_line("restart refused: the shutdown has begun")
+    app.wait_for_event(&[("restart", "refused"), ("reason", "the shutdown has begun")])
         .await;
     assert_eq!(slow.await.unwrap().status, 200);
     let log = app.exit_clean(&[]).await;
-    assert!(!log.contains("starting a successor"), "{log}");
+    assert!(
+        app.events_where(&[("restart", "starting")]).is_empty(),
+        "{log}"
+    );
 }
 
 #[tokio::test]
 async fn the_restart_signals_are_a_setting_and_cannot_also_stop() {
     use nix::sys::signal::Signal::SIGUSR1;
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_RESTART_SIGNALS", "USR1")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_RESTART_SIGNALS", "USR1"), JSON]);
     let addr = app.addr("api").await;
     app.signal(SIGUSR1);
     let current = successor(&app, 1).await;
@@ -296,6 +318,7 @@ async fn the_restart_signals_are_a_setting_and_cannot_also_stop() {
     let mut app = Fixture::spawn(&[], &[("GRACEFUL_RESTART_SIGNALS", "TERM")]);
     let (code, _) = app.exit().await;
     assert_eq!(code, 2, "{}", app.log());
+    // The start-up error is its message: it has no field.
     assert!(
         app.log().contains(
             "setting restart_signals is invalid: SIGTERM also starts the shutdown (signals): give each signal one job"

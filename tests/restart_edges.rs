@@ -14,7 +14,7 @@ use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use support::{
-    Fixture, ServiceManager, fixture_script, get, gone, install_script, successor, test_dir,
+    Fixture, JSON, ServiceManager, fixture_script, get, gone, install_script, successor, test_dir,
 };
 
 /// Under systemd's default `KillMode=control-group`, `systemctl stop` after
@@ -22,10 +22,10 @@ use support::{
 /// one is already shutting down gracefully: it drains, and exits cleanly.
 #[tokio::test]
 async fn a_signal_right_after_the_handover_drains_instead_of_forcing() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let slow = tokio::spawn(async move { get(addr, "/slow?ms=1000").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGUSR2);
     let next = successor(&app, 1).await;
     app.signal(SIGTERM);
@@ -45,6 +45,7 @@ async fn after_a_handover_health_stays_up_and_the_pre_stop_delay_is_skipped() {
         &[
             ("GRACEFUL_PRE_STOP_DELAY", "5s"),
             ("GRACEFUL_HEALTH_PATH", "/healthz"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
@@ -94,13 +95,15 @@ async fn a_successor_that_sets_a_listener_blocking_does_not_wedge_its_parent() {
             ("FIXTURE_BLOCK_IF_INHERITED", "1"),
             ("GRACEFUL_RESTART_TIMEOUT", "500ms"),
             ("GRACEFUL_SHUTDOWN_TIMEOUT", "10s"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
     app.signal(SIGUSR2);
+    // The successor's own words, before it could log anything.
     app.wait_for_line("set the inherited listener blocking")
         .await;
-    app.wait_for_line("restart failed; still serving").await;
+    app.wait_for_event(&[("restart", "failed")]).await;
     for _ in 0..3 {
         assert_eq!(get(addr, "/").await.status, 200);
     }
@@ -116,14 +119,13 @@ async fn refused(addr: std::net::SocketAddr) -> bool {
     }
 }
 
-/// The pid in the fixture's `n`th `fixture: helper Ok(PID)` line.
+/// The pid in the fixture's `n`th event naming the `helper` it started.
 async fn helper(app: &Fixture, n: usize) -> i32 {
-    let line = app.wait_for_lines("fixture: helper Ok(", n).await;
-    line.split("Ok(")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no helper pid in {line:?}"))
+    let event = app.wait_for_events_with(&["helper"], n).await;
+    event["helper"]
+        .as_i64()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .unwrap_or_else(|| panic!("no helper pid in {event}"))
 }
 
 /// A helper the app starts (a sidecar, a shell command), even in its
@@ -132,7 +134,7 @@ async fn helper(app: &Fixture, n: usize) -> i32 {
 /// of queueing them for nobody.
 #[tokio::test]
 async fn a_helper_the_app_starts_does_not_hold_its_inherited_listener() {
-    let mut app = Fixture::spawn(&[], &[("FIXTURE_HELPER_AT_START", "1")]);
+    let mut app = Fixture::spawn(&[], &[("FIXTURE_HELPER_AT_START", "1"), JSON]);
     let addr = app.addr("api").await;
     let first = helper(&app, 1).await;
     app.signal(SIGUSR2);
@@ -155,7 +157,11 @@ async fn a_failed_successor_is_killed_with_its_children() {
     let dir = test_dir("restart-failed-children");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
-    let mut app = Fixture::spawn_program(&installed, &[], &[("GRACEFUL_RESTART_TIMEOUT", "500ms")]);
+    let mut app = Fixture::spawn_program(
+        &installed,
+        &[],
+        &[("GRACEFUL_RESTART_TIMEOUT", "500ms"), JSON],
+    );
     let addr = app.addr("api").await;
     // The new release: a script that starts a child, then a start that hangs.
     install_script(
@@ -163,7 +169,7 @@ async fn a_failed_successor_is_killed_with_its_children() {
         &fixture_script("sleep 60 &\nexport FIXTURE_HANG_IF_INHERITED=1\n", ""),
     );
     app.signal(SIGUSR2);
-    app.wait_for_line("restart failed; still serving").await;
+    app.wait_for_event(&[("restart", "failed")]).await;
     assert_eq!(get(addr, "/").await.status, 200);
     app.signal(SIGTERM);
     // Not waiting for its standard error to close: a child left behind
@@ -183,7 +189,7 @@ async fn a_release_can_add_a_server() {
     let dir = test_dir("restart-adds-a-server");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
-    let mut app = Fixture::spawn_program(&installed, &["--server", "api=127.0.0.1:0"], &[]);
+    let mut app = Fixture::spawn_program(&installed, &["--server", "api=127.0.0.1:0"], &[JSON]);
     let addr = app.addr("api").await;
     install_script(
         &installed,
@@ -204,22 +210,22 @@ async fn a_release_can_add_a_server() {
 /// with `:`) is refused at the start, not at the first restart.
 #[tokio::test]
 async fn a_server_name_that_cannot_travel_is_refused_at_the_start() {
-    let mut app = Fixture::spawn(
-        &["--server", "api:v2=127.0.0.1:0"],
-        &[("GRACEFUL_LOG_FORMAT", "json")],
-    );
+    let mut app = Fixture::spawn(&["--server", "api:v2=127.0.0.1:0"], &[JSON]);
     let (code, _) = app.exit().await;
     assert_eq!(code, 2, "{}", app.log());
-    assert!(app.log().contains("api:v2"), "{}", app.log());
+    // The start-up error is its message: it has no field.
+    assert!(app.said("api:v2"), "{}", app.log());
 }
 
 #[tokio::test]
 async fn after_a_restart_the_final_stop_removes_the_unix_socket_file() {
     let dir = test_dir("restart-unix-file");
     let socket = dir.join("api.sock");
-    let arg = format!("api=unix:{}", socket.display());
-    let mut app = Fixture::spawn(&["--server", &arg], &[]);
-    app.wait_for_line("listening name=api").await;
+    let addr = format!("unix:{}", socket.display());
+    let mut app = Fixture::spawn(&["--server", &format!("api={addr}")], &[JSON]);
+    // A listener's first event is the one saying that it listens.
+    app.wait_for_event(&[("name", "api"), ("addr", &addr)])
+        .await;
     app.signal(SIGUSR2);
     let next = successor(&app, 1).await;
     assert_eq!(app.exit_code().await, 0, "{}", app.log());
@@ -254,15 +260,14 @@ async fn restarts_can_be_turned_off_and_their_timeout_cannot_be_zero() {
 /// says so.
 #[tokio::test]
 async fn a_restart_asked_after_the_handover_is_refused_with_a_log_line() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_LOG_FORMAT", "json")]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let slow = tokio::spawn(async move { get(addr, "/slow?ms=1000").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGUSR2);
     let next = successor(&app, 1).await;
     app.signal(SIGUSR2);
-    app.wait_for_line("restart refused").await;
-    let refusal = app.event_with(&["restart", "reason"]).expect("a refusal");
+    let refusal = app.wait_for_event_with(&["restart", "reason"]).await;
     assert_eq!(refusal["restart"], "refused", "{refusal}");
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(app.exit_code().await, 0, "{}", app.log());

@@ -14,8 +14,8 @@ use nix::sys::signal::Signal::{SIGTERM, SIGUSR2};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use support::{
-    Fixture, ServiceManager, child_of, environ, fixture_script, get, gone, install_script, runs,
-    successor, test_dir,
+    Fixture, JSON, ServiceManager, child_of, environ, fixture_script, get, gone, install_script,
+    runs, successor, test_dir,
 };
 
 /// Version 2 of the fixture: a script that says so, then runs it.
@@ -28,6 +28,7 @@ fn version_2(path: &Path) {
 async fn upgrades_to_version_2(app: &mut Fixture, addr: std::net::SocketAddr) {
     app.signal(SIGUSR2);
     let upgraded = successor(app, 1).await;
+    // The successor's own words, before it could log anything.
     assert!(app.log().contains("fixture version 2"), "{}", app.log());
     assert_eq!(app.exit_code().await, 0, "{}", app.log());
     assert_eq!(get(addr, "/").await.status, 200);
@@ -40,8 +41,8 @@ async fn a_binary_renamed_over_the_program_during_its_start_is_the_upgrade() {
     let dir = test_dir("restart-renamed-in-start");
     let installed = dir.join("app");
     std::fs::copy(Fixture::binary(), &installed).unwrap();
-    let mut app = Fixture::spawn_program(&installed, &["--startup-ms", "300"], &[]);
-    app.wait_for_line("starting up").await;
+    let mut app = Fixture::spawn_program(&installed, &["--startup-ms", "300"], &[JSON]);
+    app.wait_for_started("start-up", 1).await;
     version_2(&installed);
     let addr = app.addr("api").await;
     upgrades_to_version_2(&mut app, addr).await;
@@ -58,7 +59,7 @@ async fn a_release_switched_by_symlink_is_the_one_restarted() {
     version_2(&dir.join("releases/v2/app"));
     let current = dir.join("current");
     std::os::unix::fs::symlink("releases/v1", &current).unwrap();
-    let mut app = Fixture::spawn_program(&current.join("app"), &[], &[]);
+    let mut app = Fixture::spawn_program(&current.join("app"), &[], &[JSON]);
     let addr = app.addr("api").await;
     // The deploy: `current` now points at v2 (a new link renamed over it).
     std::os::unix::fs::symlink("releases/v2", dir.join("current.new")).unwrap();
@@ -81,7 +82,7 @@ async fn a_wrapper_script_that_names_itself_is_run_again() {
         )
     };
     wrap("1");
-    let mut app = Fixture::spawn_program(&wrapper, &[], &[]);
+    let mut app = Fixture::spawn_program(&wrapper, &[], &[JSON]);
     let addr = app.addr("api").await;
     wrap("2");
     upgrades_to_version_2(&mut app, addr).await;
@@ -93,10 +94,7 @@ async fn a_wrapper_script_that_names_itself_is_run_again() {
 async fn refuses_the_restart(mut app: Fixture, fixture: i32, reason: &str) {
     let addr = app.addr("api").await;
     kill(Pid::from_raw(fixture), SIGUSR2).unwrap();
-    app.wait_for_line("restart refused").await;
-    let refusal = app
-        .event_with(&["restart", "reason"])
-        .unwrap_or_else(|| panic!("no refusal event: {}", app.log()));
+    let refusal = app.wait_for_event_with(&["restart", "reason"]).await;
     assert_eq!(refusal["restart"], "refused", "{refusal}");
     assert!(
         refusal["reason"]
@@ -114,8 +112,6 @@ async fn refuses_the_restart(mut app: Fixture, fixture: i32, reason: &str) {
     kill(Pid::from_raw(fixture), SIGTERM).unwrap();
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }
-
-const JSON: (&str, &str) = ("GRACEFUL_LOG_FORMAT", "json");
 
 /// In a container with no init, the app is PID 1: when it exits after a
 /// handover, the kernel ends every process of the namespace, its successor
@@ -156,7 +152,7 @@ async fn under_an_init_that_cannot_adopt_the_successor_a_restart_is_refused() {
 #[tokio::test]
 async fn the_successor_keeps_variables_whose_names_are_not_shell_identifiers() {
     let odd = [("a.b.c", "1"), ("A-B", "2"), ("1X", "3")];
-    let mut app = Fixture::spawn(&[], &odd);
+    let mut app = Fixture::spawn(&[], &[odd[0], odd[1], odd[2], JSON]);
     let addr = app.addr("api").await;
     app.signal(SIGUSR2);
     let next = successor(&app, 1).await;

@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, ServiceManager, free_port, get, read_to_close, test_dir};
+use support::{Fixture, JSON, ServiceManager, free_port, get, read_to_close, test_dir};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
@@ -24,12 +24,17 @@ async fn the_service_manager_hears_ready_stopping_progress_and_callbacks_in_orde
             (var, &path),
             ("GRACEFUL_PROGRESS_INTERVAL", "50ms"),
             ("GRACEFUL_SHUTDOWN_TIMEOUT", "20s"),
+            JSON,
         ],
     );
     let ready = manager.until("READY=1").await;
     // Ready means serving: the start-up hook has run and the listener takes
     // connections now.
-    assert!(app.log().contains("starting up"), "{}", app.log());
+    assert!(
+        app.event_where(&[("started", "start-up")]).is_some(),
+        "{}",
+        app.log()
+    );
     let addr = app.addr("api").await;
     assert!(
         ready.contains(&format!("STATUS=serving 1 server: api on {addr}")),
@@ -38,7 +43,7 @@ async fn the_service_manager_hears_ready_stopping_progress_and_callbacks_in_orde
     assert_eq!(get(addr, "/").await.status, 200);
 
     let slow = tokio::spawn(async move { get(addr, "/slow?ms=400").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGTERM);
     let stopping = manager.until("STOPPING=1").await;
     assert!(stopping.contains("STATUS=stopping (SIGTERM)"), "{stopping}");
@@ -47,8 +52,13 @@ async fn the_service_manager_hears_ready_stopping_progress_and_callbacks_in_orde
         .await;
     manager.until("STATUS=running the shutdown callbacks").await;
     assert_eq!(slow.await.unwrap().status, 200);
-    app.exit_clean(&["callback report name=flush phase=0 outcome=ok"])
-        .await;
+    app.exit_clean(&[]).await;
+    let flush = app.callback_report("flush");
+    assert!(
+        support::has(&flush, &[("phase", "0"), ("outcome", "ok")]),
+        "{flush}; log:\n{}",
+        app.log()
+    );
 
     // In order, and the shutdown asked for time within its own budget.
     assert!(manager.position("READY=1") < manager.position("STOPPING=1"));
@@ -106,6 +116,7 @@ async fn the_watchdog_is_petted_only_while_the_runtime_runs() {
             (var, &path),
             ("WATCHDOG_USEC", "200000"),
             ("TOKIO_WORKER_THREADS", "1"),
+            JSON,
         ],
     );
     manager.until("READY=1").await;
@@ -114,7 +125,7 @@ async fn the_watchdog_is_petted_only_while_the_runtime_runs() {
         manager.until("WATCHDOG=1").await;
     }
     let blocked = tokio::spawn(async move { get(addr, "/block?ms=1500").await });
-    app.wait_for_line("blocking request started").await;
+    app.wait_for_started("block", 1).await;
     let block_started = Instant::now();
     manager.until("WATCHDOG=1").await;
     let silence = block_started.elapsed();
@@ -136,18 +147,21 @@ async fn the_watchdog_is_petted_only_while_the_runtime_runs() {
 async fn an_activated_server_serves_the_listener_named_like_it_from_the_first_connection() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut app = Fixture::socket_activated(&[&listen], &["--fdname=api"], &[], &[]);
+    let mut app = Fixture::socket_activated(&[&listen], &["--fdname=api"], &[], &[JSON]);
     app.activation_listening(1).await;
     // This connection comes before the fixture runs: it starts it, and is
     // served from the inherited listener's queue.
     let first = get(listen.parse().unwrap(), "/").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.text(), "hello world");
-    app.wait_for_line(&format!(
-        "listening name=api addr={listen} inherited=api (fd 3)"
-    ))
+    app.wait_for_event(&[
+        ("name", "api"),
+        ("addr", &listen),
+        ("inherited", "api (fd 3)"),
+    ])
     .await;
     app.signal(SIGTERM);
+    // Told from the listener's other events only by its message.
     app.exit_clean(&["listener closed"]).await;
     assert!(
         std::net::TcpStream::connect(&listen).is_err(),
@@ -166,32 +180,44 @@ async fn unnamed_listeners_go_to_the_servers_in_declaration_order_and_named_ones
         "admin=127.0.0.1:0",
     ];
 
-    let mut app = Fixture::socket_activated(&[&first, &second], &[], &servers, &[]);
+    let mut app = Fixture::socket_activated(&[&first, &second], &[], &servers, &[JSON]);
     app.activation_listening(2).await;
     assert_eq!(get(first.parse().unwrap(), "/").await.status, 200);
-    app.wait_for_line(&format!(
-        "listening name=api addr={first} inherited=unknown (fd 3)"
-    ))
+    app.wait_for_event(&[
+        ("name", "api"),
+        ("addr", &first),
+        ("inherited", "unknown (fd 3)"),
+    ])
     .await;
-    app.wait_for_line(&format!(
-        "listening name=admin addr={second} inherited=unknown (fd 4)"
-    ))
+    app.wait_for_event(&[
+        ("name", "admin"),
+        ("addr", &second),
+        ("inherited", "unknown (fd 4)"),
+    ])
     .await;
     assert_eq!(get(second.parse().unwrap(), "/").await.status, 200);
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
 
-    let mut app =
-        Fixture::socket_activated(&[&first, &second], &["--fdname=admin:api"], &servers, &[]);
+    let mut app = Fixture::socket_activated(
+        &[&first, &second],
+        &["--fdname=admin:api"],
+        &servers,
+        &[JSON],
+    );
     app.activation_listening(2).await;
     assert_eq!(get(first.parse().unwrap(), "/").await.status, 200);
-    app.wait_for_line(&format!(
-        "listening name=api addr={second} inherited=api (fd 4)"
-    ))
+    app.wait_for_event(&[
+        ("name", "api"),
+        ("addr", &second),
+        ("inherited", "api (fd 4)"),
+    ])
     .await;
-    app.wait_for_line(&format!(
-        "listening name=admin addr={first} inherited=admin (fd 3)"
-    ))
+    app.wait_for_event(&[
+        ("name", "admin"),
+        ("addr", &first),
+        ("inherited", "admin (fd 3)"),
+    ])
     .await;
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
@@ -201,13 +227,16 @@ async fn unnamed_listeners_go_to_the_servers_in_declaration_order_and_named_ones
 async fn a_listener_the_service_manager_keeps_is_left_listening_for_the_next_process() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut app = Fixture::inheriting(&listener, "api", &[], &[]);
-    app.wait_for_line(&format!(
-        "listening name=api addr={addr} inherited=api (fd 3)"
-    ))
+    let mut app = Fixture::inheriting(&listener, "api", &[], &[JSON]);
+    app.wait_for_event(&[
+        ("name", "api"),
+        ("addr", &addr.to_string()),
+        ("inherited", "api (fd 3)"),
+    ])
     .await;
     assert_eq!(get(addr, "/").await.status, 200);
     app.signal(SIGTERM);
+    // Told from the listener's other events only by its message.
     app.exit_clean(&["listener closed"]).await;
     // The process is gone, the listener is not (a socket unit holds it):
     // what connects now waits in its queue for the next process, instead of
@@ -306,7 +335,7 @@ async fn an_inherited_unix_socket_is_served_and_its_file_left_to_the_service_man
         &[&listen],
         &["--fdname=api"],
         &["--server", &format!("api={addr}")],
-        &[],
+        &[JSON],
     );
     app.activation_listening(1).await;
     let mut stream = UnixStream::connect(&path).await.unwrap();
@@ -317,9 +346,11 @@ async fn an_inherited_unix_socket_is_served_and_its_file_left_to_the_service_man
     let response = read_to_close(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("hello world"), "{response}");
-    app.wait_for_line(&format!(
-        "listening name=api addr={addr} inherited=api (fd 3)"
-    ))
+    app.wait_for_event(&[
+        ("name", "api"),
+        ("addr", &addr),
+        ("inherited", "api (fd 3)"),
+    ])
     .await;
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;

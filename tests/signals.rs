@@ -5,16 +5,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
-use support::{Fixture, Outcome, connect, get, send};
+use support::{Fixture, JSON, Outcome, connect, get, send};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 #[tokio::test]
 async fn slow_request_in_flight_completes_and_the_exit_follows_it() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let slow = tokio::spawn(async move { get(addr, "/slow?ms=1000").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGTERM);
     let answer = slow.await.unwrap();
     let answered = Instant::now();
@@ -31,18 +31,14 @@ async fn slow_request_in_flight_completes_and_the_exit_follows_it() {
     // The drain is counted, not slept: the exit follows the response, far
     // sooner than the 10 s drain timeout.
     assert!(after < Duration::from_secs(5), "exit took {after:?}");
-    let log = app.log();
-    assert!(
-        log.contains("server report name=api served=0 drained=1"),
-        "{log}"
-    );
+    app.assert_report("api", &[("served", 0), ("drained", 1)]);
 }
 
 #[tokio::test]
 async fn after_sigterm_new_connections_are_refused_and_old_ones_close_cleanly() {
     // A zero read grace makes the partial request below deterministic: its
     // connection is asked to close at once, so its request is refused.
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_READ_GRACE", "0ms")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_READ_GRACE", "0ms"), JSON]);
     let addr = app.addr("api").await;
 
     // A keep-alive connection that served one request, then sat idle.
@@ -88,7 +84,8 @@ async fn after_sigterm_new_connections_are_refused_and_old_ones_close_cleanly() 
     );
     assert!(raw.to_ascii_lowercase().contains("retry-after: 1"), "{raw}");
 
-    app.exit_clean(&["refused=1"]).await;
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("refused", 1)]);
 }
 
 async fn read_until(stream: &mut TcpStream, end: &str) -> String {
@@ -134,25 +131,29 @@ async fn an_idle_app_exits_promptly() {
 
 #[tokio::test]
 async fn sigint_works_like_sigterm() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     app.addr("api").await;
     app.signal(SIGINT);
     let (code, _) = app.exit().await;
     assert_eq!(code, 0);
-    assert!(app.log().contains("trigger=SIGINT"), "{}", app.log());
+    assert!(
+        app.event_where(&[("trigger", "SIGINT")]).is_some(),
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
 async fn a_second_signal_forces_the_exit_at_once() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let hanging = tokio::spawn(async move {
         let mut sender = connect(addr).await.unwrap();
         send(&mut sender, "GET", "/hang", b"").await
     });
-    app.wait_for_line("hanging request started").await;
+    app.wait_for_started("hang", 1).await;
     app.signal(SIGTERM);
-    app.wait_for_line("shutdown started").await;
+    app.wait_for_event_with(&["trigger"]).await;
     app.signal(SIGTERM);
     let (code, took) = app.exit().await;
     assert_eq!(code, 1, "{}", app.log());
@@ -161,9 +162,9 @@ async fn a_second_signal_forces_the_exit_at_once() {
         "the forced exit took {took:?}"
     );
     let log = app.log();
-    assert!(log.contains("forced exit"), "{log}");
+    assert!(app.event_with(&["forced_by", "phase"]).is_some(), "{log}");
     assert!(
-        log.contains("in_flight=1"),
+        app.event_where(&[("in_flight", "1")]).is_some(),
         "the report says what was cut: {log}"
     );
     assert!(matches!(hanging.await.unwrap(), Outcome::Failed(_)));
@@ -176,6 +177,7 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
         &[
             ("GRACEFUL_SHUTDOWN_TIMEOUT", "1s"),
             ("GRACEFUL_DRAIN_TIMEOUT", "20s"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
@@ -183,7 +185,7 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
         let mut sender = connect(addr).await.unwrap();
         send(&mut sender, "GET", "/hang", b"").await
     });
-    app.wait_for_line("hanging request started").await;
+    app.wait_for_started("hang", 1).await;
     let signalled = Instant::now();
     app.signal(SIGTERM);
     let (code, _) = app.exit().await;
@@ -198,22 +200,44 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
         "not forced at the deadline: {took:?}"
     );
     let log = app.log();
-    assert!(log.contains("shutdown timeout of 1s passed"), "{log}");
     assert!(
-        log.contains("the shutdown budget exceeds shutdown_timeout"),
-        "the start-up warns that 20 s of drain cannot fit in 1 s: {log}"
-    );
-    assert!(
-        log.contains("requests still running at the forced exit server=api in_flight=1"),
+        app.event_where(&[("forced_by", "shutdown timeout of 1s passed")])
+            .is_some(),
         "{log}"
     );
-    assert!(log.contains("cut_off=1"), "{log}");
     assert!(
-        log.contains("request cut off at the forced exit")
-            && !log.contains("request cut off at the drain deadline"),
+        app.event_where(&[("drain_timeout", "20s"), ("shutdown_timeout", "1s")])
+            .is_some(),
+        "the start-up warns that 20 s of drain cannot fit in 1 s: {log}"
+    );
+    // Told from the drain's progress lines (`server`, `in_flight` too) by
+    // its message only.
+    assert!(
+        app.event_where(&[
+            ("message", "requests still running at the forced exit"),
+            ("server", "api"),
+            ("in_flight", "1"),
+        ])
+        .is_some(),
+        "{log}"
+    );
+    app.assert_report("api", &[("cut_off", 1)]);
+    // What was cut off (an `age`), and by what: a forced exit names what
+    // forced it; the drain deadline, nothing. Which moment of a forced exit
+    // (the exit, or the report) only the message says.
+    let cut: Vec<serde_json::Value> = app
+        .events()
+        .into_iter()
+        .filter(|event| event.get("age").is_some())
+        .collect();
+    assert!(
+        cut.iter().all(|event| event.get("forced_by").is_some())
+            && cut
+                .iter()
+                .any(|event| event["message"] == "request cut off at the forced exit"),
         "the log says which deadline cut the request: {log}"
     );
-    assert!(log.contains("idle_closed=0 connections_aborted=1"), "{log}");
+    app.assert_report("api", &[("idle_closed", 0), ("connections_aborted", 1)]);
 }
 
 #[tokio::test]
@@ -231,20 +255,18 @@ async fn one_server_that_cannot_bind_fails_the_start_and_releases_the_other() {
             "--server",
             &format!("second={taken_addr}"),
         ],
-        &[],
+        &[JSON],
     );
     let (code, _) = app.exit().await;
     assert_eq!(code, 2, "{}", app.log());
     let log = app.log();
+    // The start-up error is its message: it has no field.
     assert!(
-        log.contains(&format!("server \"second\": cannot listen on {taken_addr}")),
+        app.said(&format!("server \"second\": cannot listen on {taken_addr}")),
         "{log}"
     );
-    assert!(log.contains("Address already in use"), "{log}");
-    assert!(
-        !log.contains("listening"),
-        "no server may report readiness: {log}"
-    );
+    assert!(app.said("Address already in use"), "{log}");
+    assert!(!app.listened(), "no server may report readiness: {log}");
     // The first server's listener was released with the process...
     TcpListener::bind(free_addr)
         .await
@@ -288,13 +310,14 @@ async fn health_flips_to_503_at_the_signal_and_pre_stop_delay_keeps_serving() {
         &[
             ("GRACEFUL_HEALTH_PATH", "/healthz"),
             ("GRACEFUL_PRE_STOP_DELAY", "1s"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
     assert_eq!(get(addr, "/healthz").await.status, 200);
     let signalled = Instant::now();
     app.signal(SIGTERM);
-    app.wait_for_line("shutdown started").await;
+    app.wait_for_event_with(&["trigger"]).await;
     let health = get(addr, "/healthz").await;
     assert_eq!(health.status, 503);
     // Still inside the pre-stop delay: new connections are served, and told to go.
@@ -312,7 +335,11 @@ async fn health_flips_to_503_at_the_signal_and_pre_stop_delay_keeps_serving() {
         signalled.elapsed() >= Duration::from_secs(1),
         "the pre-stop delay was skipped"
     );
-    assert!(app.log().contains("phase=not-ready"), "{}", app.log());
+    assert!(
+        app.event_where(&[("phase", "not-ready")]).is_some(),
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
@@ -387,17 +414,22 @@ async fn connections_that_send_nothing_or_trickle_headers_do_not_hold_the_drain(
 
 #[tokio::test]
 async fn a_signal_during_startup_ends_the_process_promptly_and_cleanly() {
-    let mut app = Fixture::spawn(&["--startup-ms", "60000", "--callback", "flush:0:ok"], &[]);
-    app.wait_for_line("starting up").await;
+    let mut app = Fixture::spawn(
+        &["--startup-ms", "60000", "--callback", "flush:0:ok"],
+        &[JSON],
+    );
+    app.wait_for_started("start-up", 1).await;
     app.signal(SIGTERM);
     let (code, took) = app.exit().await;
     assert_eq!(code, 0, "{}", app.log());
     assert!(took < Duration::from_secs(2), "exit took {took:?}");
     let log = app.log();
-    assert!(!log.contains("listening"), "readiness was reported: {log}");
-    assert!(log.contains("during start-up"), "{log}");
+    assert!(!app.listened(), "readiness was reported: {log}");
+    // Said by its message only.
+    assert!(app.said("during start-up"), "{log}");
+    let flush = app.callback_report("flush");
     assert!(
-        log.contains("callback report name=flush phase=0 outcome=ok"),
-        "the same lifecycle runs: {log}"
+        support::has(&flush, &[("phase", "0"), ("outcome", "ok")]),
+        "the same lifecycle runs: {flush}; log:\n{log}"
     );
 }

@@ -6,7 +6,7 @@
 mod support;
 
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, read_to_close, test_dir};
+use support::{Fixture, JSON, read_to_close, test_dir};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
@@ -19,15 +19,16 @@ async fn a_unix_socket_is_served_drained_and_removed() {
     assert!(path.exists());
 
     let addr = format!("unix:{}", path.display());
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr)]);
-    app.wait_for_line(&format!("listening name=api addr={addr}"))
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_ADDR_API", &addr), JSON]);
+    // A listener's first event is the one saying that it listens.
+    app.wait_for_event(&[("name", "api"), ("addr", &addr)])
         .await;
     let mut stream = UnixStream::connect(&path).await.unwrap();
     stream
         .write_all(b"GET /slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     app.signal(SIGTERM);
     let response = read_to_close(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -39,7 +40,7 @@ async fn a_unix_socket_is_served_drained_and_removed() {
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("served=0 drained=1"), "{log}");
+    app.assert_report("api", &[("served", 0), ("drained", 1)]);
     assert!(!path.exists(), "the socket file is left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

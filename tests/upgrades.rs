@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::sys::signal::Signal::SIGTERM;
-use support::{Fixture, PATIENCE};
+use support::{Fixture, JSON, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -53,7 +53,7 @@ async fn read_rest(stream: &mut TcpStream) -> String {
 
 #[tokio::test]
 async fn an_upgraded_connection_is_told_and_held_until_it_says_goodbye() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let mut stream = upgraded(addr, "/upgrade").await;
     stream.write_all(b"ping\n").await.unwrap();
@@ -64,13 +64,20 @@ async fn an_upgraded_connection_is_told_and_held_until_it_says_goodbye() {
         "no goodbye: {rest:?}: {}",
         app.log()
     );
-    app.exit_clean(&["upgraded=1 upgraded_closed=1 upgraded_cut_off=0"])
-        .await;
+    app.exit_clean(&[]).await;
+    app.assert_report(
+        "api",
+        &[
+            ("upgraded", 1),
+            ("upgraded_closed", 1),
+            ("upgraded_cut_off", 0),
+        ],
+    );
 }
 
 #[tokio::test]
 async fn an_upgraded_connection_that_never_closes_is_cut_off_at_the_drain_deadline() {
-    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "500ms")]);
+    let mut app = Fixture::spawn(&[], &[("GRACEFUL_DRAIN_TIMEOUT", "500ms"), JSON]);
     let addr = app.addr("api").await;
     let mut stream = upgraded(addr, "/upgrade-stubborn").await;
     let signalled = std::time::Instant::now();
@@ -86,19 +93,34 @@ async fn an_upgraded_connection_that_never_closes_is_cut_off_at_the_drain_deadli
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 3, "{log}");
-    assert!(
-        log.contains("upgraded=1 upgraded_closed=0 upgraded_cut_off=1"),
-        "{log}"
+    app.assert_report(
+        "api",
+        &[
+            ("upgraded", 1),
+            ("upgraded_closed", 0),
+            ("upgraded_cut_off", 1),
+        ],
     );
+    // What was cut off has its fields; what it was (an upgraded connection)
+    // and which deadline cut it, only its message says.
     assert!(
-        log.contains("upgraded connection cut off at the drain deadline server=api method=GET path=/upgrade-stubborn"),
+        app.event_where(&[
+            (
+                "message",
+                "upgraded connection cut off at the drain deadline"
+            ),
+            ("server", "api"),
+            ("method", "GET"),
+            ("path", "/upgrade-stubborn"),
+        ])
+        .is_some(),
         "{log}"
     );
 }
 
 #[tokio::test]
 async fn a_server_sent_event_stream_ends_cleanly_with_a_last_event_at_the_signal() {
-    let mut app = Fixture::spawn(&[], &[]);
+    let mut app = Fixture::spawn(&[], &[JSON]);
     let addr = app.addr("api").await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
@@ -124,7 +146,8 @@ async fn a_server_sent_event_stream_ends_cleanly_with_a_last_event_at_the_signal
     );
     // The chunked body's terminator: a complete response, not a cut one.
     assert!(all.ends_with("0\r\n\r\n"), "{all:?}");
-    app.exit_clean(&["drained=1"]).await;
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("drained", 1)]);
 }
 
 #[tokio::test]
@@ -134,12 +157,13 @@ async fn upgraded_connections_have_a_budget_of_their_own() {
         &[
             ("GRACEFUL_UPGRADE_TIMEOUT", "300ms"),
             ("GRACEFUL_DRAIN_TIMEOUT", "10s"),
+            JSON,
         ],
     );
     let addr = app.addr("api").await;
     let mut stream = upgraded(addr, "/upgrade-stubborn").await;
     let slow = tokio::spawn(async move { support::get(addr, "/slow?ms=1500").await });
-    app.wait_for_line("slow request started").await;
+    app.wait_for_started("slow", 1).await;
     let signalled = std::time::Instant::now();
     app.signal(SIGTERM);
     assert_eq!(read_rest(&mut stream).await, "");
@@ -154,9 +178,10 @@ async fn upgraded_connections_have_a_budget_of_their_own() {
     let (code, _) = app.exit().await;
     let log = app.log();
     assert_eq!(code, 3, "{log}");
+    // Which deadline cut it, only its message says.
     assert!(
-        log.contains("upgraded connection cut off at the upgrade deadline"),
+        app.said("upgraded connection cut off at the upgrade deadline"),
         "{log}"
     );
-    assert!(log.contains("drained=1"), "{log}");
+    app.assert_report("api", &[("drained", 1)]);
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
-use support::{Fixture, Outcome, connect, send};
+use support::{Fixture, JSON, Outcome, connect, send};
 use tokio::sync::Notify;
 
 const CLIENTS: usize = 16;
@@ -78,8 +78,9 @@ fn rows(db: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Runs the example with the database in a fresh directory; returns the exit
-/// code, the acknowledged writes, the rows, and the log.
+/// Runs the example with the database in a fresh directory, logging JSON;
+/// returns the exit code, the acknowledged writes, the rows, and the
+/// exited example (its log and events).
 async fn run(
     trigger: Trigger,
     env: &[(&str, &str)],
@@ -87,7 +88,7 @@ async fn run(
     i32,
     BTreeMap<String, String>,
     BTreeMap<String, String>,
-    String,
+    Fixture,
 ) {
     let dir = std::env::temp_dir().join(format!(
         "graceful-write-behind-{}-{}",
@@ -100,6 +101,7 @@ async fn run(
     let mut all_env = vec![
         ("GRACEFUL_ADDR_API", "127.0.0.1:0"),
         ("WRITE_BEHIND_DB", db_text.as_str()),
+        JSON,
     ];
     all_env.extend_from_slice(env);
     let mut app = Fixture::example("write_behind", &all_env);
@@ -138,9 +140,8 @@ async fn run(
     assert!(failed.is_empty(), "{failed:#?}\n{}", app.log());
     let acked = acked.lock().unwrap().clone();
     let rows = rows(&db);
-    let log = app.log();
     std::fs::remove_dir_all(&dir).ok();
-    (code, acked, rows, log)
+    (code, acked, rows, app)
 }
 
 fn rand_suffix() -> u128 {
@@ -151,7 +152,8 @@ fn rand_suffix() -> u128 {
 }
 
 async fn nothing_acknowledged_is_lost(trigger: Trigger) {
-    let (code, acked, rows, log) = run(trigger, &[]).await;
+    let (code, acked, rows, app) = run(trigger, &[]).await;
+    let log = app.log();
     eprintln!("{} writes acknowledged, {} rows", acked.len(), rows.len());
     assert_eq!(code, 0, "{log}");
     assert!(acked.len() >= ACKED_BEFORE_SHUTDOWN);
@@ -159,9 +161,10 @@ async fn nothing_acknowledged_is_lost(trigger: Trigger) {
         rows, acked,
         "the database holds exactly the acknowledged writes"
     );
+    let close = app.callback_report("close_database");
     assert!(
-        log.contains("callback report name=close_database phase=1 outcome=ok"),
-        "{log}"
+        support::has(&close, &[("phase", "1"), ("outcome", "ok")]),
+        "{close}; log:\n{log}"
     );
 }
 
@@ -182,7 +185,7 @@ async fn nothing_acknowledged_is_lost_on_the_programmatic_trigger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_that_runs_out_of_time_reports_what_it_lost() {
-    let (code, acked, rows, log) = run(
+    let (code, acked, rows, app) = run(
         Trigger::Signal(SIGTERM),
         &[
             // No background flush, one item per transaction, and no time.
@@ -192,11 +195,15 @@ async fn a_flush_that_runs_out_of_time_reports_what_it_lost() {
         ],
     )
     .await;
+    let log = app.log();
     assert_eq!(code, graceful::exit_code::CALLBACK_FAILED, "{log}");
     let lost = acked.len() - rows.len();
     assert!(lost > 0, "the flush should not have finished: {log}");
+    let outcome = app.callback_report("flush_cache")["outcome"].clone();
     assert!(
-        log.contains(&format!("timed out: {lost} items not flushed (")),
+        outcome.as_str().is_some_and(
+            |outcome| outcome.starts_with(&format!("timed out: {lost} items not flushed ("))
+        ),
         "the report says exactly what was lost ({} acknowledged, {} rows): {log}",
         acked.len(),
         rows.len()

@@ -58,7 +58,7 @@ impl tower_service::Service<Request> for Hello {
 
 #[graceful::on_shutdown]
 async fn cleanup() {
-    tracing::info!("cleanup ran");
+    tracing::info!(ran = "cleanup", "cleanup ran");
 }
 
 #[graceful::on_shutdown(phase = 1)]

@@ -10,11 +10,13 @@
 //! come from the `GRACEFUL_*` environment variables. Every server answers:
 //!
 //! - `GET /`: `hello world`
-//! - `GET /slow?ms=N`: waits N ms, then answers `slow done` (logs `slow request started`)
-//! - `GET /hang`: never answers (logs `hanging request started`)
+//! - `GET /slow?ms=N`: waits N ms, then answers `slow done` (logs `slow
+//!   request started`, with `started = "slow"`)
+//! - `GET /hang`: never answers (logs `hanging request started`, `started = "hang"`)
 //! - `POST /echo`: answers the length of the body it read
 //! - `GET /block?ms=N`: blocks its worker thread for N ms (`std::thread::sleep`)
-//!   in the async handler, as a synchronous driver would (logs `blocking request started`)
+//!   in the async handler, as a synchronous driver would (logs `blocking
+//!   request started`, `started = "block"`)
 //! - `GET /panic`: the handler panics
 //! - `GET /events`: server-sent events, a tick every 50 ms, ended with a
 //!   last `bye` event when the shutdown begins
@@ -23,7 +25,7 @@
 //!   and closes (logs `upgraded connection open`)
 //! - `GET /upgrade-stubborn`: the same, but never closes by itself
 //! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
-//!   (logs `spawn_blocking request started`)
+//!   (logs `spawn_blocking request started`, `started = "spawn-blocking"`)
 //! - `GET /trailers`: a body in two chunks, then trailers (`grpc-status: 0`),
 //!   as every gRPC reply ends (HTTP/1 sends them when asked, `TE: trailers`)
 //! - `GET /spawn-helper`: starts `sleep 60` as a helper process, as an app
@@ -40,7 +42,11 @@
 //! nothing of non-blocking sockets does, then never starts. With
 //! `FIXTURE_VERSION=V`, it says `fixture version V` first. With
 //! `FIXTURE_HELPER_AT_START=1`, its start-up hook starts `sleep 60` as a
-//! helper (before any listener is taken) and says `fixture: helper Ok(PID)`.
+//! helper (before any listener is taken) and logs its pid as `helper`.
+//!
+//! Its start-up hook (with `--startup-ms` or a helper) logs `starting up`,
+//! with `started = "start-up"`: the tests wait for these events by their
+//! fields (with `GRACEFUL_LOG_FORMAT=json`), not by their words.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -60,12 +66,12 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
         "/" => Bytes::from_static(b"hello world"),
         "/slow" => {
             let ms = millis(&query);
-            tracing::info!(ms, "slow request started");
+            tracing::info!(started = "slow", ms, "slow request started");
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Bytes::from_static(b"slow done")
         }
         "/hang" => {
-            tracing::info!("hanging request started");
+            tracing::info!(started = "hang", "hanging request started");
             std::future::pending::<()>().await;
             unreachable!("pending never completes")
         }
@@ -80,13 +86,17 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
         "/upgrade" | "/upgrade-stubborn" => return Ok(upgrade(req, path == "/upgrade")),
         "/block" => {
             let ms = millis(&query);
-            tracing::info!(ms, "blocking request started");
+            tracing::info!(started = "block", ms, "blocking request started");
             std::thread::sleep(Duration::from_millis(ms));
             Bytes::from_static(b"block done")
         }
         "/spawn-blocking" => {
             let ms = millis(&query);
-            tracing::info!(ms, "spawn_blocking request started");
+            tracing::info!(
+                started = "spawn-blocking",
+                ms,
+                "spawn_blocking request started"
+            );
             let work = tokio::task::spawn_blocking(move || {
                 std::thread::sleep(Duration::from_millis(ms));
             });
@@ -322,11 +332,13 @@ fn main() {
     let helper = std::env::var_os("FIXTURE_HELPER_AT_START").is_some();
     if startup_ms.is_some() || helper {
         app = app.on_startup(async move {
-            tracing::info!("starting up");
+            tracing::info!(started = "start-up", "starting up");
             if helper {
                 // A sidecar started before the listeners are taken.
-                let helper = std::process::Command::new("sleep").arg("60").spawn();
-                eprintln!("fixture: helper {:?}", helper.map(|h| h.id()));
+                match std::process::Command::new("sleep").arg("60").spawn() {
+                    Ok(helper) => tracing::info!(helper = helper.id(), "fixture: helper started"),
+                    Err(err) => tracing::error!(error = %err, "fixture: cannot start the helper"),
+                }
             }
             tokio::time::sleep(Duration::from_millis(startup_ms.unwrap_or(0))).await;
             Ok::<(), Infallible>(())

@@ -238,6 +238,122 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no report for server {name}; log:\n{}", self.log()))
     }
 
+    /// Asserts that the report's line for server `name` has each of `counts`.
+    pub fn assert_report(&self, name: &str, counts: &[(&str, u64)]) {
+        let report = self.server_report(name);
+        for &(field, count) in counts {
+            assert_eq!(
+                report[field],
+                count,
+                "{field} of server {name}: {report}; log:\n{}",
+                self.log()
+            );
+        }
+    }
+
+    /// The report's line for callback `name`: the event with its `outcome`.
+    pub fn callback_report(&self, name: &str) -> serde_json::Value {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|event| event.get("outcome").is_some() && event["name"] == name)
+            .unwrap_or_else(|| panic!("no report for callback {name}; log:\n{}", self.log()))
+    }
+
+    /// The events so far that have each of `fields` with its value (see
+    /// [`has`]), in order.
+    pub fn events_where(&self, fields: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        self.events()
+            .into_iter()
+            .filter(|event| has(event, fields))
+            .collect()
+    }
+
+    /// The last event that has each of `fields` with its value.
+    pub fn event_where(&self, fields: &[(&str, &str)]) -> Option<serde_json::Value> {
+        self.events_where(fields).pop()
+    }
+
+    /// Whether a line says `text`: in the message of an event logged as
+    /// JSON, or anywhere in a plain line. For what has no field of its own,
+    /// only words (a start-up error is its message).
+    pub fn said(&self, text: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|line| {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(event) => event["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains(text)),
+                Err(_) => line.contains(text),
+            }
+        })
+    }
+
+    /// Whether a server said it listens: an event with a listener's `name`
+    /// and `addr`, which only a listener's events carry (and it listens
+    /// before it is closed or handed over).
+    pub fn listened(&self) -> bool {
+        self.event_with(&["name", "addr"]).is_some()
+    }
+
+    /// Waits until `n` events match `matches`; returns the last of them.
+    /// `what` names them in the panic.
+    pub async fn wait_for_nth_event(
+        &self,
+        n: usize,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let notified = self.new_line.notified();
+            let mut matching: Vec<serde_json::Value> =
+                self.events().into_iter().filter(|e| matches(e)).collect();
+            if matching.len() >= n {
+                return matching.swap_remove(n - 1);
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                panic!("no {n} events {what} in time; log:\n{}", self.log());
+            }
+        }
+    }
+
+    /// Waits until `n` events have each of `fields` with its value (see
+    /// [`has`]); returns the last of them.
+    pub async fn wait_for_events(&self, fields: &[(&str, &str)], n: usize) -> serde_json::Value {
+        self.wait_for_nth_event(n, &format!("with {fields:?}"), |event| has(event, fields))
+            .await
+    }
+
+    /// Waits for an event that has each of `fields` with its value.
+    pub async fn wait_for_event(&self, fields: &[(&str, &str)]) -> serde_json::Value {
+        self.wait_for_events(fields, 1).await
+    }
+
+    /// Waits until `n` events have each of `fields` (names, whatever their
+    /// values); returns the last of them.
+    pub async fn wait_for_events_with(&self, fields: &[&str], n: usize) -> serde_json::Value {
+        self.wait_for_nth_event(n, &format!("with fields {fields:?}"), |event| {
+            fields.iter().all(|field| event.get(field).is_some())
+        })
+        .await
+    }
+
+    /// Waits for an event that has each of `fields` (names, whatever their
+    /// values).
+    pub async fn wait_for_event_with(&self, fields: &[&str]) -> serde_json::Value {
+        self.wait_for_events_with(fields, 1).await
+    }
+
+    /// Waits for the fixture's event saying that a request or the start-up
+    /// hook has started (`started` = `slow`, `hang`, `block`,
+    /// `spawn-blocking`, `start-up`), `n` of them.
+    pub async fn wait_for_started(&self, what: &str, n: usize) {
+        self.wait_for_events(&[("started", what)], n).await;
+    }
+
     /// How many lines so far contain `needle`.
     pub fn count(&self, needle: &str) -> usize {
         self.lines
@@ -428,6 +544,44 @@ fn spawn(command: &mut Command) -> tokio::process::Child {
             spawned => return spawned.expect("spawn the fixture"),
         }
     }
+}
+
+/// The environment variable that makes the child log JSON objects, one a
+/// line, for [`Fixture::events`].
+pub const JSON: (&str, &str) = ("GRACEFUL_LOG_FORMAT", "json");
+
+/// Whether `event` has each of `fields` with its value: a string equal to
+/// it, or a number or boolean that reads as it (`("cut_off", "1")`).
+pub fn has(event: &serde_json::Value, fields: &[(&str, &str)]) -> bool {
+    fields.iter().all(|&(field, value)| match event.get(field) {
+        Some(serde_json::Value::String(text)) => text == value,
+        Some(other @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+            serde_json::from_str::<serde_json::Value>(value).is_ok_and(|read| read == *other)
+        }
+        _ => false,
+    })
+}
+
+/// A duration as `tracing` logs one (`Debug`: `1.5s`, `12.3ms`, `40µs`,
+/// `7ns`).
+pub fn duration(value: &serde_json::Value) -> Duration {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a duration: {value}"));
+    let (number, unit) = ["ns", "µs", "ms", "s"]
+        .iter()
+        .find_map(|unit| Some((text.strip_suffix(unit)?, *unit)))
+        .unwrap_or_else(|| panic!("not a duration: {text}"));
+    let number: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("not a duration: {text}"));
+    let scale = match unit {
+        "ns" => 1e-9,
+        "µs" => 1e-6,
+        "ms" => 1e-3,
+        _ => 1.0,
+    };
+    Duration::from_secs_f64(number * scale)
 }
 
 // Each test file uses its own subset.

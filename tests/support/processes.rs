@@ -85,19 +85,13 @@ pub fn fixture_script(before: &str, after: &str) -> String {
     )
 }
 
-/// The pid of the successor in the `n`th line saying that a successor
-/// serves, in the text format (`successor=PID`) or as a JSON event.
+/// The pid of the successor in the `n`th event saying that a successor
+/// serves (`restart = "handed-over"`, its pid as `successor`): start `app`
+/// with `GRACEFUL_LOG_FORMAT=json`, which its successors inherit.
 pub async fn successor(app: &Fixture, n: usize) -> i32 {
-    let line = app.wait_for_lines("the successor serves", n).await;
-    let json = serde_json::from_str::<serde_json::Value>(&line)
-        .ok()
-        .and_then(|event| event["successor"].as_i64())
-        .and_then(|pid| i32::try_from(pid).ok());
-    json.or_else(|| {
-        line.split("successor=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|pid| pid.parse().ok())
-    })
-    .unwrap_or_else(|| panic!("no successor pid in {line:?}"))
+    let event = app.wait_for_events(&[("restart", "handed-over")], n).await;
+    event["successor"]
+        .as_i64()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .unwrap_or_else(|| panic!("no successor pid in {event}"))
 }
