@@ -307,7 +307,7 @@ async fn a_state_nobody_provided_is_a_startup_error_naming_type_and_function() {
     // The start-up error is its message: it has no field.
     assert!(app.said(&expected), "{log}");
     let callback = format!(
-        "callback `farewell` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`",
+        "`farewell` at tests/bin/attribute-fixture.rs:{} asks for `State<attribute_fixture::Greeting>`",
         fixture_line("async fn farewell(")
     );
     assert!(app.said(&callback), "{log}");
