@@ -199,14 +199,33 @@
 //! process shuts down gracefully. README.md, "Deploying", has units that work
 //! as written.
 //!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tower` | off | serve any `tower::Service`, such as an `axum::Router`: `Server::from_tower`, or a `#[graceful::server]` `fn` returning one (`TowerService`) |
+//!
+//! Without a feature, the build is hyper and tokio, and nothing else of the
+//! HTTP ecosystem.
+//!
 //! # Modules
 //!
-//! - [`config`]: defaults, duration parsing, environment variables.
-//! - [`exit_code`]: the documented exit codes.
-//! - Signals ([`Signal`]), serving ([`Server`]), draining, callbacks
-//!   ([`Callback`], [`ShutdownContext`]), the registry ([`App::registered`])
-//!   and the report ([`Report`]) are private modules whose public types are
-//!   re-exported here.
+//! Public: [`config`] (every setting, its default and its environment
+//! variable) and [`exit_code`] (what the process returns). The rest are
+//! private, their public types re-exported here, in four parts:
+//!
+//! - `app`: the builder ([`App`]), the registry of the attributes
+//!   ([`App::registered`]), shared state ([`State`], [`provide`]), and the
+//!   conductors of the start and of the shutdown ([`Running`]);
+//! - `lifecycle`: phases and triggers ([`Trigger`]), signals ([`Signal`]),
+//!   the sentinel thread that bounds the exit, the handle
+//!   ([`ShutdownHandle`]), shutdown callbacks ([`Callback`],
+//!   [`ShutdownContext`]) and the report ([`Report`]);
+//! - `serve`: servers ([`Server`]), binding and accepting, connections and
+//!   their protocols, the accounts every request is counted in, the router
+//!   and the responses ([`IntoResponse`]);
+//! - `system`: the operating system and its service manager: socket
+//!   activation, the notify protocol, restarts by listener handoff.
 
 // `unsafe` is allowed item by item, each block with its SAFETY comment, for
 // what the operating system offers no safe wrapper of: adopting the
@@ -216,6 +235,7 @@
 // (`restart::keep_non_blocking`, `restart::bound_accepts`); and when the
 // kernel last received data on a connection (`TCP_INFO`,
 // `serve::accounts::connection`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -252,6 +272,7 @@ pub use lifecycle::report::{
 pub use lifecycle::signals::Signal;
 pub use lifecycle::{ForcedBy, Trigger};
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use serve::TowerService;
 pub use serve::response::{Body, IntoBody, IntoResponse};
 pub use serve::stream::EndOnShutdown;

@@ -10,14 +10,14 @@ use tokio_util::task::AbortOnDropHandle;
 use super::App;
 use crate::app::books::Books;
 use crate::app::shutdown::Running;
-use crate::config::{Config, Lookup};
+use crate::config::{Config, Lookup, Overrides};
 use crate::error::{BoxError, Error};
-use crate::lifecycle::callbacks::Plan;
+use crate::lifecycle::callbacks::{Callback, Plan};
 use crate::lifecycle::sentinel::{ForcedReport, Sentinel};
 use crate::lifecycle::{Lifecycle, Phase};
-use crate::serve::{self, Bound, accounts::ServerShared};
+use crate::serve::{self, Bound, Server, accounts::ServerShared};
 use crate::system::notify::Notifier;
-use crate::system::restart::{Handed, Restarter, is_successor, tell_predecessor_ready};
+use crate::system::restart::{Handed, Restarter, Sharing, is_successor, tell_predecessor_ready};
 use tokio::task::JoinHandle;
 
 impl App {
@@ -58,7 +58,12 @@ impl App {
         config.validate()?;
         config.apply_env(env)?;
         config.check_together()?;
-        let plan = Plan::new(callbacks, config.callback_timeout, env)?;
+        let overrides = Overrides::read(
+            env,
+            servers.iter().map(Server::name),
+            callbacks.iter().map(Callback::name),
+        )?;
+        let plan = Plan::new(callbacks, config.callback_timeout, &overrides)?;
         serve::validate(&servers)?;
         warn_of_budget(&config, &plan);
 
@@ -85,7 +90,7 @@ impl App {
         // the shutdown began during the start.
         let mut bound = Vec::new();
         if lifecycle.phase() == Phase::Running {
-            bound = serve::bind_all(servers, env).await?;
+            bound = serve::bind_all(servers, &overrides).await?;
         }
         let during_startup = lifecycle.phase() != Phase::Running;
         if during_startup {
@@ -97,7 +102,8 @@ impl App {
         let handed = handed(&bound);
 
         // 5. Serving.
-        let (servers, accept_loops) = serve_all(bound, &config, &lifecycle);
+        let sharing = Arc::new(Sharing::default());
+        let (servers, accept_loops) = serve_all(bound, &config, &lifecycle, &sharing);
         lifecycle.set_ready(
             servers
                 .iter()
@@ -129,6 +135,7 @@ impl App {
                 handed,
                 config.restart_timeout,
                 Arc::clone(&lifecycle),
+                sharing,
                 notifier.clone(),
             );
             AbortOnDropHandle::new(tokio::spawn(restarter.run()))
@@ -185,6 +192,7 @@ fn serve_all(
     bound: Vec<Bound>,
     config: &Config,
     lifecycle: &Arc<Lifecycle>,
+    sharing: &Arc<Sharing>,
 ) -> (Vec<Arc<ServerShared>>, Vec<JoinHandle<()>>) {
     let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
     let mut servers = Vec::with_capacity(bound.len());
@@ -200,6 +208,7 @@ fn serve_all(
             health_path.clone(),
         );
         shared.managed = b.managed;
+        shared.sharing = Arc::clone(sharing);
         let shared = Arc::new(shared);
         match &b.inherited {
             Some(inherited) => {

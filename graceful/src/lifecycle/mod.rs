@@ -4,6 +4,8 @@
 //!   reads (the phase, the moments every task waits for, the triggers with
 //!   their times, a forced exit's cause); it imports nothing of the crate
 //!   but the clock, the signals and the address type;
+//! - `trigger`: what starts the shutdown, forces it, or asks for a
+//!   restart; `moment`: a phase watched from inside a busy `poll`;
 //! - [`clock`]: the hot path's clock; [`signals`]: the signals handled;
 //! - [`handle`]: [`ShutdownHandle`](crate::ShutdownHandle), the public face;
 //! - [`sentinel`]: the thread of our own that reads the signals and
@@ -19,21 +21,25 @@ pub(crate) mod callbacks;
 pub(crate) mod clock;
 pub(crate) mod exit;
 pub(crate) mod handle;
+mod moment;
 pub(crate) mod report;
 pub(crate) mod sentinel;
 pub(crate) mod signals;
+mod trigger;
 
-use std::pin::Pin;
+pub(crate) use moment::Moment;
+pub use trigger::{ForcedBy, Trigger};
+pub(crate) use trigger::{RestartAsk, Triggered};
+
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::task::{Context, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::addr::ListenAddr;
 use crate::lifecycle::clock::Clock;
-use graceful_values::Signal;
 
 /// Where the app stands, in the words of the lifecycle's documentation.
 /// Only ever moves forward.
@@ -50,56 +56,6 @@ pub(crate) enum Phase {
     /// The drain deadline has passed (or the exit is forced): whatever
     /// still runs is cut off.
     CutOff = 3,
-}
-
-/// What started the shutdown, or forced it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Trigger {
-    /// A signal from the operating system.
-    Signal(Signal),
-    /// [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown) was called.
-    Handle,
-    /// A restart handed the listeners over to a successor that serves:
-    /// this process shuts down (see [`ShutdownHandle::restart`](crate::ShutdownHandle::restart)).
-    HandedOver,
-}
-
-impl std::fmt::Display for Trigger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Trigger::Signal(signal) => signal.fmt(f),
-            Trigger::Handle => f.write_str("ShutdownHandle::shutdown"),
-            Trigger::HandedOver => f.write_str("handover to a successor"),
-        }
-    }
-}
-
-/// Why the exit was forced.
-///
-/// ```
-/// # fn show(report: &graceful::Report) {
-/// if let Some(reason) = &report.forced {
-///     eprintln!("forced: {reason}");
-/// }
-/// # }
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ForcedBy {
-    /// A second signal.
-    Trigger(Trigger),
-    /// The global `shutdown_timeout` passed.
-    Deadline(Duration),
-}
-
-impl std::fmt::Display for ForcedBy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ForcedBy::Trigger(trigger) => write!(f, "second {trigger}"),
-            ForcedBy::Deadline(limit) => write!(f, "shutdown timeout of {limit:?} passed"),
-        }
-    }
 }
 
 /// Every server's name and address.
@@ -140,42 +96,6 @@ pub(crate) struct Lifecycle {
     /// are let go as they are, without the close that would reset what
     /// waits in their queue (the successor takes it).
     handed_over: std::sync::atomic::AtomicBool,
-    /// Set once a successor may hold the listeners (see `share_listeners`).
-    shared_listeners: std::sync::atomic::AtomicBool,
-    /// Set while a successor starts: it holds the listeners, and may make
-    /// them blocking (see `restart`).
-    restarting: std::sync::atomic::AtomicBool,
-}
-
-/// What a trigger is, in the order they come.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Triggered {
-    /// The first: the shutdown begins.
-    First,
-    /// The first signal after a handover: this process is shutting down
-    /// gracefully already, and its successor serves (a service manager
-    /// stopping the service signals both).
-    AfterHandover,
-    /// Any later one: it forces the exit.
-    Again,
-}
-
-/// What asked for a restart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RestartAsk {
-    /// A restart signal.
-    Signal(crate::lifecycle::signals::Signal),
-    /// [`ShutdownHandle::restart`](crate::ShutdownHandle::restart).
-    Handle,
-}
-
-impl std::fmt::Display for RestartAsk {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RestartAsk::Signal(signal) => signal.fmt(f),
-            RestartAsk::Handle => f.write_str("ShutdownHandle::restart"),
-        }
-    }
 }
 
 impl Lifecycle {
@@ -196,8 +116,6 @@ impl Lifecycle {
             restarts: tokio::sync::Notify::new(),
             restart_asked_by: Mutex::new(None),
             handed_over: std::sync::atomic::AtomicBool::new(false),
-            shared_listeners: std::sync::atomic::AtomicBool::new(false),
-            restarting: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -366,29 +284,6 @@ impl Lifecycle {
         true
     }
 
-    /// Records that a process other than this one holds the listeners too
-    /// (a restart's successor, started or starting): a listener must never
-    /// be left to it with the close's filter on.
-    pub(crate) fn share_listeners(&self) {
-        self.shared_listeners.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether another process may hold the listeners too.
-    pub(crate) fn listeners_shared(&self) -> bool {
-        self.shared_listeners.load(Ordering::SeqCst)
-    }
-
-    /// Records that a successor starts, or no longer does.
-    pub(crate) fn set_restarting(&self, on: bool) {
-        self.restarting.store(on, Ordering::SeqCst);
-    }
-
-    /// Whether a successor starts, holding the listeners too.
-    #[inline]
-    pub(crate) fn is_restarting(&self) -> bool {
-        self.restarting.load(Ordering::Relaxed)
-    }
-
     /// Whether a successor serves with this process's listeners.
     pub(crate) fn is_handed_over(&self) -> bool {
         self.handed_over.load(Ordering::SeqCst)
@@ -416,47 +311,5 @@ impl Lifecycle {
 
     pub(crate) fn cancelled(&self) -> WaitForCancellationFuture<'_> {
         self.cancelled.cancelled()
-    }
-}
-
-/// Watches for a lifecycle moment from inside a busy future's `poll`, without
-/// polling the moment's future every time.
-///
-/// Polling a waiting [`WaitForCancellationFuture`] takes a mutex shared by
-/// every waiter. A connection's task is polled for every read and write, so
-/// the moment's future is polled once, to register the task's waker, and after
-/// that the phase, one relaxed load, tells whether it has come. A tokio task
-/// keeps one waker for its whole life, so the first registration stays valid.
-pub(crate) struct Moment<'m, 'a> {
-    lifecycle: &'a Lifecycle,
-    phase: Phase,
-    wait: Pin<&'m mut WaitForCancellationFuture<'a>>,
-    registered: bool,
-}
-
-impl<'m, 'a> Moment<'m, 'a> {
-    pub(crate) fn new(
-        lifecycle: &'a Lifecycle,
-        phase: Phase,
-        wait: Pin<&'m mut WaitForCancellationFuture<'a>>,
-    ) -> Self {
-        Moment {
-            lifecycle,
-            phase,
-            wait,
-            registered: false,
-        }
-    }
-
-    /// Whether the moment has come; registers the task's waker on first call.
-    pub(crate) fn has_come(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.lifecycle.phase() >= self.phase {
-            return true;
-        }
-        if !self.registered {
-            self.registered = true;
-            return self.wait.as_mut().poll(cx).is_ready();
-        }
-        false
     }
 }

@@ -16,6 +16,7 @@ use super::protocol::{Protocols, StreamExecutor};
 use super::{HttpService, conn, handshakes};
 use crate::lifecycle::{Moment, Phase};
 use crate::serve::accounts::{ConnState, Roster, ServerShared};
+use crate::system::restart::Sharing;
 
 /// Accepts connections until the listener must close, then serves what the
 /// kernel had already accepted (instead of resetting it) and closes.
@@ -36,7 +37,7 @@ pub(super) async fn accept_loop<S: HttpService>(
             if moment.has_come(cx) {
                 return Poll::Ready(None);
             }
-            keep_non_blocking(&listener, lifecycle);
+            keep_non_blocking(&listener, &server.sharing);
             listener.poll_accept(cx).map(Some)
         })
         .await;
@@ -84,7 +85,7 @@ pub(super) async fn accept_loop<S: HttpService>(
     };
     take_accepted(&listener, &server, &builder, &service, &mut roster);
     server.hand_in(roster);
-    let shared = server.managed || lifecycle.listeners_shared();
+    let shared = server.managed || server.sharing.is_shared();
     if let (true, true, Some(tcp)) = (fenced, shared, listener.as_tcp()) {
         // Another process may hold this listener too (a socket unit, a
         // restart's successor): it must outlive us without the filter, so
@@ -104,7 +105,7 @@ fn take_accepted<S: HttpService>(
     service: &S,
     roster: &mut Roster<ConnState>,
 ) {
-    keep_non_blocking(listener, &server.lifecycle);
+    keep_non_blocking(listener, &server.sharing);
     loop {
         match listener.accept_now() {
             Ok(Some(stream)) => spawn_connection(stream, server, builder, service, roster),
@@ -174,8 +175,8 @@ async fn settle<S: HttpService>(
 /// accept hold this worker thread. Checked before every accept then, and
 /// bounded anyway (see `restart`).
 #[inline]
-fn keep_non_blocking(listener: &Listener, lifecycle: &crate::lifecycle::Lifecycle) {
-    if lifecycle.is_restarting() {
+fn keep_non_blocking(listener: &Listener, sharing: &Sharing) {
+    if sharing.is_starting() {
         #[cfg(unix)]
         let _ = crate::system::restart::keep_non_blocking(listener.raw_fd());
     }

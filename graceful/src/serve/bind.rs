@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::listen::Listener;
 use super::{Server, Spawn};
 use crate::addr::ListenAddr;
-use crate::config::{self, Lookup};
+use crate::config::Overrides;
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::system::activation::{ActivationError, Inherited, InheritedListener};
@@ -70,15 +70,15 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
 /// bound is released (dropped) and the error names the server, the address
 /// and the cause.
 /// The servers were checked by [`validate`] before the start.
-pub(crate) async fn bind_all(servers: Vec<Server>, env: Lookup<'_>) -> Result<Vec<Bound>, Error> {
+pub(crate) async fn bind_all(
+    servers: Vec<Server>,
+    overrides: &Overrides,
+) -> Result<Vec<Bound>, Error> {
     let mut resolved = Vec::with_capacity(servers.len());
     for server in servers {
-        let var = format!(
-            "{}{}",
-            config::ENV_ADDR_PREFIX,
-            config::env_suffix(&server.name)
-        );
-        let addr_text = env(&var).unwrap_or_else(|| server.addr.clone());
+        let addr_text = overrides
+            .addr(&server.name)
+            .map_or_else(|| server.addr.clone(), str::to_owned);
         let addr = resolve(&addr_text).await.map_err(|source| Error::Resolve {
             server: server.name.clone(),
             addr: addr_text.clone(),

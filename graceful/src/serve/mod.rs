@@ -83,6 +83,7 @@ where
 /// with the bounds of an [`HttpService`] (an `axum::Router` is one).
 /// Implemented for every such type (and sealed).
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tower service graceful can serve",
     note = "serve a `tower::Service<Request<Incoming>>` returning `Response<B>` with `B: Body<Data = Bytes>`, `Clone + Send + 'static`, such as an `axum::Router`"
@@ -200,6 +201,7 @@ impl Server {
     /// assert_eq!(server.name(), "api");
     /// ```
     #[cfg(feature = "tower")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
     #[track_caller]
     pub fn from_tower<S: TowerService>(
         name: impl Into<String>,

@@ -22,6 +22,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::addr::ListenAddr;
 use crate::lifecycle::Lifecycle;
 use crate::lifecycle::report::{OpenRequest, ServerReport};
+use crate::system::restart::Sharing;
 
 mod connection;
 mod request;
@@ -47,6 +48,8 @@ pub(crate) struct ServerShared {
     /// Whether the service manager holds its listener too (see
     /// `activation`), and keeps it once this process is gone.
     pub(crate) managed: bool,
+    /// What a restart shares of the listeners (see `restart`).
+    pub(crate) sharing: Arc<Sharing>,
     /// Connection tasks and HTTP/2 stream tasks: the drain waits for it to empty.
     pub(crate) tasks: TaskTracker,
     pub(crate) stats: Stats,
@@ -139,6 +142,7 @@ impl ServerShared {
             header_read_timeout,
             health_path,
             managed: false,
+            sharing: Arc::default(),
             tasks: TaskTracker::new(),
             stats: Stats::default(),
             cut_off: Mutex::new(Vec::new()),

@@ -34,9 +34,11 @@
 #[cfg(unix)]
 mod launch;
 mod origin;
+mod sharing;
 mod successor;
 
 pub(crate) use origin::capture;
+pub(crate) use sharing::Sharing;
 pub(crate) use successor::{is_managed, is_successor, tell_predecessor_ready};
 
 use std::ffi::OsStr;
@@ -138,6 +140,7 @@ pub(crate) struct Restarter {
     /// How long the successor may take to serve.
     timeout: Duration,
     lifecycle: Arc<Lifecycle>,
+    sharing: Arc<Sharing>,
     notifier: Notifier,
 }
 
@@ -149,12 +152,14 @@ impl Restarter {
         listeners: Vec<Handed>,
         timeout: Duration,
         lifecycle: Arc<Lifecycle>,
+        sharing: Arc<Sharing>,
         notifier: Notifier,
     ) -> Restarter {
         Restarter {
             listeners,
             timeout,
             lifecycle,
+            sharing,
             notifier,
         }
     }
@@ -177,9 +182,9 @@ impl Restarter {
                 }
             };
             tracing::info!(restart = "starting", asked_by = %asked, program = %program.display(), "restart: starting a successor");
-            self.lifecycle.set_restarting(true);
+            self.sharing.set_starting(true);
             let outcome = self.successor(&program).await;
-            self.lifecycle.set_restarting(false);
+            self.sharing.set_starting(false);
             match outcome {
                 Ok(pid) => self.hand_over(pid),
                 Err(failure) => {
@@ -241,7 +246,7 @@ impl Restarter {
     async fn successor(&self, program: &Path) -> Result<u32, Failure> {
         let report = ReportSocket::bind().map_err(Failure::Spawn)?;
         // From the fork on, the successor holds the listeners too.
-        self.lifecycle.share_listeners();
+        self.sharing.share();
         for listener in &self.listeners {
             bound_accepts(listener.fd);
         }

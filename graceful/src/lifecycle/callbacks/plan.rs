@@ -1,14 +1,7 @@
-//! Shutdown callbacks: flush a cache, close a pool, deregister from discovery.
-//!
-//! Callbacks run after every server has stopped, grouped
-//! by phase: all callbacks of one phase run concurrently, and a phase starts
-//! only when every callback of the phase before has ended. Each runs under its
-//! own timeout, in its own task: an error, a panic or an overrun is reported
-//! and never keeps the other callbacks from running.
+//! The callbacks of one app, sorted, with their timeouts resolved; run
+//! phase by phase, each under its timeout in a task of its own; and the
+//! ledger that a forced exit reports from.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,222 +9,21 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::config::{self, Lookup};
+use super::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
+use crate::config::{self, Overrides};
 use crate::error::{Error, panic_message};
-use crate::hook::HookResult;
 use crate::lifecycle::report::{CallbackOutcome, CallbackReport};
-use crate::site::Site;
-
-/// How long a callback may still take to return once its context has fired
-/// at its timeout, before it is aborted: 250 ms. It lets a callback that
-/// watches [`ShutdownContext::cancelled`] stop cleanly and say what it left
-/// undone.
-pub const CALLBACK_WIND_DOWN: Duration = Duration::from_millis(250);
-
-type CallbackFn = Box<
-    dyn FnOnce(ShutdownContext) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send,
->;
-
-/// A shutdown callback, registered with [`App::on_shutdown`](crate::App::on_shutdown).
-///
-/// ```
-/// use std::time::Duration;
-/// use graceful::{Callback, ShutdownContext};
-///
-/// let flush = Callback::new("flush-cache", |ctx: ShutdownContext| async move {
-///     tokio::select! {
-///         _ = ctx.cancelled() => Err("cache not flushed in time"),
-///         _ = tokio::time::sleep(Duration::from_millis(10)) => Ok(()),
-///     }
-/// })
-/// .phase(0)
-/// .timeout(Duration::from_secs(3));
-/// assert_eq!(flush.name(), "flush-cache");
-/// ```
-pub struct Callback {
-    name: String,
-    phase: i32,
-    timeout: Option<Duration>,
-    source: Site,
-    run: CallbackFn,
-}
-
-impl fmt::Debug for Callback {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Callback")
-            .field("name", &self.name)
-            .field("phase", &self.phase)
-            .field("timeout", &self.timeout)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Callback {
-    /// A callback named `name` that runs `f`. `f` gets a [`ShutdownContext`]
-    /// and returns `()` or `Result<(), E>` with `E: Display`.
-    ///
-    /// ```
-    /// let cb = graceful::Callback::new("close-pool", |_ctx| async {});
-    /// # drop(cb);
-    /// ```
-    #[track_caller]
-    pub fn new<F, Fut>(name: impl Into<String>, f: F) -> Self
-    where
-        F: FnOnce(ShutdownContext) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: HookResult,
-    {
-        Callback {
-            name: name.into(),
-            phase: 0,
-            timeout: None,
-            source: Site::caller(),
-            run: Box::new(move |ctx| {
-                let fut = f(ctx);
-                Box::pin(async move { fut.await.into_result() })
-            }),
-        }
-    }
-
-    /// Sets the phase: every callback of a lower phase ends before this one
-    /// starts. Callbacks of one phase run concurrently. Default 0.
-    ///
-    /// ```
-    /// let close = graceful::Callback::new("close-db", |_ctx| async {}).phase(1);
-    /// # drop(close);
-    /// ```
-    pub fn phase(mut self, phase: i32) -> Self {
-        self.phase = phase;
-        self
-    }
-
-    /// Sets this callback's timeout, instead of the app's
-    /// [`callback_timeout`](crate::App::callback_timeout).
-    /// `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` overrides it at run time.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let cb = graceful::Callback::new("flush", |_ctx| async {}).timeout(Duration::from_secs(5));
-    /// # drop(cb);
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Sets where the callback was declared, for error messages.
-    pub(crate) fn declared_at(mut self, source: Site) -> Self {
-        self.source = source;
-        self
-    }
-
-    /// The callback's name.
-    ///
-    /// ```
-    /// assert_eq!(graceful::Callback::new("flush", |_ctx| async {}).name(), "flush");
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-/// What a callback knows of its own run. Its [`cancelled`](Self::cancelled)
-/// future fires at the callback's timeout, so that it can stop cleanly.
-///
-/// ```
-/// # async fn flush(_: &str) {}
-/// async fn save(ctx: graceful::ShutdownContext) -> Result<(), String> {
-///     for key in ["a", "b", "c"] {
-///         if ctx.is_cancelled() {
-///             return Err(format!("stopped at {key}: {:?} was not enough", ctx.timeout()));
-///         }
-///         flush(key).await;
-///     }
-///     Ok(())
-/// }
-/// ```
-#[derive(Clone, Debug)]
-pub struct ShutdownContext {
-    name: Arc<str>,
-    started: Instant,
-    timeout: Duration,
-    token: CancellationToken,
-}
-
-impl ShutdownContext {
-    /// The callback's name.
-    ///
-    /// ```
-    /// # fn f(ctx: graceful::ShutdownContext) {
-    /// tracing::info!(callback = ctx.name(), "flushing");
-    /// # }
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The callback's timeout.
-    ///
-    /// ```
-    /// # fn f(ctx: graceful::ShutdownContext) {
-    /// let budget = ctx.timeout();
-    /// # }
-    /// ```
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The instant the callback's timeout passes.
-    ///
-    /// ```
-    /// # async fn f(ctx: graceful::ShutdownContext) {
-    /// tokio::time::timeout_at(ctx.deadline().into(), async { /* work */ }).await.ok();
-    /// # }
-    /// ```
-    pub fn deadline(&self) -> Instant {
-        self.started + self.timeout
-    }
-
-    /// The time left before the timeout.
-    ///
-    /// ```
-    /// # fn f(ctx: graceful::ShutdownContext) {
-    /// if ctx.remaining() < std::time::Duration::from_millis(100) { /* skip the optional step */ }
-    /// # }
-    /// ```
-    pub fn remaining(&self) -> Duration {
-        self.deadline().saturating_duration_since(Instant::now())
-    }
-
-    /// Whether the timeout has passed.
-    ///
-    /// ```
-    /// # fn f(ctx: graceful::ShutdownContext) {
-    /// while !ctx.is_cancelled() { /* one more batch */ break; }
-    /// # }
-    /// ```
-    pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// Completes at the timeout. The callback then has
-    /// [`CALLBACK_WIND_DOWN`] to return before it is aborted.
-    ///
-    /// ```
-    /// # async fn f(ctx: graceful::ShutdownContext) {
-    /// ctx.cancelled().await;
-    /// # }
-    /// ```
-    pub async fn cancelled(&self) {
-        self.token.cancelled().await
-    }
-}
 
 /// The callbacks, sorted, with their timeouts resolved.
 pub(crate) struct Plan {
-    callbacks: Vec<(Callback, Duration)>,
+    callbacks: Vec<Timed>,
     ledger: Arc<Ledger>,
+}
+
+/// A callback with its timeout resolved.
+struct Timed {
+    callback: Callback,
+    timeout: Duration,
 }
 
 /// What the callbacks did so far, readable at any instant: a forced exit
@@ -290,7 +82,7 @@ impl Plan {
     pub(crate) fn new(
         mut callbacks: Vec<Callback>,
         default_timeout: Duration,
-        env: Lookup<'_>,
+        overrides: &Overrides,
     ) -> Result<Self, Error> {
         // Names are unique across phases: sorted by name, repeats are neighbours.
         callbacks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -307,29 +99,33 @@ impl Plan {
         callbacks.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
         let mut resolved = Vec::with_capacity(callbacks.len());
         for cb in callbacks {
-            let var = format!(
-                "{}{}",
-                config::ENV_CALLBACK_TIMEOUT_PREFIX,
-                config::env_suffix(&cb.name)
-            );
             if let Some(timeout) = cb.timeout {
                 config::check_duration(timeout).map_err(|reason| Error::Setting {
                     setting: format!("timeout of callback {:?}", cb.name),
                     reason,
                 })?;
             }
-            let timeout = config::duration_var(env, &var)?
+            let timeout = overrides
+                .callback_timeout(&cb.name)
                 .or(cb.timeout)
                 .unwrap_or(default_timeout);
-            resolved.push((cb, timeout));
+            resolved.push(Timed {
+                callback: cb,
+                timeout,
+            });
         }
         let planned = resolved
             .iter()
-            .map(|(cb, timeout)| Planned {
-                name: cb.name.clone(),
-                phase: cb.phase,
-                timeout: *timeout,
-            })
+            .map(
+                |Timed {
+                     callback: cb,
+                     timeout,
+                 }| Planned {
+                    name: cb.name.clone(),
+                    phase: cb.phase,
+                    timeout: *timeout,
+                },
+            )
             .collect();
         Ok(Plan {
             callbacks: resolved,
@@ -347,7 +143,11 @@ impl Plan {
         let mut total = Duration::ZERO;
         let mut phase = None;
         let mut longest = Duration::ZERO;
-        for (cb, timeout) in &self.callbacks {
+        for Timed {
+            callback: cb,
+            timeout,
+        } in &self.callbacks
+        {
             if phase != Some(cb.phase) {
                 total += longest;
                 longest = Duration::ZERO;
@@ -370,13 +170,13 @@ impl Plan {
     /// Runs every phase in order, and every callback of a phase concurrently.
     pub(crate) async fn run(self) -> Vec<CallbackReport> {
         let mut callbacks = self.callbacks.into_iter().peekable();
-        while let Some((first, timeout)) = callbacks.next() {
-            let phase = first.phase;
+        while let Some(first) = callbacks.next() {
+            let phase = first.callback.phase;
             let started = Instant::now();
             let mut set = JoinSet::new();
-            set.spawn(run_one(first, timeout, Arc::clone(&self.ledger)));
-            while let Some((cb, timeout)) = callbacks.next_if(|(cb, _)| cb.phase == phase) {
-                set.spawn(run_one(cb, timeout, Arc::clone(&self.ledger)));
+            set.spawn(run_one(first, Arc::clone(&self.ledger)));
+            while let Some(next) = callbacks.next_if(|next| next.callback.phase == phase) {
+                set.spawn(run_one(next, Arc::clone(&self.ledger)));
             }
             tracing::info!(phase, callbacks = set.len(), "callback phase started");
             while let Some(joined) = set.join_next().await {
@@ -403,7 +203,11 @@ impl Plan {
 }
 
 /// Runs one callback in its own task, under its timeout, then the wind-down.
-async fn run_one(cb: Callback, timeout: Duration, ledger: Arc<Ledger>) -> CallbackReport {
+async fn run_one(timed: Timed, ledger: Arc<Ledger>) -> CallbackReport {
+    let Timed {
+        callback: cb,
+        timeout,
+    } = timed;
     let started = Instant::now();
     let token = CancellationToken::new();
     let ctx = ShutdownContext {
@@ -469,7 +273,10 @@ mod tests {
                 .find(|(k, _)| *k == var)
                 .map(|(_, v)| (*v).to_owned())
         };
-        Plan::new(callbacks, Duration::from_secs(3), &env).expect("a plan")
+        let names: Vec<String> = callbacks.iter().map(|cb| cb.name.clone()).collect();
+        let overrides =
+            Overrides::read(&env, [], names.iter().map(String::as_str)).expect("overrides");
+        Plan::new(callbacks, Duration::from_secs(3), &overrides).expect("a plan")
     }
 
     #[test]
@@ -502,7 +309,6 @@ mod tests {
 
     #[test]
     fn two_callbacks_with_one_name_are_refused() {
-        let env = |_: &str| None;
         let err = Plan::new(
             vec![
                 Callback::new("flush", |_| async {}),
@@ -510,7 +316,7 @@ mod tests {
                 Callback::new("flush", |_| async {}).phase(1),
             ],
             Duration::from_secs(3),
-            &env,
+            &Overrides::default(),
         )
         .err()
         .expect("refused");

@@ -47,7 +47,11 @@ use std::time::Duration;
 
 use graceful_values::settings::{self, Id, Kind, Setting, Value};
 
+mod env;
+
 use crate::error::Error;
+
+pub(crate) use env::{Lookup, Overrides, invalid, process_env, signals_var};
 use graceful_values::Signal;
 
 pub use graceful_values::settings::{SETTINGS, markdown_table};
@@ -120,15 +124,6 @@ impl Default for Config {
             refused: None,
         }
     }
-}
-
-/// Reads environment variables; a function so that tests need not touch the
-/// process environment.
-pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment, as [`Lookup`].
-pub(crate) fn process_env(var: &str) -> Option<String> {
-    std::env::var(var).ok()
 }
 
 impl Config {
@@ -223,41 +218,6 @@ impl Config {
             self.apply(setting.id, value);
         }
         Ok(())
-    }
-}
-
-/// Reads one duration variable.
-pub(crate) fn duration_var(env: Lookup<'_>, var: &str) -> Result<Option<Duration>, Error> {
-    match env(var) {
-        None => Ok(None),
-        Some(value) => parse_duration(&value)
-            .map(Some)
-            .map_err(|reason| invalid(var, &value, &reason)),
-    }
-}
-
-/// Reads the variable of a setting of signals (`GRACEFUL_SIGNALS`,
-/// `GRACEFUL_RESTART_SIGNALS`).
-pub(crate) fn signals_var(
-    env: Lookup<'_>,
-    setting: &Setting,
-) -> Result<Option<Vec<Signal>>, Error> {
-    let var = setting.env;
-    match env(var) {
-        None => Ok(None),
-        Some(value) => setting
-            .kind
-            .parse(&value)
-            .map(Value::into_signals)
-            .map_err(|reason| invalid(var, &value, &reason)),
-    }
-}
-
-pub(crate) fn invalid(var: &str, value: &str, reason: &str) -> Error {
-    Error::Config {
-        var: var.to_owned(),
-        value: value.to_owned(),
-        reason: reason.to_owned(),
     }
 }
 
@@ -370,7 +330,7 @@ mod tests {
     #[test]
     fn the_settings_tables_follow_the_description() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        for (file, prefix) in [("README.md", ""), ("graceful/src/config.rs", "//! ")] {
+        for (file, prefix) in [("README.md", ""), ("graceful/src/config/mod.rs", "//! ")] {
             let table: String = markdown_table()
                 .lines()
                 .map(|line| format!("{prefix}{line}\n"))
@@ -393,7 +353,7 @@ mod tests {
     /// Each builder method's doc names its variable and its default.
     #[test]
     fn every_builder_method_documents_its_variable_and_default() {
-        let app = include_str!("app/settings.rs");
+        let app = include_str!("../app/settings.rs");
         for setting in SETTINGS {
             let at = app
                 .find(&format!("pub fn {}(", setting.name))

@@ -1,0 +1,101 @@
+//! Reading the environment: the one place that reads the settings'
+//! variables, once, at the start (`GRACEFUL_ADDR_<NAME>` and
+//! `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` into [`Overrides`]).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use graceful_values::Signal;
+use graceful_values::settings::{Setting, Value};
+
+use super::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, env_suffix, parse_duration};
+use crate::error::Error;
+
+/// Reads environment variables; a function so that tests need not touch the
+/// process environment.
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, as [`Lookup`].
+pub(crate) fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+/// What the environment says of each server and callback by name
+/// (`GRACEFUL_ADDR_<NAME>`, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`): read once,
+/// by the start, so that serving and the callbacks read no variable.
+#[derive(Debug, Default)]
+pub(crate) struct Overrides {
+    addrs: HashMap<String, String>,
+    callback_timeouts: HashMap<String, Duration>,
+}
+
+impl Overrides {
+    /// Reads the variables of these servers and callbacks; a malformed
+    /// timeout is an error naming its variable.
+    pub(crate) fn read<'n>(
+        env: Lookup<'_>,
+        servers: impl IntoIterator<Item = &'n str>,
+        callbacks: impl IntoIterator<Item = &'n str>,
+    ) -> Result<Self, Error> {
+        let mut overrides = Overrides::default();
+        for server in servers {
+            if let Some(addr) = env(&format!("{ENV_ADDR_PREFIX}{}", env_suffix(server))) {
+                overrides.addrs.insert(server.to_owned(), addr);
+            }
+        }
+        for callback in callbacks {
+            let var = format!("{ENV_CALLBACK_TIMEOUT_PREFIX}{}", env_suffix(callback));
+            if let Some(timeout) = duration_var(env, &var)? {
+                overrides
+                    .callback_timeouts
+                    .insert(callback.to_owned(), timeout);
+            }
+        }
+        Ok(overrides)
+    }
+
+    /// The address the environment gives `server`, if it gives one.
+    pub(crate) fn addr(&self, server: &str) -> Option<&str> {
+        self.addrs.get(server).map(String::as_str)
+    }
+
+    /// The timeout the environment gives `callback`, if it gives one.
+    pub(crate) fn callback_timeout(&self, callback: &str) -> Option<Duration> {
+        self.callback_timeouts.get(callback).copied()
+    }
+}
+
+/// Reads one duration variable.
+fn duration_var(env: Lookup<'_>, var: &str) -> Result<Option<Duration>, Error> {
+    match env(var) {
+        None => Ok(None),
+        Some(value) => parse_duration(&value)
+            .map(Some)
+            .map_err(|reason| invalid(var, &value, &reason)),
+    }
+}
+
+/// Reads the variable of a setting of signals (`GRACEFUL_SIGNALS`,
+/// `GRACEFUL_RESTART_SIGNALS`).
+pub(crate) fn signals_var(
+    env: Lookup<'_>,
+    setting: &Setting,
+) -> Result<Option<Vec<Signal>>, Error> {
+    let var = setting.env;
+    match env(var) {
+        None => Ok(None),
+        Some(value) => setting
+            .kind
+            .parse(&value)
+            .map(Value::into_signals)
+            .map_err(|reason| invalid(var, &value, &reason)),
+    }
+}
+
+pub(crate) fn invalid(var: &str, value: &str, reason: &str) -> Error {
+    Error::Config {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
