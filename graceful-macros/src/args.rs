@@ -14,7 +14,7 @@ use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Token, UnOp};
 
 use graceful_values::settings::{self, Kind, SETTINGS};
 
-use crate::Errors;
+use crate::errors::Errors;
 
 /// What a key's value must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,9 +5,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
 
+use crate::errors::Errors;
+use crate::expand;
 use crate::model::{CallbackArgs, MainArgs, ServerArgs};
+use crate::skeleton::Attribute;
 use crate::validate::{self, Params, ServerShape};
-use crate::{Attribute, Errors, expand};
 
 /// `#[graceful::server]`: a handler, or a function returning a service.
 pub(crate) struct Server {

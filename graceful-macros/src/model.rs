@@ -6,8 +6,8 @@ use syn::LitStr;
 
 use graceful_values::settings;
 
-use crate::Errors;
 use crate::args::{self, Args};
+use crate::errors::Errors;
 use crate::validate;
 
 /// `#[graceful::server(name, addr, path, crate)]`.

@@ -4,7 +4,7 @@
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
 
-use crate::Errors;
+use crate::errors::Errors;
 
 /// The types of a function's parameters, in order. What each is, the
 /// generated code asks the type itself (the runtime's `HandlerParam`,

@@ -8,8 +8,31 @@ use std::time::Duration;
 use graceful_values::Signal;
 use graceful_values::settings::{Setting, Value};
 
-use super::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, env_suffix, parse_duration};
+use graceful_values::parse_duration;
+
 use crate::error::Error;
+
+/// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
+pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
+/// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
+pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
+
+/// The name used in `GRACEFUL_ADDR_<NAME>` and `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
+///
+/// ```
+/// assert_eq!(graceful::config::env_suffix("api-v2"), "API_V2");
+/// ```
+pub fn env_suffix(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
 
 /// Reads environment variables; a function so that tests need not touch the
 /// process environment.

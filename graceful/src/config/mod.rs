@@ -51,6 +51,7 @@ mod env;
 
 use crate::error::Error;
 
+pub use env::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, env_suffix};
 pub(crate) use env::{Lookup, Overrides, invalid, process_env, signals_var};
 use graceful_values::Signal;
 
@@ -59,28 +60,6 @@ pub use graceful_values::{MAX_DURATION, check_duration, parse_duration};
 
 /// `GRACEFUL_LOG_FORMAT`: the default subscriber's format, `text` (the default) or `json`.
 pub const ENV_LOG_FORMAT: &str = "GRACEFUL_LOG_FORMAT";
-/// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
-pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
-/// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
-pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
-
-/// The name used in `GRACEFUL_ADDR_<NAME>` and `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
-///
-/// ```
-/// assert_eq!(graceful::config::env_suffix("api-v2"), "API_V2");
-/// ```
-pub fn env_suffix(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// The lifecycle's settings, as the builder set them and the environment
 /// overrode them; each field is a setting of [`SETTINGS`], set through
 /// [`Config::set`].

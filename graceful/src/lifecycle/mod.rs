@@ -21,13 +21,12 @@ pub(crate) mod callbacks;
 pub(crate) mod clock;
 pub(crate) mod exit;
 pub(crate) mod handle;
-mod moment;
+pub(crate) mod moment;
 pub(crate) mod report;
 pub(crate) mod sentinel;
 pub(crate) mod signals;
 mod trigger;
 
-pub(crate) use moment::Moment;
 pub use trigger::{ForcedBy, Trigger};
 pub(crate) use trigger::{RestartAsk, Triggered};
 

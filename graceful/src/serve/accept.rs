@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use super::http_service::HttpService;
 use super::listen::{Listener, Stream};
 use super::protocol::{Protocols, StreamExecutor};
-use super::{HttpService, conn, handshakes};
-use crate::lifecycle::{Moment, Phase};
+use super::{conn, handshakes};
+use crate::lifecycle::Phase;
+use crate::lifecycle::moment::Moment;
 use crate::serve::accounts::{ConnState, Roster, ServerShared};
 use crate::system::restart::Sharing;
 

@@ -6,7 +6,7 @@ use std::io as stdio;
 use std::sync::Arc;
 
 use super::listen::Listener;
-use super::{Server, Spawn};
+use super::server::{Server, Spawn};
 use crate::addr::ListenAddr;
 use crate::config::Overrides;
 use crate::error::Error;

@@ -28,11 +28,12 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::HttpService;
+use super::http_service::HttpService;
 use super::io::TrackedIo;
 use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
-use crate::lifecycle::{Moment, Phase};
+use crate::lifecycle::Phase;
+use crate::lifecycle::moment::Moment;
 use crate::serve::accounts::ConnState;
 
 /// Serves one accepted connection to its end.

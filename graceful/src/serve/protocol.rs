@@ -15,11 +15,12 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::HttpService;
+use super::http_service::HttpService;
 use super::io::TrackedIo;
 use super::service::Tracked;
 use crate::error::BoxError;
-use crate::lifecycle::{Moment, Phase};
+use crate::lifecycle::Phase;
+use crate::lifecycle::moment::Moment;
 use crate::serve::accounts::ServerShared;
 
 /// The HTTP/2 connection preface a client sends first.
@@ -287,12 +288,12 @@ mod tests {
     #[derive(Clone)]
     struct Hello;
 
-    impl hyper::service::Service<crate::serve::Request> for Hello {
+    impl hyper::service::Service<crate::serve::http_service::Request> for Hello {
         type Response = http::Response<String>;
         type Error = std::convert::Infallible;
         type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
 
-        fn call(&self, _: crate::serve::Request) -> Self::Future {
+        fn call(&self, _: crate::serve::http_service::Request) -> Self::Future {
             std::future::ready(Ok(http::Response::new("hello".to_owned())))
         }
     }

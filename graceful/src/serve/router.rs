@@ -12,8 +12,9 @@ use std::task::{Context, Poll};
 use http::{Response, StatusCode};
 
 use crate::lifecycle::handle::ShutdownHandle;
+use crate::serve::http_service::Request;
 use crate::serve::response::{Body, IntoResponse};
-use crate::serve::{Request, Server};
+use crate::serve::server::Server;
 
 /// The future a generated handler wrapper returns: the router's own future,
 /// so that a request goes through one boxed future and nothing else.

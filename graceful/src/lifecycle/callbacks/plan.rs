@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
+use super::callback::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
 use crate::config::{self, Overrides};
 use crate::error::{Error, panic_message};
 use crate::lifecycle::report::{CallbackOutcome, CallbackReport};

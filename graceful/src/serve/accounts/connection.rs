@@ -52,7 +52,7 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
-    pub(crate) fn new(server: Arc<ServerShared>, stream: &crate::serve::Stream) -> Self {
+    pub(crate) fn new(server: Arc<ServerShared>, stream: &crate::serve::listen::Stream) -> Self {
         let now = server.lifecycle.clock.now();
         #[cfg(not(unix))]
         let _ = stream;
@@ -352,7 +352,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
-        let stream = crate::serve::Stream::Tcp(accepted);
+        let stream = crate::serve::listen::Stream::Tcp(accepted);
         let server = Arc::new(ServerShared::new(
             Arc::from("test"),
             ListenAddr::Tcp(addr),

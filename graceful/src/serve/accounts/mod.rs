@@ -11,6 +11,13 @@
 //! connection. No lock, no allocation (an HTTP/2 request boxes its name).
 //! The lists that name requests are only written once the drain deadline has
 //! passed.
+//!
+//! A server's books ([`ServerShared`], here), a connection's state
+//! (`connection`) and a request's guard (`request`) refer to each other by
+//! nature: a connection points at its server, a server walks its
+//! connections at the deadline, a guard updates both. `tally` (the
+//! per-thread counters) and `roster` (the list walked at the deadline)
+//! stand alone. Metrics go beside the accounts, fed from the same counters.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

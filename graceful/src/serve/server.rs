@@ -1,0 +1,138 @@
+//! [`Server`]: a name, an address and a service, and how it is spawned once
+//! its listener is bound.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use super::accept;
+use super::http_service::HttpService;
+#[cfg(feature = "tower")]
+use super::http_service::TowerService;
+use super::listen::Listener;
+use crate::serve::accounts::ServerShared;
+use crate::site::Site;
+
+/// How a bound listener is served: the accept loop, with the service.
+pub(super) type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
+
+/// A named HTTP server: an address and a service.
+///
+/// The service is any hyper [`Service`](hyper::service::Service) that takes a
+/// `Request<Incoming>` and returns a `Response` whose body yields [`Bytes`];
+/// [`service_fn`](hyper::service::service_fn) turns an async function into one.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use graceful::{Request, Server};
+/// use graceful::hyper::{Response, service::service_fn};
+///
+/// async fn hello(_req: Request) -> Result<Response<String>, Infallible> {
+///     Ok(Response::new("hello world".to_owned()))
+/// }
+///
+/// let server = Server::new("service1", "127.0.0.1:8081", service_fn(hello));
+/// assert_eq!(server.name(), "service1");
+/// ```
+pub struct Server {
+    pub(super) name: String,
+    pub(super) addr: String,
+    pub(super) source: Site,
+    pub(super) spawn: Spawn,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server named `name` that will listen on `addr` and answer with `service`.
+    ///
+    /// `addr` is `ip:port` or `host:port` (a host name is resolved at
+    /// start-up and the first address it resolves to is bound), or
+    /// `unix:/path` for a Unix domain socket (see [`ListenAddr`](crate::ListenAddr)). Port 0 picks a free port:
+    /// [`Running::local_addr`](crate::Running::local_addr) tells which.
+    /// `GRACEFUL_ADDR_<NAME>` overrides it at run time.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// let server = graceful::Server::new("api", "localhost:0", service_fn(|_req| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
+    /// }));
+    /// assert_eq!(server.addr(), "localhost:0");
+    /// ```
+    #[track_caller]
+    pub fn new<S: HttpService>(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        service: S,
+    ) -> Self {
+        Server {
+            name: name.into(),
+            addr: addr.into(),
+            source: Site::caller(),
+            spawn: Box::new(move |listener, shared| {
+                tokio::spawn(accept::accept_loop(listener, shared, service))
+            }),
+        }
+    }
+
+    /// A server answering with a [`tower::Service`](tower_service::Service),
+    /// such as an `axum::Router`, so that its routing and middleware stay
+    /// and the lifecycle is ours. Needs the `tower` feature.
+    ///
+    /// ```
+    /// let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    /// let server = graceful::Server::from_tower("api", "127.0.0.1:8080", router);
+    /// assert_eq!(server.name(), "api");
+    /// ```
+    #[cfg(feature = "tower")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+    #[track_caller]
+    pub fn from_tower<S: TowerService>(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        service: S,
+    ) -> Self {
+        Server::new(
+            name,
+            addr,
+            hyper_util::service::TowerToHyperService::new(service),
+        )
+    }
+
+    /// Sets where the server was declared, for error messages.
+    pub(crate) fn declared_at(mut self, source: Site) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The server's name.
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// assert_eq!(graceful::Server::new("api", "127.0.0.1:0", svc).name(), "api");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The address as declared (before any environment override).
+    ///
+    /// ```
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// assert_eq!(graceful::Server::new("api", "127.0.0.1:0", svc).addr(), "127.0.0.1:0");
+    /// ```
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
