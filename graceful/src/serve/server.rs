@@ -20,7 +20,7 @@ pub(super) type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandl
 /// A named HTTP server: an address and a service.
 ///
 /// The service is any hyper [`Service`](hyper::service::Service) that takes a
-/// `Request<Incoming>` and returns a `Response` whose body yields [`Bytes`];
+/// `Request<Incoming>` and returns a `Response` whose body yields [`Bytes`](bytes::Bytes);
 /// [`service_fn`](hyper::service::service_fn) turns an async function into one.
 ///
 /// ```
