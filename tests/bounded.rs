@@ -213,7 +213,10 @@ async fn a_sigterm_pending_at_exec_goes_through_the_lifecycle() {
         "{log}"
     );
     // Said by its message only.
-    assert!(app.said("during start-up"), "{log}");
+    assert!(
+        app.event_where(&[("during_startup", "true")]).is_some(),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -285,7 +288,7 @@ async fn a_refused_request_whose_body_is_still_arriving_gets_its_503() {
     // The server has accepted the connection: the request is on its way.
     app.wait_for_sockets(sockets + 1).await;
     app.signal(SIGTERM);
-    app.wait_for_line("listener closed").await;
+    app.wait_for_event(&[("listener", "closed")]).await;
     // Headers, then a body far larger than anything a grace would wait for,
     // at about 1 MB/s.
     const BODY: usize = 100 * 1024 * 1024;

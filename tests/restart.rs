@@ -138,7 +138,7 @@ async fn a_restart_under_load_refuses_and_resets_nothing_and_ten_in_a_row_neithe
     // Its last lines may still be on their way through the pipe, which the
     // successor holds open. (Told from the listener's other events only
     // by its message.)
-    app.wait_for_line("listener handed over").await;
+    app.wait_for_event(&[("listener", "handed-over")]).await;
     assert!(
         app.event_where(&[("trigger", "handover to a successor")])
             .is_some(),

@@ -161,8 +161,12 @@ async fn an_activated_server_serves_the_listener_named_like_it_from_the_first_co
     ])
     .await;
     app.signal(SIGTERM);
-    // Told from the listener's other events only by its message.
-    app.exit_clean(&["listener closed"]).await;
+    app.exit_clean(&[]).await;
+    assert!(
+        app.event_where(&[("listener", "closed")]).is_some(),
+        "{}",
+        app.log()
+    );
     assert!(
         std::net::TcpStream::connect(&listen).is_err(),
         "the inherited listener outlived the process"
@@ -236,8 +240,12 @@ async fn a_listener_the_service_manager_keeps_is_left_listening_for_the_next_pro
     .await;
     assert_eq!(get(addr, "/").await.status, 200);
     app.signal(SIGTERM);
-    // Told from the listener's other events only by its message.
-    app.exit_clean(&["listener closed"]).await;
+    app.exit_clean(&[]).await;
+    assert!(
+        app.event_where(&[("listener", "closed")]).is_some(),
+        "{}",
+        app.log()
+    );
     // The process is gone, the listener is not (a socket unit holds it):
     // what connects now waits in its queue for the next process, instead of
     // meeting the filter that closed this one's listener safely.

@@ -57,7 +57,7 @@ async fn after_sigterm_new_connections_are_refused_and_old_ones_close_cleanly() 
         .unwrap();
 
     app.signal(SIGTERM);
-    app.wait_for_line("listener closed").await;
+    app.wait_for_event(&[("listener", "closed")]).await;
 
     match TcpStream::connect(addr).await {
         Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused),
@@ -234,7 +234,7 @@ async fn the_global_deadline_forces_the_exit_when_a_handler_never_ends() {
         cut.iter().all(|event| event.get("forced_by").is_some())
             && cut
                 .iter()
-                .any(|event| event["message"] == "request cut off at the forced exit"),
+                .any(|event| event["cut"] == "request" && event["cut_at"] == "forced-exit"),
         "the log says which deadline cut the request: {log}"
     );
     app.assert_report("api", &[("idle_closed", 0), ("connections_aborted", 1)]);
@@ -426,7 +426,10 @@ async fn a_signal_during_startup_ends_the_process_promptly_and_cleanly() {
     let log = app.log();
     assert!(!app.listened(), "readiness was reported: {log}");
     // Said by its message only.
-    assert!(app.said("during start-up"), "{log}");
+    assert!(
+        app.event_where(&[("during_startup", "true")]).is_some(),
+        "{log}"
+    );
     let flush = app.callback_report("flush");
     assert!(
         support::has(&flush, &[("phase", "0"), ("outcome", "ok")]),

@@ -37,7 +37,7 @@ where
         Ok(report) => report.exit_code(),
         Err(err) => {
             crate::logging::install_default();
-            tracing::error!("{err}");
+            tracing::error!(startup = "failed", error = %err, exit_code = err.exit_code().code(), "{err}");
             err.exit_code()
         }
     })

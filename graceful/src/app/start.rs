@@ -96,7 +96,10 @@ impl App {
         if during_startup {
             // Never ready: release the listeners without serving.
             drop(bound);
-            tracing::info!("shutdown requested during start-up; no server was started");
+            tracing::info!(
+                during_startup = true,
+                "shutdown requested during start-up; no server was started"
+            );
             bound = Vec::new();
         }
         let handed = handed(&bound);

@@ -62,7 +62,7 @@ pub(super) async fn accept_loop<S: HttpService>(
         // its to take, and nothing is reset when this process lets go.
         listener.let_go();
         server.hand_in(roster);
-        tracing::info!(name = %server.name, addr = %server.addr, "listener handed over");
+        tracing::info!(name = %server.name, addr = %server.addr, listener = "handed-over", "listener handed over");
         return;
     }
     // Closing a listener resets every connection the kernel has completed
@@ -96,7 +96,7 @@ pub(super) async fn accept_loop<S: HttpService>(
     }
     // A Unix socket's file goes with it.
     drop(listener);
-    tracing::info!(name = %server.name, addr = %server.addr, "listener closed");
+    tracing::info!(name = %server.name, addr = %server.addr, listener = "closed", "listener closed");
 }
 
 /// Serves every connection the kernel has accepted, without waiting.

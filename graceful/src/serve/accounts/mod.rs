@@ -82,13 +82,15 @@ pub(crate) enum Cut {
 /// Logs what was cut off, saying which moment cut it.
 fn log_cut_off(what: &str, request: &OpenRequest, lifecycle: &Lifecycle, cut: Cut) {
     let forced_by = lifecycle.forced_by().map(ToString::to_string);
-    let at = match (&forced_by, cut) {
-        (_, Cut::Report) => "the report: its code blocks a thread",
-        (Some(_), _) => "the forced exit",
-        (None, Cut::UpgradeDeadline) => "the upgrade deadline",
-        (None, Cut::DrainDeadline) => "the drain deadline",
+    let (cut_at, at) = match (&forced_by, cut) {
+        (_, Cut::Report) => ("report", "the report: its code blocks a thread"),
+        (Some(_), _) => ("forced-exit", "the forced exit"),
+        (None, Cut::UpgradeDeadline) => ("upgrade-deadline", "the upgrade deadline"),
+        (None, Cut::DrainDeadline) => ("drain-deadline", "the drain deadline"),
     };
     tracing::warn!(
+        cut = what,
+        cut_at,
         server = %request.server,
         method = request.method_name(),
         path = %request.path,
