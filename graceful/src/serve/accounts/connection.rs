@@ -221,7 +221,15 @@ impl ConnState {
         ) else {
             return false;
         };
-        ago.as_millis() > since.as_millis()
+        let before = came_before(ago, since);
+        if before {
+            tracing::debug!(
+                last_data_received_ago = ?ago,
+                refusing_for = ?since,
+                "served: its bytes reached this host before the refusal began"
+            );
+        }
+        before
     }
 
     /// How long ago the kernel received the last data on this connection.
@@ -338,9 +346,33 @@ impl ConnState {
     }
 }
 
+/// Whether bytes received `ago` (the kernel's milliseconds, counted in
+/// ticks) came before a refusal that began `since` ago (the coarse clock,
+/// also stepping at the tick): a tick earlier at least. The coarse clock is
+/// rounded to the millisecond, for its tick is not a whole number of them
+/// (3.999999 ms where the kernel counts 4).
+fn came_before(ago: Duration, since: Duration) -> bool {
+    ago.as_millis() > (since + Duration::from_micros(500)).as_millis()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two clocks step at the same tick, but not by the same number of
+    /// nanoseconds: one tick reads 4 ms in the kernel's count and
+    /// 3.999999 ms on the coarse clock. Bytes of the refusal's own tick
+    /// came after it; a tick earlier, before.
+    #[test]
+    fn bytes_of_the_refusals_own_tick_count_as_after_it() {
+        let ms = Duration::from_millis;
+        let tick = Duration::from_nanos(3_999_999);
+        assert!(!came_before(ms(4), tick), "the same tick");
+        assert!(!came_before(ms(4), Duration::from_nanos(4_000_001)));
+        assert!(!came_before(ms(0), Duration::ZERO));
+        assert!(came_before(ms(8), tick), "a tick earlier");
+        assert!(came_before(ms(1), Duration::ZERO), "HZ=1000, a tick earlier");
+    }
     use crate::addr::ListenAddr;
     use tokio::io::AsyncWriteExt;
 
