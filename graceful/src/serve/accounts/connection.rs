@@ -359,6 +359,9 @@ fn came_before(ago: Duration, since: Duration) -> bool {
 mod tests {
     use super::*;
 
+    use crate::addr::ListenAddr;
+    use tokio::io::AsyncWriteExt;
+
     /// The two clocks step at the same tick, but not by the same number of
     /// nanoseconds: one tick reads 4 ms in the kernel's count and
     /// 3.999999 ms on the coarse clock. Bytes of the refusal's own tick
@@ -371,10 +374,11 @@ mod tests {
         assert!(!came_before(ms(4), Duration::from_nanos(4_000_001)));
         assert!(!came_before(ms(0), Duration::ZERO));
         assert!(came_before(ms(8), tick), "a tick earlier");
-        assert!(came_before(ms(1), Duration::ZERO), "HZ=1000, a tick earlier");
+        assert!(
+            came_before(ms(1), Duration::ZERO),
+            "HZ=1000, a tick earlier"
+        );
     }
-    use crate::addr::ListenAddr;
-    use tokio::io::AsyncWriteExt;
 
     /// Bytes a client sent that the server has not read are seen in the
     /// kernel, so that a connection holding them is not closed as idle.
