@@ -175,7 +175,6 @@ async fn a_failed_successor_is_killed_with_its_children() {
     // Not waiting for its standard error to close: a child left behind
     // would hold that too.
     assert_eq!(app.exit_code().await, 0, "{}", app.log());
-    eprintln!("DEBUG {}", app.log());
     assert!(
         refused(addr).await,
         "a child of the failed successor holds the listener"

@@ -354,16 +354,6 @@ impl Fixture {
         self.wait_for_events(&[("started", what)], n).await;
     }
 
-    /// How many lines so far contain `needle`.
-    pub fn count(&self, needle: &str) -> usize {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
     /// Waits until `n` lines contain `needle`; returns the last of them.
     pub async fn wait_for_lines(&self, needle: &str, n: usize) -> String {
         let deadline = Instant::now() + PATIENCE;
