@@ -62,33 +62,29 @@ where
     // lifecycle instead of killing the process half-started.
     crate::system::restart::capture();
     let handle = shutdown_handle();
-    let app = settings(App::with_lifecycle(Arc::clone(&handle.lifecycle)));
+    let app = settings(App::with_handle(handle.clone()));
     let (shutdown, restart) = app.configured_signals();
     let signals = (shutdown.to_vec(), restart.to_vec());
-    run_to_exit(
-        signals,
-        &Arc::clone(&handle.lifecycle),
-        |sentinel| async move {
-            // Then `main`'s body (logging, state); a signal meanwhile ends it.
-            let setup = async {
-                // The body may set up logging; once it ends, or is cut short by
-                // a signal, ours is installed unless it did.
-                let _logging = DefaultSubscriberAfter;
-                unwinding("`main`", body())
-                    .await?
-                    .into_result()
-                    .map_err(|err| Error::Startup(err.into()))
-            };
-            tokio::select! {
-                result = setup => result?,
-                () = handle.shutting_down() => {}
-            }
-            // Then assembly (server functions run), binding, serving.
-            let app = app.with_registered()?.owning_process(sentinel);
-            let started = app.start_with(&config::process_env, None::<NoHook>).await?;
-            Ok(started.wait().await)
-        },
-    )
+    run_to_exit(signals, &handle.clone(), |sentinel| async move {
+        // Then `main`'s body (logging, state); a signal meanwhile ends it.
+        let setup = async {
+            // The body may set up logging; once it ends, or is cut short by
+            // a signal, ours is installed unless it did.
+            let _logging = DefaultSubscriberAfter;
+            unwinding("`main`", body())
+                .await?
+                .into_result()
+                .map_err(|err| Error::Startup(err.into()))
+        };
+        tokio::select! {
+            result = setup => result?,
+            () = handle.shutting_down() => {}
+        }
+        // Then assembly (server functions run), binding, serving.
+        let app = app.with_registered()?.owning_process(sentinel);
+        let started = app.start_with(&config::process_env, None::<NoHook>).await?;
+        Ok(started.wait().await)
+    })
 }
 
 /// No start-up hook: `main`'s body has run already.

@@ -12,14 +12,12 @@ pub(crate) mod state;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use crate::lifecycle::callbacks::Callback;
 
 use crate::app::shutdown::Running;
 use crate::config::{self, Config};
 use crate::error::{BoxError, Error};
-use crate::lifecycle::Lifecycle;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::Report;
 use crate::lifecycle::sentinel::Sentinel;
@@ -78,7 +76,8 @@ pub struct App {
     servers: Vec<Server>,
     callbacks: Vec<Callback>,
     startup: Option<Startup>,
-    lifecycle: Arc<Lifecycle>,
+    /// The app's lifecycle, and where its restarts are asked for.
+    handle: ShutdownHandle,
     /// Installed early by the generated `main`, before anything else runs.
     sentinel: Option<Sentinel>,
     /// Whether the process is the app's (`run_blocking`, `#[graceful::main]`):
@@ -110,10 +109,10 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn new() -> Self {
-        App::with_lifecycle(Arc::new(Lifecycle::new()))
+        App::with_handle(ShutdownHandle::new())
     }
 
-    pub(crate) fn with_lifecycle(lifecycle: Arc<Lifecycle>) -> Self {
+    pub(crate) fn with_handle(handle: ShutdownHandle) -> Self {
         // What the process was started as, before `main`'s body can change
         // its directory or start a helper that would inherit the listeners.
         crate::system::restart::capture();
@@ -122,7 +121,7 @@ impl App {
             servers: Vec::new(),
             callbacks: Vec::new(),
             startup: None,
-            lifecycle,
+            handle,
             sentinel: None,
             owns_process: false,
         }
@@ -198,9 +197,7 @@ impl App {
     /// assert!(!handle.is_shutting_down());
     /// ```
     pub fn handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            lifecycle: Arc::clone(&self.lifecycle),
-        }
+        self.handle.clone()
     }
 
     /// Starts the app: installs the signal handlers, runs the start-up hook,
@@ -268,8 +265,8 @@ impl App {
         crate::logging::install_default();
         let (shutdown, restart) = self.configured_signals();
         let signals = (shutdown.to_vec(), restart.to_vec());
-        let lifecycle = Arc::clone(&self.lifecycle);
-        run_to_exit(signals, &lifecycle, |sentinel| {
+        let handle = self.handle();
+        run_to_exit(signals, &handle, |sentinel| {
             self.owning_process(sentinel).run()
         })
     }

@@ -3,15 +3,13 @@
 //! then the app on a multi-threaded runtime, then the exit with the code
 //! the report (or the start-up error) says.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use graceful_values::settings;
+use std::future::Future;
 
 use crate::config;
 use crate::error::Error;
-use crate::lifecycle::Lifecycle;
 use crate::lifecycle::exit::exit_process;
+use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::Report;
 use crate::lifecycle::sentinel::Sentinel;
 use crate::lifecycle::signals::Signal;
@@ -23,14 +21,14 @@ use crate::lifecycle::signals::Signal;
 /// exits with its code.
 pub(crate) fn run_to_exit<F, Fut>(
     signals: (Vec<Signal>, Vec<Signal>),
-    lifecycle: &Arc<Lifecycle>,
+    handle: &ShutdownHandle,
     run: F,
 ) -> !
 where
     F: FnOnce(Sentinel) -> Fut,
     Fut: Future<Output = Result<Report, Error>>,
 {
-    let result = early_sentinel(&signals, lifecycle)
+    let result = early_sentinel(&signals, handle)
         .and_then(|sentinel| block_on(run(sentinel)))
         .and_then(|result| result);
     exit_process(match result {
@@ -49,7 +47,7 @@ where
 /// the start.
 fn early_sentinel(
     (shutdown, restart): &(Vec<Signal>, Vec<Signal>),
-    lifecycle: &Arc<Lifecycle>,
+    handle: &ShutdownHandle,
 ) -> Result<Sentinel, Error> {
     let read = |setting, configured: &[Signal]| {
         config::signals_var(&config::process_env, setting)
@@ -60,7 +58,7 @@ fn early_sentinel(
     Sentinel::start(
         &read(&settings::SIGNALS, shutdown),
         &read(&settings::RESTART_SIGNALS, restart),
-        Arc::clone(lifecycle),
+        handle,
     )
 }
 

@@ -8,14 +8,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::app::App;
 use crate::app::params::Assembly;
 use crate::app::state::{self, MissingState, States};
 use crate::error::{Error, Problem};
-use crate::lifecycle::Lifecycle;
 use crate::lifecycle::callbacks::{Callback, ShutdownContext};
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::serve::Server;
@@ -105,13 +104,6 @@ impl ServerRegistration {
     }
 }
 
-/// The lifecycle of the app the attributes assemble, shared with
-/// [`shutdown_handle`].
-fn global_lifecycle() -> &'static Arc<Lifecycle> {
-    static GLOBAL: OnceLock<Arc<Lifecycle>> = OnceLock::new();
-    GLOBAL.get_or_init(|| Arc::new(Lifecycle::new()))
-}
-
 /// The shutdown handle of the app that `#[graceful::main]` runs (the one
 /// [`App::registered`] builds): start the shutdown from anywhere, or see it
 /// coming, without passing the handle around.
@@ -121,9 +113,8 @@ fn global_lifecycle() -> &'static Arc<Lifecycle> {
 /// assert!(!handle.is_shutting_down());
 /// ```
 pub fn shutdown_handle() -> ShutdownHandle {
-    ShutdownHandle {
-        lifecycle: Arc::clone(global_lifecycle()),
-    }
+    static GLOBAL: OnceLock<ShutdownHandle> = OnceLock::new();
+    GLOBAL.get_or_init(ShutdownHandle::new).clone()
 }
 
 impl App {
@@ -146,8 +137,7 @@ impl App {
     /// # drop(app);
     /// ```
     pub fn registered() -> Result<App, Error> {
-        let handle = shutdown_handle();
-        App::with_lifecycle(Arc::clone(&handle.lifecycle)).with_registered()
+        App::with_handle(shutdown_handle()).with_registered()
     }
 
     /// Adds what `#[graceful::server]` and `#[graceful::on_shutdown]`

@@ -32,6 +32,7 @@ use crate::lifecycle::sentinel::Sentinel;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
 use crate::serve::accounts::{Cut, ServerShared};
 use crate::system::notify::{Note, Notifier};
+use crate::system::supervision::Supervision;
 
 /// How long aborted connections get to end (and be counted) once cut off,
 /// at the drain deadline or a forced exit. A task blocking its thread does
@@ -59,17 +60,28 @@ const ABORT_WAIT: Duration = Duration::from_millis(200);
 /// # }
 /// ```
 pub struct Running {
-    pub(crate) books: Arc<Books>,
+    /// The app's lifecycle, and where its restarts are asked for.
+    handle: ShutdownHandle,
+    /// Every server's books, and the report's.
+    books: Arc<Books>,
+    /// What the phases of the shutdown work with.
+    parts: Parts,
+    /// The service manager's side, until the exit.
+    supervision: Supervision,
+}
+
+/// What the start hands the shutdown's phases.
+pub(crate) struct Parts {
+    /// Phase 2 waits for them: each server's accept loop, which ends once
+    /// its listener is closed.
     pub(crate) accept_loops: Vec<JoinHandle<()>>,
-    pub(crate) lifecycle: Arc<Lifecycle>,
+    /// Phase 4: the callbacks, in their order.
+    pub(crate) callbacks: Plan,
+    /// The bound on all of it: the thread that forces the exit at the
+    /// global deadline or a second signal.
     pub(crate) sentinel: Sentinel,
-    pub(crate) plan: Plan,
+    /// The settings the phases read.
     pub(crate) config: Config,
-    pub(crate) notifier: Notifier,
-    /// Pets the service manager's watchdog while the runtime runs.
-    pub(crate) _pets: AbortOnDropHandle<()>,
-    /// Serves restart requests (see `restart`), while it serves.
-    pub(crate) _restarter: Option<AbortOnDropHandle<()>>,
 }
 
 impl fmt::Debug for Running {
@@ -81,6 +93,21 @@ impl fmt::Debug for Running {
 }
 
 impl Running {
+    /// What the start conductor hands over once the app serves.
+    pub(crate) fn new(
+        handle: ShutdownHandle,
+        books: Arc<Books>,
+        parts: Parts,
+        supervision: Supervision,
+    ) -> Self {
+        Running {
+            handle,
+            books,
+            parts,
+            supervision,
+        }
+    }
+
     /// The TCP address the named server listens on, with the port it
     /// really got; `None` for a Unix socket (see [`Running::listen_addr`]).
     ///
@@ -125,9 +152,7 @@ impl Running {
     /// # }
     /// ```
     pub fn handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            lifecycle: Arc::clone(&self.lifecycle),
-        }
+        self.handle.clone()
     }
 
     /// Serves until the first signal (or [`ShutdownHandle::shutdown`]), then
@@ -142,16 +167,19 @@ impl Running {
     /// ```
     pub async fn wait(self) -> Report {
         let Running {
+            handle,
             books,
-            accept_loops,
-            lifecycle,
-            sentinel,
-            plan,
-            config,
-            notifier,
-            _pets,
-            _restarter,
+            parts,
+            supervision,
         } = self;
+        let Parts {
+            accept_loops,
+            callbacks,
+            sentinel,
+            config,
+        } = parts;
+        let lifecycle = &*handle.lifecycle;
+        let notifier = supervision.notifier();
         // Signals reach the lifecycle through the sentinel's thread.
         lifecycle.begun().await;
         let trigger = books.first_trigger();
@@ -162,9 +190,9 @@ impl Running {
         ]);
         let conductor = Conductor {
             books: &books,
-            lifecycle: &lifecycle,
+            lifecycle,
             config: &config,
-            notifier: &notifier,
+            notifier,
         };
         let _upgrade_deadline = conductor.upgrade_deadline();
         let deadline = lifecycle
@@ -174,7 +202,7 @@ impl Running {
         let report = tokio::select! {
             biased;
             () = lifecycle.forced() => conductor.forced().await,
-            report = conductor.sequence(accept_loops, plan) => report,
+            report = conductor.sequence(accept_loops, callbacks) => report,
             () = notifier.extend_until(deadline.into(), config.progress_interval) => unreachable!("extends until dropped"),
         };
         sentinel.stop();

@@ -5,19 +5,18 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio_util::task::AbortOnDropHandle;
-
 use super::App;
 use crate::app::books::Books;
-use crate::app::shutdown::Running;
+use crate::app::shutdown::{Parts, Running};
 use crate::config::{Config, Lookup, Overrides};
 use crate::error::{BoxError, Error};
+use crate::lifecycle::Phase;
 use crate::lifecycle::callbacks::{Callback, Plan};
+use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::sentinel::{ForcedReport, Sentinel};
-use crate::lifecycle::{Lifecycle, Phase};
 use crate::serve::{self, Bound, Server, accounts::ServerShared};
-use crate::system::notify::Notifier;
-use crate::system::restart::{Handed, Restarter, Sharing, is_successor, tell_predecessor_ready};
+use crate::system::restart::{Handed, Setup, Sharing};
+use crate::system::supervision::Supervision;
 use tokio::task::JoinHandle;
 
 impl App {
@@ -31,7 +30,7 @@ impl App {
     where
         S: Future<Output = Result<(), BoxError>>,
     {
-        let lifecycle = Arc::clone(&self.lifecycle);
+        let lifecycle = Arc::clone(&self.handle.lifecycle);
         let started = self.start_inner(env, startup).await;
         if started.is_err() {
             lifecycle.set_ready(Vec::new(), false);
@@ -50,10 +49,11 @@ impl App {
             servers,
             callbacks,
             startup: _,
-            lifecycle,
+            handle,
             sentinel,
             owns_process,
         } = self;
+        let lifecycle = Arc::clone(&handle.lifecycle);
         // 1. Everything that can be checked before anything starts.
         config.validate()?;
         config.apply_env(env)?;
@@ -71,11 +71,7 @@ impl App {
         // lifecycle.
         let sentinel = match sentinel {
             Some(sentinel) => sentinel,
-            None => Sentinel::start(
-                &config.signals,
-                &config.restart_signals,
-                Arc::clone(&lifecycle),
-            )?,
+            None => Sentinel::start(&config.signals, &config.restart_signals, &handle)?,
         };
 
         // 3. The start-up hook; a signal meanwhile ends the start.
@@ -106,7 +102,7 @@ impl App {
 
         // 5. Serving.
         let sharing = Arc::new(Sharing::default());
-        let (servers, accept_loops) = serve_all(bound, &config, &lifecycle, &sharing);
+        let (servers, accept_loops) = serve_all(bound, &config, &handle, &sharing);
         lifecycle.set_ready(
             servers
                 .iter()
@@ -128,32 +124,33 @@ impl App {
 
         // 6. The announcement: to the service manager, or to the
         // predecessor of a restart; then restarts are served.
-        let notifier = Notifier::from_env();
-        if !during_startup {
-            announce(&notifier, &books);
-        }
-        let pets = AbortOnDropHandle::new(tokio::spawn(notifier.clone().pet_watchdog()));
-        let restarter = (!during_startup).then(|| {
-            let restarter = Restarter::new(
-                handed,
-                config.restart_timeout,
-                Arc::clone(&lifecycle),
-                sharing,
-                notifier.clone(),
-            );
-            AbortOnDropHandle::new(tokio::spawn(restarter.run()))
+        let serves = (!during_startup).then(|| {
+            books
+                .servers()
+                .iter()
+                .map(|s| (&*s.name, s.addr.to_string()))
         });
-        Ok(Running {
+        let supervision = Supervision::start(
+            &lifecycle,
+            serves,
+            Setup {
+                listeners: handed,
+                timeout: config.restart_timeout,
+                sharing,
+                asks: Arc::clone(&handle.restarts),
+            },
+        );
+        Ok(Running::new(
+            handle,
             books,
-            accept_loops,
-            lifecycle,
-            sentinel,
-            plan,
-            config,
-            notifier,
-            _pets: pets,
-            _restarter: restarter,
-        })
+            Parts {
+                accept_loops,
+                callbacks: plan,
+                sentinel,
+                config,
+            },
+            supervision,
+        ))
     }
 }
 
@@ -194,7 +191,7 @@ fn handed(bound: &[Bound]) -> Vec<Handed> {
 fn serve_all(
     bound: Vec<Bound>,
     config: &Config,
-    lifecycle: &Arc<Lifecycle>,
+    handle: &ShutdownHandle,
     sharing: &Arc<Sharing>,
 ) -> (Vec<Arc<ServerShared>>, Vec<JoinHandle<()>>) {
     let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
@@ -204,7 +201,7 @@ fn serve_all(
         let mut shared = ServerShared::new(
             Arc::clone(&b.name),
             b.addr.clone(),
-            Arc::clone(lifecycle),
+            Arc::clone(&handle.lifecycle),
             config.read_grace,
             config.header_grace,
             config.header_read_timeout,
@@ -212,6 +209,7 @@ fn serve_all(
         );
         shared.managed = b.managed;
         shared.sharing = Arc::clone(sharing);
+        shared.restarts = Arc::clone(&handle.restarts);
         let shared = Arc::new(shared);
         match &b.inherited {
             Some(inherited) => {
@@ -223,20 +221,4 @@ fn serve_all(
         servers.push(shared);
     }
     (servers, accept_loops)
-}
-
-/// Says that the app serves: to the service manager (`READY=1`), or, in a
-/// restart's successor, to its predecessor, which names this process to
-/// the service manager (`MAINPID=`).
-fn announce(notifier: &Notifier, books: &Books) {
-    if is_successor() {
-        tell_predecessor_ready();
-    } else {
-        notifier.ready(
-            books
-                .servers()
-                .iter()
-                .map(|s| (&*s.name, s.addr.to_string())),
-        );
-    }
 }

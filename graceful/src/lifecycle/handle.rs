@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::addr::ListenAddr;
-use crate::lifecycle::{Lifecycle, Phase, RestartAsk, Trigger};
+use crate::lifecycle::{Lifecycle, Phase, RestartAsk, RestartAsks, Trigger};
 
 /// Starts the shutdown from code, and lets handlers see it coming.
 ///
@@ -40,9 +40,20 @@ use crate::lifecycle::{Lifecycle, Phase, RestartAsk, Trigger};
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
     pub(crate) lifecycle: Arc<Lifecycle>,
+    /// Where [`restart`](Self::restart) asks (see `restart`).
+    pub(crate) restarts: Arc<RestartAsks>,
 }
 
 impl ShutdownHandle {
+    /// The handle of a new app: its lifecycle, and where its restarts are
+    /// asked for.
+    pub(crate) fn new() -> Self {
+        ShutdownHandle {
+            lifecycle: Arc::new(Lifecycle::new()),
+            restarts: Arc::default(),
+        }
+    }
+
     /// Starts the graceful shutdown, exactly as the first signal would.
     /// Calling it again does nothing.
     ///
@@ -73,7 +84,7 @@ impl ShutdownHandle {
     /// handle.restart(); // before the start: refused once the app runs, if shutting down
     /// ```
     pub fn restart(&self) {
-        self.lifecycle.ask_restart(RestartAsk::Handle);
+        self.restarts.ask(RestartAsk::Handle);
     }
 
     /// Whether the shutdown has begun.

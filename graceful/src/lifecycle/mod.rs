@@ -28,7 +28,7 @@ pub(crate) mod signals;
 mod trigger;
 
 pub use trigger::{ForcedBy, Trigger};
-pub(crate) use trigger::{RestartAsk, Triggered};
+pub(crate) use trigger::{RestartAsk, RestartAsks, Triggered};
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -87,14 +87,6 @@ pub(crate) struct Lifecycle {
     /// Wakes the sentinel when a trigger comes from code rather than a
     /// signal, so that it starts the global deadline's clock.
     sentinel: OnceLock<Waker>,
-    /// Restarts asked for (a signal, or the handle), for the restarter.
-    restarts: tokio::sync::Notify,
-    /// What asked for the last restart.
-    restart_asked_by: Mutex<Option<RestartAsk>>,
-    /// Set once a successor serves with this process's listeners: they
-    /// are let go as they are, without the close that would reset what
-    /// waits in their queue (the successor takes it).
-    handed_over: std::sync::atomic::AtomicBool,
 }
 
 impl Lifecycle {
@@ -112,9 +104,6 @@ impl Lifecycle {
             forced: CancellationToken::new(),
             forced_by: OnceLock::new(),
             sentinel: OnceLock::new(),
-            restarts: tokio::sync::Notify::new(),
-            restart_asked_by: Mutex::new(None),
-            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -243,26 +232,6 @@ impl Lifecycle {
         }
     }
 
-    /// Asks the restarter for a restart (it refuses one during a shutdown,
-    /// or while another is under way).
-    pub(crate) fn ask_restart(&self, by: RestartAsk) {
-        *self
-            .restart_asked_by
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(by);
-        self.restarts.notify_one();
-    }
-
-    /// Completes at the next restart asked for; tells what asked.
-    pub(crate) async fn restart_asked(&self) -> RestartAsk {
-        self.restarts.notified().await;
-        self.restart_asked_by
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .unwrap_or(RestartAsk::Handle)
-    }
-
     /// Hands the service over to a successor that serves, unless the
     /// shutdown has begun meanwhile (then returns false): as one step with
     /// respect to the triggers, so that a signal either comes first (and no
@@ -275,7 +244,6 @@ impl Lifecycle {
             if !triggers.is_empty() {
                 return false;
             }
-            self.handed_over.store(true, Ordering::SeqCst);
             triggers.push((Trigger::HandedOver, Instant::now()));
         }
         before();
@@ -283,9 +251,12 @@ impl Lifecycle {
         true
     }
 
-    /// Whether a successor serves with this process's listeners.
+    /// Whether a successor serves with this process's listeners (the
+    /// shutdown began with the handover): they are let go as they are,
+    /// without the close that would reset what waits in their queue (the
+    /// successor takes it). Takes the triggers' lock: not for every request.
     pub(crate) fn is_handed_over(&self) -> bool {
-        self.handed_over.load(Ordering::SeqCst)
+        matches!(self.first_trigger(), Some((Trigger::HandedOver, _)))
     }
 
     pub(crate) fn triggers(&self) -> Vec<(Trigger, Instant)> {

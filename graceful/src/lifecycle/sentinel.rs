@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::exit_code;
 use crate::lifecycle::exit::exit_process;
+use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::signals::Signal;
-use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, Trigger, Triggered};
+use crate::lifecycle::{ForcedBy, Lifecycle, RestartAsk, RestartAsks, Trigger, Triggered};
 
 /// How long a forced exit waits for the runtime's report before the
 /// sentinel exits on its own.
@@ -41,6 +42,8 @@ pub(crate) struct Sentinel {
 #[derive(Debug)]
 struct Shared {
     lifecycle: Arc<Lifecycle>,
+    /// Where a restart signal asks for a restart.
+    restarts: Arc<RestartAsks>,
     state: Mutex<State>,
     wake: wake::Sender,
 }
@@ -74,8 +77,9 @@ impl Sentinel {
     pub(crate) fn start(
         signals: &[Signal],
         restart: &[Signal],
-        lifecycle: Arc<Lifecycle>,
+        handle: &ShutdownHandle,
     ) -> Result<Self, Error> {
+        let lifecycle = &handle.lifecycle;
         // The restart signals too, installed now so that none kills the
         // process (their default action). One that also starts the shutdown
         // does that (and the start reports the contradiction).
@@ -92,7 +96,8 @@ impl Sentinel {
         let _ = signals;
         let (sender, receiver) = wake::channel().map_err(Error::Sentinel)?;
         let shared = Arc::new(Shared {
-            lifecycle: Arc::clone(&lifecycle),
+            lifecycle: Arc::clone(lifecycle),
+            restarts: Arc::clone(&handle.restarts),
             state: Mutex::new(State::default()),
             wake: sender,
         });
@@ -210,9 +215,7 @@ impl Watch {
     /// A restart signal asks for a restart.
     fn on_signal(&mut self, signal: Signal) {
         if self.restart.contains(&signal) {
-            self.shared
-                .lifecycle
-                .ask_restart(RestartAsk::Signal(signal));
+            self.shared.restarts.ask(RestartAsk::Signal(signal));
             return;
         }
         let trigger = Trigger::Signal(signal);

@@ -1,5 +1,7 @@
-//! What starts the shutdown, what forces it, and what asks for a restart.
+//! What starts the shutdown, what forces it, and what asks for a restart
+//! (and where those asks wait for the restarter).
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use graceful_values::Signal;
@@ -82,5 +84,34 @@ impl std::fmt::Display for RestartAsk {
             RestartAsk::Signal(signal) => signal.fmt(f),
             RestartAsk::Handle => f.write_str("ShutdownHandle::restart"),
         }
+    }
+}
+
+/// Restarts asked for (a restart signal, or the handle), waiting for the
+/// restarter, which refuses one during the shutdown or while another is
+/// under way. The signals' thread and every handle ask; only the restarter
+/// (see `restart`) reads.
+#[derive(Debug, Default)]
+pub(crate) struct RestartAsks {
+    asked: tokio::sync::Notify,
+    /// What asked for the last restart.
+    by: Mutex<Option<RestartAsk>>,
+}
+
+impl RestartAsks {
+    /// Asks for a restart.
+    pub(crate) fn ask(&self, by: RestartAsk) {
+        *self.by.lock().unwrap_or_else(PoisonError::into_inner) = Some(by);
+        self.asked.notify_one();
+    }
+
+    /// Completes at the next restart asked for; tells what asked.
+    pub(crate) async fn next(&self) -> RestartAsk {
+        self.asked.notified().await;
+        self.by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or(RestartAsk::Handle)
     }
 }

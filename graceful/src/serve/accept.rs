@@ -17,7 +17,7 @@ use super::protocol::{Protocols, StreamExecutor};
 use super::{conn, handshakes};
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
-use crate::serve::accounts::{ConnState, Roster, ServerShared};
+use crate::serve::accounts::{ConnState, OpenConnection, Roster, ServerShared};
 use crate::system::restart::Sharing;
 
 /// Accepts connections until the listener must close, then serves what the
@@ -105,7 +105,7 @@ fn take_accepted<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
-    roster: &mut Roster<ConnState>,
+    roster: &mut Roster<dyn OpenConnection>,
 ) {
     keep_non_blocking(listener, &server.sharing);
     loop {
@@ -126,11 +126,11 @@ fn spawn_connection<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: &S,
-    roster: &mut Roster<ConnState>,
+    roster: &mut Roster<dyn OpenConnection>,
 ) {
     server.stats.connections.fetch_add(1, Relaxed);
     let conn = Arc::new(ConnState::new(Arc::clone(server), &stream));
-    roster.enter(&conn);
+    roster.enter(Arc::downgrade(&conn) as std::sync::Weak<dyn OpenConnection>);
     server.tasks.spawn(conn::serve_connection(
         stream,
         conn,
@@ -148,7 +148,7 @@ async fn settle<S: HttpService>(
     server: &Arc<ServerShared>,
     builder: &Arc<Protocols>,
     service: S,
-    roster: &mut Roster<ConnState>,
+    roster: &mut Roster<dyn OpenConnection>,
 ) {
     let since = tokio::time::Instant::now();
     loop {

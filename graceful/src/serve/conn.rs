@@ -34,7 +34,7 @@ use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
-use crate::serve::accounts::ConnState;
+use crate::serve::accounts::{ConnState, OpenConnection};
 
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve_connection<S: HttpService>(
@@ -79,7 +79,7 @@ pub(crate) async fn serve_connection<S: HttpService>(
     }
     if conn.is_upgraded() {
         // hyper handed the socket to the app: it stays on the books.
-        server.upgraded(&conn);
+        server.upgraded(Arc::clone(&conn) as Arc<dyn OpenConnection>);
     }
     let unanswered = connection.unanswered();
     if unanswered > 0 {

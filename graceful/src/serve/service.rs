@@ -129,7 +129,7 @@ fn admit(
         && !conn.arrived_before_refusal()
     {
         return Err(OwnAnswer::Refuse {
-            refusal: conn.refusal(),
+            refusal: Refusal::start(conn),
             h1,
         });
     }
@@ -144,6 +144,7 @@ fn admit(
     {
         req.extensions_mut().insert(ShutdownHandle {
             lifecycle: Arc::clone(&server.lifecycle),
+            restarts: Arc::clone(&server.restarts),
         });
     }
     Ok(RequestGuard::start(conn, req, h1, streams))

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::request::{CurrentRequest, StreamName};
+use super::names::{CurrentRequest, StreamName};
 use super::roster::Roster;
-use super::{Refusal, ServerShared};
+use super::server::{OpenConnection, ServerShared};
 use crate::lifecycle::Lifecycle;
 use crate::lifecycle::report::OpenRequest;
 
@@ -87,19 +87,6 @@ impl ConnState {
         }
     }
 
-    /// Shuts the socket down both ways: the client sees the end of the
-    /// stream, the app's next read an end and its next write an error.
-    /// Only called on a connection on the upgraded books, under their lock,
-    /// so the socket is open (its owner's drop takes that lock first, see
-    /// [`ConnState::io_closed`]).
-    pub(super) fn shut_down_socket(&self) {
-        #[cfg(unix)]
-        {
-            use nix::sys::socket::{Shutdown, shutdown};
-            let _ = shutdown(self.fd, Shutdown::Both);
-        }
-    }
-
     #[inline]
     pub(crate) fn lifecycle(&self) -> &Lifecycle {
         &self.server.lifecycle
@@ -171,17 +158,6 @@ impl ConnState {
 
     pub(crate) fn lingers(&self) -> bool {
         self.flag(LINGER)
-    }
-
-    /// Counts a refusal in: in flight until its 503 is sent (see [`Refusal`]).
-    pub(crate) fn refusal(self: &Arc<Self>) -> Refusal {
-        self.server
-            .stats
-            .requests
-            .mine()
-            .started
-            .fetch_add(1, Relaxed);
-        Refusal::new(Arc::clone(self))
     }
 
     /// A request has reached the service on this connection.
@@ -274,35 +250,6 @@ impl ConnState {
         }
     }
 
-    /// The requests of this connection still running at `now`, named: on
-    /// HTTP/1, its current request; on HTTP/2, its streams, by the names its
-    /// task handed in (those it could not are named as such).
-    pub(super) fn still_running(&self, now: u64) -> Vec<OpenRequest> {
-        let in_flight = self.in_flight.load(Relaxed) as usize;
-        let server = &*self.server.name;
-        if in_flight == 0 {
-            return Vec::new();
-        }
-        if !self.is_h2() {
-            return vec![self.current.named(server, now)];
-        }
-        let mut named: Vec<OpenRequest> = self
-            .streams
-            .get()
-            .into_iter()
-            .flat_map(|streams| streams.open())
-            .map(|stream| stream.named(server, now))
-            .collect();
-        let unnamed = in_flight.saturating_sub(named.len());
-        named.extend((0..unnamed).map(|_| OpenRequest {
-            server: server.to_owned(),
-            method: None,
-            path: "(an HTTP/2 stream whose connection still runs)".to_owned(),
-            age: Duration::ZERO,
-        }));
-        named
-    }
-
     /// The client sent bytes, but no request is complete yet: its first
     /// request is on its way. hyper-util, still telling HTTP/1 from HTTP/2,
     /// would drop those bytes if asked to shut down now.
@@ -343,6 +290,62 @@ impl ConnState {
         Some(Duration::from_nanos(
             quiet.saturating_sub(self.lifecycle().clock.now()),
         ))
+    }
+}
+
+impl OpenConnection for ConnState {
+    fn is_closed(&self) -> bool {
+        self.flag(IO_CLOSED)
+    }
+
+    fn mark_closed(&self) {
+        self.set_flag(IO_CLOSED, true);
+    }
+
+    /// Shuts the socket down both ways: the client sees the end of the
+    /// stream, the app's next read an end and its next write an error.
+    /// Only called on a connection on the upgraded books, under their lock,
+    /// so the socket is open (its owner's drop takes that lock first, see
+    /// [`ConnState::io_closed`]).
+    fn shut_down_socket(&self) {
+        #[cfg(unix)]
+        {
+            use nix::sys::socket::{Shutdown, shutdown};
+            let _ = shutdown(self.fd, Shutdown::Both);
+        }
+    }
+
+    fn current(&self, server: &str, now: u64) -> OpenRequest {
+        self.current.named(server, now)
+    }
+
+    /// The requests of this connection still running at `now`, named: on
+    /// HTTP/1, its current request; on HTTP/2, its streams, by the names its
+    /// task handed in (those it could not are named as such).
+    fn still_running(&self, now: u64) -> Vec<OpenRequest> {
+        let in_flight = self.in_flight.load(Relaxed) as usize;
+        let server = &*self.server.name;
+        if in_flight == 0 {
+            return Vec::new();
+        }
+        if !self.is_h2() {
+            return vec![self.current.named(server, now)];
+        }
+        let mut named: Vec<OpenRequest> = self
+            .streams
+            .get()
+            .into_iter()
+            .flat_map(|streams| streams.open())
+            .map(|stream| stream.named(server, now))
+            .collect();
+        let unnamed = in_flight.saturating_sub(named.len());
+        named.extend((0..unnamed).map(|_| OpenRequest {
+            server: server.to_owned(),
+            method: None,
+            path: "(an HTTP/2 stream whose connection still runs)".to_owned(),
+            age: Duration::ZERO,
+        }));
+        named
     }
 }
 

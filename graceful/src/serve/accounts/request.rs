@@ -2,16 +2,14 @@
 //! body has ended or been dropped (served, drained, cut off, disconnected or
 //! panicked), and a refusal's, until its 503 is sent.
 
-use std::cell::{Cell, OnceCell, RefCell};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use http::Method;
-
-use super::roster::Roster;
+use super::connection::ConnState;
+use super::cut::{Cut, log_cut_off};
+use super::names::{StreamName, Streams};
 use super::tally::{Stripe, Tally};
-use super::{ConnState, Cut, log_cut_off};
 use crate::lifecycle::Phase;
 use crate::lifecycle::report::OpenRequest;
 
@@ -26,8 +24,15 @@ impl std::fmt::Debug for Refusal {
 }
 
 impl Refusal {
-    pub(super) fn new(conn: Arc<ConnState>) -> Self {
-        Refusal(Cell::new(Some(conn)))
+    /// Counts a refusal in: in flight until its 503 is sent.
+    pub(crate) fn start(conn: &Arc<ConnState>) -> Self {
+        conn.server
+            .stats
+            .requests
+            .mine()
+            .started
+            .fetch_add(1, Relaxed);
+        Refusal(Cell::new(Some(Arc::clone(conn))))
     }
 
     /// The 503 was sent in full.
@@ -82,133 +87,6 @@ enum End {
     Panicked,
 }
 
-/// The name of an HTTP/2 stream's request.
-#[derive(Debug)]
-pub(crate) struct StreamName {
-    method: Method,
-    path: String,
-    /// A [`Clock`](crate::lifecycle::clock::Clock) stamp.
-    started: u64,
-}
-
-impl StreamName {
-    /// The request's name in the report, at `now`.
-    pub(super) fn named(&self, server: &str, now: u64) -> OpenRequest {
-        OpenRequest {
-            server: server.to_owned(),
-            method: Some(self.method.clone()),
-            path: self.path.clone(),
-            age: Duration::from_nanos(now.saturating_sub(self.started)),
-        }
-    }
-}
-
-/// The names of an HTTP/2 connection's streams, kept by its task, which
-/// alone enters them; handed in to the connection when the task ends (see
-/// [`ConnState::hand_in_streams`]).
-#[derive(Debug, Default)]
-/// Made at the first HTTP/2 request: an HTTP/1 connection carries one
-/// pointer's room of it.
-pub(crate) struct Streams(OnceCell<Box<RefCell<Roster<StreamName>>>>);
-
-impl Streams {
-    /// Enters a stream's name.
-    fn enter(&self, name: &Arc<StreamName>) {
-        self.0.get_or_init(Box::default).borrow_mut().enter(name);
-    }
-
-    /// The roster, for the connection to keep once its task has ended.
-    pub(crate) fn take(&mut self) -> Option<Roster<StreamName>> {
-        self.0.take().map(|roster| roster.into_inner())
-    }
-}
-
-/// The name of an HTTP/1 connection's current request: its method, the
-/// start of its path and its start time, in plain relaxed stores (no
-/// allocation, no shared reference count, no lock).
-#[derive(Debug, Default)]
-pub(crate) struct CurrentRequest {
-    pub(super) started: AtomicU64,
-    method: AtomicU8,
-    /// Path bytes, little-endian, and their count (the high bit: truncated).
-    path: [AtomicU64; PATH_WORDS],
-    path_len: AtomicU8,
-}
-
-const PATH_WORDS: usize = 4;
-const PATH_BYTES: usize = PATH_WORDS * 8;
-const TRUNCATED: u8 = 0x80;
-
-/// The methods a request name records by index; 0 stands for any other.
-const METHODS: [Method; 9] = [
-    Method::GET,
-    Method::POST,
-    Method::PUT,
-    Method::DELETE,
-    Method::HEAD,
-    Method::OPTIONS,
-    Method::PATCH,
-    Method::CONNECT,
-    Method::TRACE,
-];
-
-impl CurrentRequest {
-    #[inline]
-    fn record(&self, method: &Method, path: &str, started: u64) {
-        let mut len = path.len().min(PATH_BYTES);
-        while !path.is_char_boundary(len) {
-            len -= 1;
-        }
-        // One copy of a fixed size, then whole words.
-        let mut bytes = [0u8; PATH_BYTES];
-        bytes[..len].copy_from_slice(&path.as_bytes()[..len]);
-        for (word, chunk) in self.path.iter().zip(bytes.chunks_exact(8)) {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(le), Relaxed);
-        }
-        let truncated = if len < path.len() { TRUNCATED } else { 0 };
-        self.path_len.store(len as u8 | truncated, Relaxed);
-        let index = METHODS
-            .iter()
-            .position(|m| m == method)
-            .map_or(0, |i| i + 1);
-        self.method.store(index as u8, Relaxed);
-        self.started.store(started, Relaxed);
-    }
-
-    fn method(&self) -> Option<Method> {
-        match usize::from(self.method.load(Relaxed)) {
-            0 => None,
-            i => METHODS.get(i - 1).cloned(),
-        }
-    }
-
-    /// The request's name in the report, at `now`.
-    pub(super) fn named(&self, server: &str, now: u64) -> OpenRequest {
-        OpenRequest {
-            server: server.to_owned(),
-            method: self.method(),
-            path: self.path(),
-            age: Duration::from_nanos(now.saturating_sub(self.started.load(Relaxed))),
-        }
-    }
-
-    fn path(&self) -> String {
-        let mut bytes = [0u8; PATH_BYTES];
-        for (i, word) in self.path.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.load(Relaxed).to_le_bytes());
-        }
-        let len = self.path_len.load(Relaxed);
-        let mut path =
-            String::from_utf8_lossy(&bytes[..usize::from(len & !TRUNCATED)]).into_owned();
-        if len & TRUNCATED != 0 {
-            path.push('…');
-        }
-        path
-    }
-}
-
 impl RequestGuard {
     /// Counts a request in; an HTTP/2 one is named on its connection's
     /// `streams`.
@@ -228,11 +106,11 @@ impl RequestGuard {
             conn.current.record(req.method(), req.uri().path(), started);
             None
         } else {
-            let name = Arc::new(StreamName {
-                method: req.method().clone(),
-                path: req.uri().path().to_owned(),
-                started: conn.lifecycle().clock.now(),
-            });
+            let name = Arc::new(StreamName::new(
+                req.method().clone(),
+                req.uri().path().to_owned(),
+                conn.lifecycle().clock.now(),
+            ));
             streams.enter(&name);
             Some(name)
         };
@@ -328,39 +206,10 @@ impl RequestGuard {
         if phase == Phase::CutOff {
             let request = self.name(now);
             log_cut_off("request", &request, &server.lifecycle, Cut::DrainDeadline);
-            server
-                .cut_off
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(request);
+            server.record_cut_off(request);
             &mine.cut_off
         } else {
             &mine.disconnected
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_current_request_keeps_its_method_and_the_start_of_its_path() {
-        let current = CurrentRequest::default();
-        current.record(&Method::PATCH, "/users/42", 7);
-        assert_eq!(
-            (current.method(), current.path()),
-            (Some(Method::PATCH), "/users/42".to_owned())
-        );
-        assert_eq!(current.started.load(Relaxed), 7);
-
-        let long = format!("/{}", "é".repeat(40));
-        current.record(&Method::from_bytes(b"PURGE").unwrap(), &long, 9);
-        let path = current.path();
-        assert!(
-            path.ends_with('…') && long.starts_with(path.trim_end_matches('…')),
-            "{path}"
-        );
-        assert_eq!(current.method(), None);
     }
 }

@@ -17,13 +17,13 @@ use std::sync::{Arc, Weak};
 
 /// What one task has started and may still run.
 #[derive(Debug)]
-pub(crate) struct Roster<T> {
+pub(crate) struct Roster<T: ?Sized> {
     entries: Vec<Weak<T>>,
     /// The length at which the list is swept next.
     sweep_at: usize,
 }
 
-impl<T> Default for Roster<T> {
+impl<T: ?Sized> Default for Roster<T> {
     fn default() -> Self {
         Roster {
             entries: Vec::new(),
@@ -35,14 +35,14 @@ impl<T> Default for Roster<T> {
 /// The smallest list that is swept.
 const FIRST_SWEEP: usize = 64;
 
-impl<T> Roster<T> {
+impl<T: ?Sized> Roster<T> {
     /// Enters what just started.
     #[inline]
-    pub(crate) fn enter(&mut self, entry: &Arc<T>) {
+    pub(crate) fn enter(&mut self, entry: Weak<T>) {
         if self.entries.len() >= self.sweep_at {
             self.sweep();
         }
-        self.entries.push(Arc::downgrade(entry));
+        self.entries.push(entry);
     }
 
     #[cold]
@@ -78,9 +78,9 @@ mod tests {
     fn what_ended_is_swept_out() {
         let mut roster = Roster::default();
         let kept = Arc::new(0u32);
-        roster.enter(&kept);
+        roster.enter(Arc::downgrade(&kept));
         for n in 1..10_000u32 {
-            roster.enter(&Arc::new(n));
+            roster.enter(Arc::downgrade(&Arc::new(n)));
         }
         assert!(roster.len() <= 2 * FIRST_SWEEP, "{} entries", roster.len());
         let open: Vec<_> = roster.open().collect();

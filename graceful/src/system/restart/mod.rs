@@ -49,7 +49,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::lifecycle::{Lifecycle, Phase};
+use crate::lifecycle::{Lifecycle, Phase, RestartAsks};
 use crate::system::notify::Notifier;
 
 /// How long an accept on a listener made blocking by a successor can hold
@@ -132,6 +132,19 @@ impl fmt::Display for Failure {
     }
 }
 
+/// What the start gives the restart: the listeners, how long a successor
+/// may take to serve, what a restart shares with the servers, and where
+/// restarts are asked for.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// Each server's listener, in declaration order.
+    pub(crate) listeners: Vec<Handed>,
+    /// How long the successor may take to serve (`restart_timeout`).
+    pub(crate) timeout: Duration,
+    pub(crate) sharing: Arc<Sharing>,
+    pub(crate) asks: Arc<RestartAsks>,
+}
+
 /// Runs the restarts asked for, on the runtime.
 #[derive(Debug)]
 pub(crate) struct Restarter {
@@ -141,6 +154,7 @@ pub(crate) struct Restarter {
     timeout: Duration,
     lifecycle: Arc<Lifecycle>,
     sharing: Arc<Sharing>,
+    asks: Arc<RestartAsks>,
     notifier: Notifier,
 }
 
@@ -148,16 +162,17 @@ pub(crate) struct Restarter {
 static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
 
 impl Restarter {
-    pub(crate) fn new(
-        listeners: Vec<Handed>,
-        timeout: Duration,
-        lifecycle: Arc<Lifecycle>,
-        sharing: Arc<Sharing>,
-        notifier: Notifier,
-    ) -> Restarter {
+    pub(crate) fn new(setup: Setup, lifecycle: Arc<Lifecycle>, notifier: Notifier) -> Restarter {
+        let Setup {
+            listeners,
+            timeout,
+            sharing,
+            asks,
+        } = setup;
         Restarter {
             listeners,
             timeout,
+            asks,
             lifecycle,
             sharing,
             notifier,
@@ -168,7 +183,7 @@ impl Restarter {
     /// time, each refused once the shutdown has begun.
     pub(crate) async fn run(self) {
         loop {
-            let asked = self.lifecycle.restart_asked().await;
+            let asked = self.asks.next().await;
             if let Some(refusal) = self.refusal() {
                 tracing::warn!(restart = "refused", reason = %refusal, asked_by = %asked, "restart refused: {refusal}");
                 continue;
@@ -271,7 +286,7 @@ impl Restarter {
                 },
                 () = &mut deadline => break Failure::NotReady(self.timeout),
                 () = self.lifecycle.begun() => break Failure::ShutdownBegan,
-                asked = self.lifecycle.restart_asked() => {
+                asked = self.asks.next() => {
                     tracing::warn!(restart = "refused", reason = "one is under way", asked_by = %asked, "restart refused: one is under way");
                 }
             }
