@@ -73,7 +73,7 @@ fn take(krate: &syn::Path, via: &Ident, params: &Params, by_ref: bool) -> Vec<To
                 quote!(#ident)
             };
             quote_spanned!(ty.span()=>
-                <#ty as #krate::__private::#via>::take(#kept, &mut __graceful_call)
+                <#ty as #krate::__private::#via>::take(#kept, &mut *__graceful_call)
             )
         })
         .collect()
@@ -159,8 +159,8 @@ pub(crate) fn handler(f: &ItemFn, args: &ServerArgs, params: &Params) -> TokenSt
     );
     // The call's request, taken by the parameter that is one.
     let call = quote! {
-        #[allow(unused_mut, unused_variables)]
-        let mut __graceful_call = #krate::__private::Some(__graceful_request);
+        #[allow(unused_variables)]
+        let __graceful_call = &mut #krate::__private::Some(__graceful_request);
     };
     quote! {
         const _: () = {
@@ -170,8 +170,8 @@ pub(crate) fn handler(f: &ItemFn, args: &ServerArgs, params: &Params) -> TokenSt
             ) -> #krate::__private::Result<#krate::__private::Route, #krate::__private::MissingState> {
                 #keep
                 #krate::__private::Ok(#krate::__private::Arc::new(
-                    move |__graceful_request: #krate::Request, _: &#krate::ShutdownHandle| -> #krate::__private::HandlerFuture {
-                        #call
+                    #[allow(unused_variables)]
+                    move |__graceful_call: &mut #krate::__private::Option<#krate::Request>, _: &#krate::ShutdownHandle| -> #krate::__private::HandlerFuture {
                         #krate::__private::respond(#ident(#(#call_args),*), #convert)
                     },
                 ))
@@ -289,9 +289,9 @@ pub(crate) fn callback(f: &ItemFn, args: &CallbackArgs, params: &Params) -> Toke
                 #keep
                 #krate::__private::Ok(#krate::__private::Box::new(
                     move |__graceful_context: #krate::ShutdownContext| -> #krate::__private::CallbackFuture {
-                        #[allow(unused_mut, unused_variables)]
-                        let mut __graceful_call = #krate::__private::Some(__graceful_context);
                         #krate::__private::Box::pin(async move {
+                            #[allow(unused_variables)]
+                            let __graceful_call = &mut #krate::__private::Some(__graceful_context);
                             let #output = #ident(#(#call_args),*).await;
                             #krate::__private::HookResult::into_result(#output)
                         })

@@ -225,7 +225,8 @@
 //!   their protocols, the accounts every request is counted in, the router
 //!   and the responses ([`IntoResponse`]);
 //! - `system`: the operating system and its service manager: socket
-//!   activation, the notify protocol, restarts by listener handoff.
+//!   activation, the notify protocol, restarts by listener handoff, and
+//!   the supervision where the last two meet while the app runs.
 
 // `unsafe` is allowed item by item, each block with its SAFETY comment, for
 // what the operating system offers no safe wrapper of: adopting the

@@ -21,7 +21,7 @@ use crate::serve::server::Server;
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 /// A handler as the router calls it: the user's `async fn`, with the states
 /// it asked for.
-pub type Route = Arc<dyn Fn(Request, &ShutdownHandle) -> HandlerFuture + Send + Sync>;
+pub type Route = Arc<dyn Fn(&mut Option<Request>, &ShutdownHandle) -> HandlerFuture + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct Routes {
@@ -213,7 +213,7 @@ impl hyper::service::Service<Request> for Router {
 
     fn call(&self, req: Request) -> HandlerFuture {
         match self.routes.find(req.uri().path()) {
-            Some(handler) => handler(req, &self.handle),
+            Some(handler) => handler(&mut Some(req), &self.handle),
             None => Box::pin(std::future::ready(Ok(not_found()))),
         }
     }

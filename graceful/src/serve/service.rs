@@ -250,7 +250,10 @@ where
 {
     type Output = Result<Response<TrackedBody<B>>, BoxError>;
 
-    #[inline]
+    // Always: hyper's dispatcher polls it once per request, and left to
+    // itself LLVM stops inlining it once the router's boxed future is
+    // inside (55 instructions a request, `graceful-bench instructions`).
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
