@@ -1,4 +1,4 @@
-//! The one argument grammar of all three attributes: `key = value, ...`.
+//! The one argument grammar of every attribute: `key = value, ...`.
 //!
 //! Every attribute declares its keys in a constant [`Key`] list; the
 //! "expected one of" messages are built from that same list, so the grammar
@@ -12,6 +12,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Token, UnOp};
 
+use graceful_values::When;
 use graceful_values::settings::{self, Kind, SETTINGS};
 
 use crate::errors::Errors;
@@ -27,6 +28,9 @@ pub(crate) enum ValueKind {
     Int,
     /// A path, such as `::graceful`.
     Path,
+    /// A string literal holding a moment of the shutdown, `"signal"` or
+    /// `"drained"`, read with the runtime's parser.
+    When,
     /// A string literal holding a setting of `#[graceful::main]`, read with
     /// its kind's parser.
     Setting(Kind),
@@ -39,6 +43,7 @@ impl ValueKind {
             ValueKind::Duration => "a duration string such as \"500ms\", \"3s\" or \"1m\"",
             ValueKind::Int => "an integer such as 0",
             ValueKind::Path => "a path such as `::graceful`",
+            ValueKind::When => "\"signal\" or \"drained\"",
             ValueKind::Setting(kind) => kind.example(),
         }
     }
@@ -86,6 +91,34 @@ pub(crate) const ON_SHUTDOWN_KEYS: &[Key] = &[
         kind: ValueKind::Int,
     },
     Key {
+        name: "when",
+        kind: ValueKind::When,
+    },
+    Key {
+        name: "crate",
+        kind: ValueKind::Path,
+    },
+];
+
+/// The keys `#[graceful::task]` accepts.
+pub(crate) const TASK_KEYS: &[Key] = &[
+    Key {
+        name: "name",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "stop",
+        kind: ValueKind::When,
+    },
+    Key {
+        name: "timeout",
+        kind: ValueKind::Duration,
+    },
+    Key {
+        name: "phase",
+        kind: ValueKind::Int,
+    },
+    Key {
         name: "crate",
         kind: ValueKind::Path,
     },
@@ -115,6 +148,7 @@ pub(crate) enum Value {
     Int(i32),
     Path(syn::Path),
     Setting(settings::Value),
+    When(When),
 }
 
 /// The arguments of one attribute, every key known and given once.
@@ -194,6 +228,14 @@ impl Args {
         })
     }
 
+    /// A moment argument.
+    pub(crate) fn when(&self, key: &str) -> Option<When> {
+        match self.get(key) {
+            Some(Value::When(when)) => Some(*when),
+            _ => None,
+        }
+    }
+
     /// An integer argument.
     pub(crate) fn int(&self, key: &str) -> Option<i32> {
         match self.get(key) {
@@ -261,7 +303,7 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
     let wrong =
         |span: Span| syn::Error::new(span, format!("`{}` takes {}", key.name, key.kind.example()));
     match key.kind {
-        ValueKind::Str | ValueKind::Duration => {
+        ValueKind::Str | ValueKind::Duration | ValueKind::When => {
             let Expr::Lit(ExprLit {
                 lit: Lit::Str(lit), ..
             }) = value
@@ -270,6 +312,13 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
             };
             if key.kind == ValueKind::Str {
                 return Ok(Value::Str(lit));
+            }
+            if key.kind == ValueKind::When {
+                return lit
+                    .value()
+                    .parse::<When>()
+                    .map(Value::When)
+                    .map_err(|reason| syn::Error::new(lit.span(), reason));
             }
             parse_duration(&lit.value())
                 .map(|nanos| Value::Duration { nanos })

@@ -7,7 +7,7 @@ use syn::ItemFn;
 
 use crate::errors::Errors;
 use crate::expand;
-use crate::model::{CallbackArgs, MainArgs, ServerArgs};
+use crate::model::{CallbackArgs, MainArgs, ServerArgs, TaskArgs};
 use crate::skeleton::Attribute;
 use crate::validate::{self, Params, ServerShape};
 
@@ -52,6 +52,27 @@ impl Attribute for OnShutdown {
 
     fn expand(self, f: &ItemFn) -> TokenStream {
         let generated = expand::callback(f, &self.args, &self.params);
+        quote!(#f #generated)
+    }
+}
+
+/// `#[graceful::task]`: a background task.
+pub(crate) struct Task {
+    args: TaskArgs,
+    params: Params,
+}
+
+impl Attribute for Task {
+    const NAME: &'static str = "task";
+
+    fn check(args: TokenStream, f: &ItemFn, errors: &mut Errors) -> Self {
+        let args = TaskArgs::parse(args, errors);
+        let params = validate::task_fn(f, errors);
+        Task { args, params }
+    }
+
+    fn expand(self, f: &ItemFn) -> TokenStream {
+        let generated = expand::task(f, &self.args, &self.params);
         quote!(#f #generated)
     }
 }

@@ -1,6 +1,6 @@
 //! The generated code. It reaches the runtime only through
 //! `<crate>::__private` (and the public `Request`, `ShutdownHandle`,
-//! `ShutdownContext`, `Server`, `Signal`), so users never depend on
+//! `ShutdownContext`, `TaskContext`, `Server`, `Signal`), so users never depend on
 //! `inventory` themselves.
 
 use proc_macro2::{Span, TokenStream};
@@ -8,9 +8,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, LitStr, ReturnType, Type};
 
-use graceful_values::settings;
+use graceful_values::{When, settings};
 
-use crate::model::{CallbackArgs, MainArgs, ServerArgs};
+use crate::model::{CallbackArgs, MainArgs, ServerArgs, TaskArgs};
 use crate::validate::Params;
 
 /// The function's name as a string, without `r#`.
@@ -252,26 +252,35 @@ fn registration(f: &ItemFn, args: &ServerArgs, kind: TokenStream) -> TokenStream
     }
 }
 
-/// `#[graceful::on_shutdown]`.
-pub(crate) fn callback(f: &ItemFn, args: &CallbackArgs, params: &Params) -> TokenStream {
-    let krate = &args.krate;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()));
-    let function = fn_name(f);
-    let phase = args.phase;
-    let timeout = duration(krate, args.timeout);
-    let via = Ident::new("CallbackParam", Span::call_site());
-    let keep = keep(krate, &via, params);
-    let call_args = take(krate, &via, params, false);
+/// What a function run once differs in, a callback or a task: the
+/// runtime's parameter trait and types, and the wording of its error.
+struct OneShot {
+    via: &'static str,
+    context: TokenStream,
+    run: TokenStream,
+    message: &'static str,
+}
+
+/// The factory of a function run once with its context (a callback, a
+/// task): it keeps what the parameters ask for at assembly, then makes the
+/// run's future.
+fn one_shot(f: &ItemFn, krate: &syn::Path, params: &Params, spec: OneShot) -> TokenStream {
+    let OneShot {
+        via,
+        context,
+        run,
+        message,
+    } = spec;
+    let via_ident = Ident::new(via, Span::call_site());
+    let keep = keep(krate, &via_ident, params);
+    let call_args = take(krate, &via_ident, params, false);
     let once = at_most_one(
         f,
         krate,
         Once {
-            via: "CallbackParam",
+            via,
             flag: "CONTEXT",
-            message: "a shutdown callback takes its context once: remove the repeated `ShutdownContext` parameter",
+            message,
         },
         params,
     );
@@ -279,34 +288,109 @@ pub(crate) fn callback(f: &ItemFn, args: &CallbackArgs, params: &Params) -> Toke
     // The output is bound to a variable spanned at the return type, so that
     // a type that is no result is reported there.
     let output = Ident::new("__graceful_output", return_span(f));
+    quote! {
+        #once
+        fn __graceful_factory(
+            __graceful_assembly: #krate::__private::Assembly<'_>,
+        ) -> #krate::__private::Result<#run, #krate::__private::MissingState> {
+            #keep
+            #krate::__private::Ok(#krate::__private::Box::new(
+                move |__graceful_context: #context| -> #krate::__private::CallbackFuture {
+                    #krate::__private::Box::pin(async move {
+                        #[allow(unused_variables)]
+                        let __graceful_call = &mut #krate::__private::Some(__graceful_context);
+                        let #output = #ident(#(#call_args),*).await;
+                        #krate::__private::HookResult::into_result(#output)
+                    })
+                },
+            ))
+        }
+    }
+}
+
+/// The registered name: given, or the function's.
+fn registered_name(f: &ItemFn, name: Option<&LitStr>) -> LitStr {
+    name.cloned()
+        .unwrap_or_else(|| LitStr::new(&fn_name(f), f.sig.ident.span()))
+}
+
+fn when(krate: &syn::Path, when: When) -> TokenStream {
+    let variant = format_ident!("{}", when.variant());
+    quote!(#krate::__private::When::#variant)
+}
+
+/// `#[graceful::on_shutdown]`.
+pub(crate) fn callback(f: &ItemFn, args: &CallbackArgs, params: &Params) -> TokenStream {
+    let krate = &args.krate;
+    let factory = one_shot(
+        f,
+        krate,
+        params,
+        OneShot {
+            via: "CallbackParam",
+            context: quote!(#krate::ShutdownContext),
+            run: quote!(#krate::__private::CallbackRun),
+            message: "a shutdown callback takes its context once: remove the repeated `ShutdownContext` parameter",
+        },
+    );
+    let name = registered_name(f, args.name.as_ref());
+    let function = fn_name(f);
+    let phase = args.phase;
+    let timeout = duration(krate, args.timeout);
+    let when = when(krate, args.when);
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
     quote! {
         const _: () = {
-            #once
-            fn __graceful_callback(
-                __graceful_assembly: #krate::__private::Assembly<'_>,
-            ) -> #krate::__private::Result<#krate::__private::CallbackRun, #krate::__private::MissingState> {
-                #keep
-                #krate::__private::Ok(#krate::__private::Box::new(
-                    move |__graceful_context: #krate::ShutdownContext| -> #krate::__private::CallbackFuture {
-                        #krate::__private::Box::pin(async move {
-                            #[allow(unused_variables)]
-                            let __graceful_call = &mut #krate::__private::Some(__graceful_context);
-                            let #output = #ident(#(#call_args),*).await;
-                            #krate::__private::HookResult::into_result(#output)
-                        })
-                    },
-                ))
-            }
+            #factory
             #krate::__private::inventory::submit! {
                 #krate::__private::CallbackRegistration {
                     name: #name,
+                    when: #when,
                     phase: #phase,
                     timeout: #timeout,
                     function: #function,
                     file: ::core::file!(),
                     line: #line,
-                    run: __graceful_callback,
+                    run: __graceful_factory,
+                }
+            }
+        };
+    }
+}
+
+/// `#[graceful::task]`.
+pub(crate) fn task(f: &ItemFn, args: &TaskArgs, params: &Params) -> TokenStream {
+    let krate = &args.krate;
+    let factory = one_shot(
+        f,
+        krate,
+        params,
+        OneShot {
+            via: "TaskParam",
+            context: quote!(#krate::TaskContext),
+            run: quote!(#krate::__private::TaskRun),
+            message: "a background task takes its context once: remove the repeated `TaskContext` parameter",
+        },
+    );
+    let name = registered_name(f, args.name.as_ref());
+    let function = fn_name(f);
+    let phase = args.phase;
+    let timeout = duration(krate, args.timeout);
+    let stop = when(krate, args.stop);
+    let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
+    quote! {
+        const _: () = {
+            #factory
+            #krate::__private::inventory::submit! {
+                #krate::__private::TaskRegistration {
+                    name: #name,
+                    stop: #stop,
+                    phase: #phase,
+                    timeout: #timeout,
+                    function: #function,
+                    file: ::core::file!(),
+                    line: #line,
+                    run: __graceful_factory,
                 }
             }
         };

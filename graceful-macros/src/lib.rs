@@ -39,7 +39,8 @@ pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::<attributes::Server>(args, item)
 }
 
-/// Registers a shutdown callback, run after every server has drained.
+/// Registers a shutdown callback, run after every server has drained, or
+/// at the first signal with `when = "signal"`.
 ///
 /// ```ignore
 /// #[graceful::on_shutdown(timeout = "3s", phase = 0)]
@@ -50,6 +51,21 @@ pub fn server(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::<attributes::OnShutdown>(args, item)
+}
+
+/// Registers a background task, started with the app and told to stop at
+/// its moment (`stop = "drained"`, the default, or `"signal"`).
+///
+/// ```ignore
+/// #[graceful::task(stop = "drained", timeout = "10s", phase = 0)]
+/// async fn relay(ctx: graceful::TaskContext) -> Result<(), std::io::Error> {
+///     ctx.stopping().await;
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::<attributes::Task>(args, item)
 }
 
 /// Generates `main`: builds the runtime, runs this function's body first,

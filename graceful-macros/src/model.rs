@@ -4,6 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::LitStr;
 
+use graceful_values::When;
 use graceful_values::settings;
 
 use crate::args::{self, Args};
@@ -22,13 +23,29 @@ pub(crate) struct ServerArgs {
     pub(crate) krate: syn::Path,
 }
 
-/// `#[graceful::on_shutdown(name, timeout, phase, crate)]`.
+/// `#[graceful::on_shutdown(name, timeout, phase, when, crate)]`.
 pub(crate) struct CallbackArgs {
     /// The callback's name, given; else the function's.
     pub(crate) name: Option<LitStr>,
     /// Its timeout, in nanoseconds.
     pub(crate) timeout: Option<u64>,
     /// Its phase (default 0).
+    pub(crate) phase: i32,
+    /// When it runs (default: once drained).
+    pub(crate) when: When,
+    /// The path to the runtime crate.
+    pub(crate) krate: syn::Path,
+}
+
+/// `#[graceful::task(name, stop, timeout, phase, crate)]`.
+pub(crate) struct TaskArgs {
+    /// The task's name, given; else the function's.
+    pub(crate) name: Option<LitStr>,
+    /// When it is told to stop (default: once drained).
+    pub(crate) stop: When,
+    /// Its stop budget, in nanoseconds.
+    pub(crate) timeout: Option<u64>,
+    /// Its phase among the tasks told at the same moment (default 0).
     pub(crate) phase: i32,
     /// The path to the runtime crate.
     pub(crate) krate: syn::Path,
@@ -83,6 +100,25 @@ impl CallbackArgs {
         let args = Args::parse(tokens, args::ON_SHUTDOWN_KEYS, errors);
         let parsed = CallbackArgs {
             name: args.str("name").cloned(),
+            timeout: args.duration("timeout"),
+            phase: args.int("phase").unwrap_or(0),
+            when: args.when("when").unwrap_or_default(),
+            krate: args.krate(),
+        };
+        if let Some(name) = &parsed.name {
+            validate::name(name, errors);
+        }
+        parsed
+    }
+}
+
+impl TaskArgs {
+    /// Parses and checks the arguments.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let args = Args::parse(tokens, args::TASK_KEYS, errors);
+        let parsed = TaskArgs {
+            name: args.str("name").cloned(),
+            stop: args.when("stop").unwrap_or_default(),
             timeout: args.duration("timeout"),
             phase: args.int("phase").unwrap_or(0),
             krate: args.krate(),

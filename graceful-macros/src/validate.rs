@@ -8,7 +8,7 @@ use crate::errors::Errors;
 
 /// The types of a function's parameters, in order. What each is, the
 /// generated code asks the type itself (the runtime's `HandlerParam`,
-/// `ServiceParam` and `CallbackParam`), so that an alias or a full path
+/// `ServiceParam`, `CallbackParam` and `TaskParam`), so that an alias or a full path
 /// works, and a type that is no parameter is reported on its token.
 pub(crate) type Params = Vec<Type>;
 
@@ -101,6 +101,18 @@ pub(crate) fn callback_fn(f: &ItemFn, errors: &mut Errors) -> Params {
         errors.push(syn::Error::new(
             f.sig.fn_token.span,
             "a shutdown callback must be `async fn`: write `async fn`",
+        ));
+    }
+    params(f)
+}
+
+/// Checks a `#[graceful::task]` function.
+pub(crate) fn task_fn(f: &ItemFn, errors: &mut Errors) -> Params {
+    common(f, "a background task", errors);
+    if f.sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            f.sig.fn_token.span,
+            "a background task must be `async fn`: write `async fn`",
         ));
     }
     params(f)

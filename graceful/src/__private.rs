@@ -8,15 +8,17 @@ pub use std::time::Duration;
 
 pub use inventory;
 
-pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam};
+pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam, TaskParam};
 pub use crate::app::registry::{
     CallbackFuture, CallbackRegistration, CallbackRun, ServerKind, ServerRegistration,
+    TaskRegistration, TaskRun,
 };
 pub use crate::app::state::{MissingState, States};
 pub use crate::hook::HookResult;
 pub use crate::serve::Server;
 pub use crate::serve::response::IntoResponse;
 pub use crate::serve::router::{HandlerFuture, Route, alone};
+pub use graceful_values::When;
 pub use std::result::Result::{self, Err, Ok};
 pub use std::sync::Arc;
 

@@ -2,7 +2,8 @@
 //! and [`Error::exit_code`](crate::Error::exit_code).
 //!
 //! When several apply, the lowest non-zero code wins: a forced exit says more
-//! than a cut-off request, which says more than a failed callback.
+//! than a cut-off request, which says more than a failed callback, which
+//! says more than the app's own failure (whose trigger the report names).
 //!
 //! | code | constant | what happened |
 //! |---|---|---|
@@ -11,6 +12,7 @@
 //! | 2 | [`STARTUP_FAILED`] | the app could not start |
 //! | 3 | [`REQUESTS_CUT_OFF`] | requests were cut off at the drain deadline |
 //! | 4 | [`CALLBACK_FAILED`] | a shutdown callback failed, panicked or timed out |
+//! | 5 | [`APP_FAILED`] | a background task failed, panicked or did not stop within its budget, or the app called `ShutdownHandle::fail` |
 //!
 //! ```
 //! use graceful::exit_code::{self, ExitCode};
@@ -39,6 +41,10 @@ pub enum ExitCode {
     RequestsCutOff = 3,
     /// A shutdown callback failed, panicked or timed out: 4.
     CallbackFailed = 4,
+    /// A background task failed, panicked or did not stop within its
+    /// budget, or the app called
+    /// [`ShutdownHandle::fail`](crate::ShutdownHandle::fail): 5.
+    AppFailed = 5,
 }
 
 impl ExitCode {
@@ -103,3 +109,5 @@ pub const STARTUP_FAILED: ExitCode = ExitCode::StartupFailed;
 pub const REQUESTS_CUT_OFF: ExitCode = ExitCode::RequestsCutOff;
 /// [`ExitCode::CallbackFailed`].
 pub const CALLBACK_FAILED: ExitCode = ExitCode::CallbackFailed;
+/// [`ExitCode::AppFailed`].
+pub const APP_FAILED: ExitCode = ExitCode::AppFailed;

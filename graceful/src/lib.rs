@@ -268,9 +268,10 @@ pub use lifecycle::callbacks::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
 pub use lifecycle::handle::ShutdownHandle;
 pub use lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, Report, ServerReport,
-    ShutdownPhase, TriggerAt,
+    ShutdownPhase, TaskOutcome, TaskReport, TriggerAt,
 };
 pub use lifecycle::signals::Signal;
+pub use lifecycle::tasks::{Task, TaskContext};
 pub use lifecycle::{ForcedBy, Trigger};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -280,7 +281,9 @@ pub use serve::stream::EndOnShutdown;
 pub use serve::{HttpService, Request, Server};
 pub use site::Site;
 
-pub use graceful_macros::{main, on_shutdown, server};
+pub use graceful_values::When;
+
+pub use graceful_macros::{main, on_shutdown, server, task};
 
 /// hyper, re-exported so that handlers need no version of their own.
 pub use hyper;

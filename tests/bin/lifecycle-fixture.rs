@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! lifecycle-fixture [--server NAME=ADDR]... [--callback NAME:PHASE:BEHAVIOUR]...
-//!                   [--startup-ms N]
+//!                   [--task NAME:STOP:PHASE:BEHAVIOUR]... [--startup-ms N]
 //! ```
 //!
 //! Without `--server`, one server `api` listens on `127.0.0.1:0`. Settings
@@ -18,6 +18,7 @@
 //!   in the async handler, as a synchronous driver would (logs `blocking
 //!   request started`, `started = "block"`)
 //! - `GET /panic`: the handler panics
+//! - `GET /fail`: calls `ShutdownHandle::fail`, and answers `failing`
 //! - `GET /events`: server-sent events, a tick every 50 ms, ended with a
 //!   last `bye` event when the shutdown begins
 //! - `GET /upgrade` (with `Upgrade: echo`): switches protocols, writes
@@ -32,7 +33,15 @@
 //!   starts a sidecar, and answers its pid
 //!
 //! Callback behaviours: `ok`, `err`, `panic`, `hang`, `sleep=MS`, `block=MS`
-//! (blocks its thread), `spawn-blocking=MS` (awaits blocking work).
+//! (blocks its thread), `spawn-blocking=MS` (awaits blocking work). A
+//! callback named `at-signal-…` runs at the first signal.
+//!
+//! Task behaviours (`STOP` is `signal` or `drained`): `obey` (returns once
+//! told), `obey-slow=MS` (takes MS to return once told), `finish` (returns
+//! at once), `fail-at-start`, `fail-after=MS`, `panic-after=MS` (while
+//! running), `ignore` (never returns, ignoring its context), `block` (once
+//! told, blocks its thread for a minute). Each logs `task running` with
+//! `task = NAME` once it runs.
 //!
 //! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
 //! listeners (a restart's successor) exits with code 3 before starting: a
@@ -55,7 +64,8 @@ use bytes::Bytes;
 use graceful::hyper::service::service_fn;
 use graceful::hyper::{Response, StatusCode};
 use graceful::{
-    App, Body, Callback, EndOnShutdown, Request, Server, ShutdownContext, ShutdownHandle,
+    App, Body, Callback, EndOnShutdown, Request, Server, ShutdownContext, ShutdownHandle, Task,
+    TaskContext, When,
 };
 use http_body_util::BodyExt;
 
@@ -76,6 +86,10 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
             unreachable!("pending never completes")
         }
         "/panic" => panic!("the handler panicked"),
+        "/fail" => {
+            shutdown.fail("the fixture was asked to fail");
+            Bytes::from_static(b"failing")
+        }
         "/events" => {
             // A tick every 50 ms until the shutdown, then a last event.
             let ticks = Ticks(tokio::time::interval(Duration::from_millis(50)));
@@ -277,6 +291,61 @@ fn callback(spec: &str) -> Callback {
         }
     })
     .phase(phase)
+    .when(if name.starts_with("at-signal-") {
+        When::Signal
+    } else {
+        When::Drained
+    })
+}
+
+fn task(spec: &str) -> Task {
+    let parts: Vec<&str> = spec.splitn(4, ':').collect();
+    let [name, stop, phase, behaviour] = parts[..] else {
+        panic!("--task NAME:STOP:PHASE:BEHAVIOUR, got {spec:?}");
+    };
+    let stop: When = stop.parse().expect("signal or drained");
+    let phase: i32 = phase.parse().expect("a numeric phase");
+    let behaviour = behaviour.to_owned();
+    Task::new(name, move |ctx: TaskContext| async move {
+        let (kind, ms) = match behaviour.split_once('=') {
+            Some((kind, ms)) => (kind.to_owned(), ms.parse().expect("MS")),
+            None => (behaviour.clone(), 0),
+        };
+        let ms = Duration::from_millis(ms);
+        if kind == "fail-at-start" {
+            return Err("the task could not start".to_owned());
+        }
+        tracing::info!(task = ctx.name(), "task running");
+        match kind.as_str() {
+            "finish" => Ok(()),
+            "obey" => {
+                ctx.stopping().await;
+                Ok(())
+            }
+            "obey-slow" => {
+                ctx.stopping().await;
+                tokio::time::sleep(ms).await;
+                Ok(())
+            }
+            "fail-after" => {
+                tokio::time::sleep(ms).await;
+                Err("the task failed".to_owned())
+            }
+            "panic-after" => {
+                tokio::time::sleep(ms).await;
+                panic!("the task panicked")
+            }
+            "ignore" => std::future::pending().await,
+            "block" => {
+                ctx.stopping().await;
+                std::thread::sleep(Duration::from_secs(60));
+                Ok(())
+            }
+            other => panic!("unknown task behaviour {other}"),
+        }
+    })
+    .stop(stop)
+    .phase(phase)
 }
 
 fn main() {
@@ -325,6 +394,7 @@ fn main() {
                 servers += 1;
             }
             "--callback" => app = app.on_shutdown(callback(&value)),
+            "--task" => app = app.task(task(&value)),
             "--startup-ms" => startup_ms = Some(value.parse().expect("--startup-ms N")),
             other => panic!("unknown argument {other}"),
         }

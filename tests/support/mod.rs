@@ -260,6 +260,20 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no report for callback {name}; log:\n{}", self.log()))
     }
 
+    /// The report's line for background task `name`: the event with its
+    /// `outcome` and `stop`.
+    pub fn task_report(&self, name: &str) -> serde_json::Value {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|event| {
+                event.get("outcome").is_some()
+                    && event.get("stop").is_some()
+                    && event["name"] == name
+            })
+            .unwrap_or_else(|| panic!("no report for task {name}; log:\n{}", self.log()))
+    }
+
     /// The events so far that have each of `fields` with its value (see
     /// [`has`]), in order.
     pub fn events_where(&self, fields: &[(&str, &str)]) -> Vec<serde_json::Value> {

@@ -1,6 +1,6 @@
 //! The one description of `graceful`'s settings ([`settings`]) and the one
 //! parser of each kind of value: durations, signal names, paths and server
-//! names. The runtime reads them from the environment and the builder,
+//! names, and the moments of the shutdown ([`When`]). The runtime reads them from the environment and the builder,
 //! the attribute macros from their arguments at compile time; both call these
 //! functions, so a value means the same and fails with the same message
 //! wherever it is written. Depend on `graceful`, which re-exports what users
@@ -11,6 +11,9 @@
 
 pub mod addr;
 pub mod settings;
+mod when;
+
+pub use when::When;
 
 use std::fmt;
 use std::str::FromStr;
@@ -239,6 +242,7 @@ mod tests {
             let _ = parse_duration(&text);
             let _ = parse_signals(&text);
             let _ = text.parse::<Signal>();
+            let _ = text.parse::<When>();
         }
 
         #[test]

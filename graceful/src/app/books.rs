@@ -12,6 +12,7 @@ use crate::lifecycle::report::{
     Abandoned, CallbackOutcome, CallbackReport, PhaseReport, Report, ShutdownPhase, TriggerAt,
 };
 use crate::lifecycle::sentinel::ForcedReport;
+use crate::lifecycle::tasks::TaskLedger;
 use crate::lifecycle::{ForcedBy, Lifecycle, Trigger};
 use crate::serve::accounts::ServerShared;
 
@@ -21,6 +22,7 @@ pub(crate) struct Books {
     lifecycle: Arc<Lifecycle>,
     servers: Vec<Arc<ServerShared>>,
     callbacks: Arc<Ledger>,
+    tasks: Arc<TaskLedger>,
     phases: Mutex<Vec<PhaseReport>>,
     during_startup: bool,
 }
@@ -30,12 +32,14 @@ impl Books {
         lifecycle: Arc<Lifecycle>,
         servers: Vec<Arc<ServerShared>>,
         callbacks: Arc<Ledger>,
+        tasks: Arc<TaskLedger>,
         during_startup: bool,
     ) -> Self {
         Books {
             lifecycle,
             servers,
             callbacks,
+            tasks,
             phases: Mutex::new(Vec::new()),
             during_startup,
         }
@@ -61,8 +65,16 @@ impl Books {
             servers: self.servers.iter().map(|s| s.report()).collect(),
             cut_off: self.servers.iter().flat_map(|s| s.take_cut_off()).collect(),
             callbacks,
+            tasks: self.tasks.reports(self.first_trigger_at()),
             ..Report::default()
         }
+    }
+
+    /// When the first trigger came (now, if none did).
+    fn first_trigger_at(&self) -> Instant {
+        self.lifecycle
+            .first_trigger()
+            .map_or_else(Instant::now, |(_, at)| at)
     }
 
     /// Logs what still runs at a forced exit, before it is cut off.
@@ -81,6 +93,9 @@ impl Books {
         {
             tracing::error!(callback = %cb.name, phase = cb.phase, "callback not finished at the forced exit");
         }
+        for task in self.tasks.still_running() {
+            tracing::error!(task = %task, "task still running at the forced exit");
+        }
     }
 
     /// The report of a forced exit.
@@ -95,10 +110,7 @@ impl Books {
     /// trigger (the moment it arrived, not the moment the runtime saw it),
     /// and the work the exit abandons.
     pub(crate) fn finish(&self, mut report: Report) -> Report {
-        let first = self
-            .lifecycle
-            .first_trigger()
-            .map_or_else(Instant::now, |(_, at)| at);
+        let first = self.first_trigger_at();
         report.during_startup = self.during_startup;
         report.phases = self
             .phases
@@ -119,6 +131,12 @@ impl Books {
             .aborted()
             .into_iter()
             .map(|name| Abandoned::Callback { name })
+            .chain(
+                self.tasks
+                    .abandoned()
+                    .into_iter()
+                    .map(|name| Abandoned::Task { name }),
+            )
             .chain(self.servers.iter().filter_map(|s| {
                 let tasks = s.tasks.len();
                 (tasks > 0).then(|| Abandoned::Tasks {

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::lifecycle::callbacks::Callback;
+use crate::lifecycle::tasks::Task;
 
 use crate::app::shutdown::Running;
 use crate::config::{self, Config};
@@ -75,6 +76,7 @@ pub struct App {
     config: Config,
     servers: Vec<Server>,
     callbacks: Vec<Callback>,
+    tasks: Vec<Task>,
     startup: Option<Startup>,
     /// The app's lifecycle, and where its restarts are asked for.
     handle: ShutdownHandle,
@@ -91,6 +93,7 @@ impl fmt::Debug for App {
             .field("config", &self.config)
             .field("servers", &self.servers)
             .field("callbacks", &self.callbacks)
+            .field("tasks", &self.tasks)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +123,7 @@ impl App {
             config: Config::default(),
             servers: Vec::new(),
             callbacks: Vec::new(),
+            tasks: Vec::new(),
             startup: None,
             handle,
             sentinel: None,
@@ -165,6 +169,23 @@ impl App {
     /// ```
     pub fn on_shutdown(mut self, callback: Callback) -> Self {
         self.callbacks.push(callback);
+        self
+    }
+
+    /// Adds a background task: started before the listeners serve, told to
+    /// stop at its moment, and bounded by its stop budget (see [`Task`]).
+    /// Every call adds one.
+    ///
+    /// ```
+    /// use graceful::{Task, When};
+    ///
+    /// let app = graceful::App::new()
+    ///     .task(Task::new("consume", |ctx| async move { ctx.stopping().await }).stop(When::Signal))
+    ///     .task(Task::new("relay", |ctx| async move { ctx.stopping().await }));
+    /// # drop(app);
+    /// ```
+    pub fn task(mut self, task: Task) -> Self {
+        self.tasks.push(task);
         self
     }
 

@@ -9,6 +9,7 @@
 use crate::app::state::{MissingState, State, States};
 use crate::lifecycle::callbacks::ShutdownContext;
 use crate::lifecycle::handle::ShutdownHandle;
+use crate::lifecycle::tasks::TaskContext;
 use crate::serve::Request;
 
 /// What the app has for the functions it assembles.
@@ -65,6 +66,23 @@ pub trait CallbackParam: Sized {
     fn take(kept: Self::Kept, context: &mut Option<ShutdownContext>) -> Self;
 }
 
+/// A parameter of a `#[graceful::task]` background task.
+#[diagnostic::on_unimplemented(
+    message = "a background task cannot be given a `{Self}`",
+    label = "not a background task's parameter",
+    note = "a background task can only be given a `TaskContext`, or nothing; shared state comes as a `graceful::State<T>` parameter, handed over by `graceful::provide(value)` in `#[graceful::main]`'s body"
+)]
+pub trait TaskParam: Sized {
+    /// What is kept, from the assembly, for the one run.
+    type Kept: Send + 'static;
+    /// Whether it is the context, which one parameter alone can take.
+    const CONTEXT: bool = false;
+    /// Looks it up, at assembly.
+    fn keep(assembly: Assembly<'_>) -> Result<Self::Kept, MissingState>;
+    /// Makes it for the run, from what was kept and the run's context.
+    fn take(kept: Self::Kept, context: &mut Option<TaskContext>) -> Self;
+}
+
 impl<T: Clone + Send + Sync + 'static> HandlerParam for State<T> {
     type Kept = State<T>;
 
@@ -92,6 +110,18 @@ impl<T: Clone + Send + Sync + 'static> CallbackParam for State<T> {
     }
 
     fn take(kept: Self::Kept, _: &mut Option<ShutdownContext>) -> Self {
+        kept
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> TaskParam for State<T> {
+    type Kept = State<T>;
+
+    fn keep(assembly: Assembly<'_>) -> Result<Self::Kept, MissingState> {
+        State::look_up(assembly.states)
+    }
+
+    fn take(kept: Self::Kept, _: &mut Option<TaskContext>) -> Self {
         kept
     }
 }
@@ -147,6 +177,23 @@ impl CallbackParam for ShutdownContext {
             Some(context) => context,
             // Checked at compile time, as the request is.
             None => unreachable!("a shutdown callback takes its context once"),
+        }
+    }
+}
+
+impl TaskParam for TaskContext {
+    type Kept = ();
+    const CONTEXT: bool = true;
+
+    fn keep(_: Assembly<'_>) -> Result<(), MissingState> {
+        Ok(())
+    }
+
+    fn take((): (), context: &mut Option<TaskContext>) -> Self {
+        match context.take() {
+            Some(context) => context,
+            // Checked at compile time, as the request is.
+            None => unreachable!("a background task takes its context once"),
         }
     }
 }

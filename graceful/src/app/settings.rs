@@ -52,6 +52,22 @@ impl App {
         self
     }
 
+    /// The stop budget of background tasks that set none: how long a task
+    /// may take to return once told to stop, before its context is
+    /// cancelled (then it has [`CALLBACK_WIND_DOWN`](crate::CALLBACK_WIND_DOWN)
+    /// before it is aborted). Default 5 s; `GRACEFUL_TASK_TIMEOUT`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().task_timeout(Duration::from_secs(10));
+    /// # drop(app);
+    /// ```
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::TASK_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
     /// How long to keep accepting and serving after the signal while the
     /// health endpoint already answers 503, so load balancers stop sending
     /// traffic first (the Kubernetes endpoint-removal race). Responses carry

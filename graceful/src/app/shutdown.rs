@@ -6,7 +6,10 @@
 //! 2. **Refuse**: every listener closes (what the kernel accepted is served).
 //! 3. **Drain**: until no connection is left, or the drain deadline cuts off
 //!    the rest.
-//! 4. **Callbacks**, phase by phase.
+//! 4. **Tasks**: the background tasks told to stop once drained, phase by
+//!    phase (those told at the signal were told in phase 1, and are waited
+//!    for here).
+//! 5. **Callbacks**, phase by phase.
 //!
 //! A forced exit (a second signal, the global deadline, both owned by the
 //! sentinel) interrupts any phase: whatever runs is cut off and reported.
@@ -29,10 +32,12 @@ use crate::lifecycle::callbacks::Plan;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::{CallbackReport, Report, ShutdownPhase};
 use crate::lifecycle::sentinel::Sentinel;
+use crate::lifecycle::tasks::Crew;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
 use crate::serve::accounts::{Cut, ServerShared};
 use crate::system::notify::{Note, Notifier};
 use crate::system::supervision::Supervision;
+use graceful_values::When;
 
 /// How long aborted connections get to end (and be counted) once cut off,
 /// at the drain deadline or a forced exit. A task blocking its thread does
@@ -75,6 +80,8 @@ pub(crate) struct Parts {
     /// Phase 2 waits for them: each server's accept loop, which ends once
     /// its listener is closed.
     pub(crate) accept_loops: Vec<JoinHandle<()>>,
+    /// Phases 1 and 4: the background tasks, told at their moments.
+    pub(crate) tasks: Arc<Crew>,
     /// Phase 4: the callbacks, in their order.
     pub(crate) callbacks: Plan,
     /// The bound on all of it: the thread that forces the exit at the
@@ -174,6 +181,7 @@ impl Running {
         } = self;
         let Parts {
             accept_loops,
+            tasks,
             callbacks,
             sentinel,
             config,
@@ -193,6 +201,7 @@ impl Running {
             lifecycle,
             config: &config,
             notifier,
+            tasks: &tasks,
         };
         let _upgrade_deadline = conductor.upgrade_deadline();
         let deadline = lifecycle
@@ -218,22 +227,55 @@ struct Conductor<'a> {
     lifecycle: &'a Lifecycle,
     config: &'a Config,
     notifier: &'a Notifier,
+    tasks: &'a Arc<Crew>,
 }
 
 impl Conductor<'_> {
-    /// Phases 1 to 4, each logged with its duration.
-    async fn sequence(&self, accept_loops: Vec<JoinHandle<()>>, plan: Plan) -> Report {
-        self.not_ready().await;
+    /// Phases 1 to 5, each logged with its duration.
+    async fn sequence(&self, accept_loops: Vec<JoinHandle<()>>, mut plan: Plan) -> Report {
+        let at_signal = self.tell_tasks_at_signal();
+        self.not_ready(&mut plan).await;
         self.refuse(accept_loops).await;
         self.drain().await;
+        self.stop_tasks(at_signal).await;
         let callbacks = self.callbacks(plan).await;
         self.books.completed(callbacks)
+    }
+
+    /// Tells the tasks of the signal to stop, phase by phase, beside the
+    /// phases that follow; the returned task ends once they all have.
+    fn tell_tasks_at_signal(&self) -> AbortOnDropHandle<()> {
+        let names = self.tasks.ledger().told_at(When::Signal).join(", ");
+        if !names.is_empty() {
+            self.notifier
+                .send(&[Note::Status(&format!("stopping tasks: {names}"))]);
+        }
+        let tasks = Arc::clone(self.tasks);
+        AbortOnDropHandle::new(tokio::spawn(async move { tasks.stop(When::Signal).await }))
+    }
+
+    /// Tells the tasks of the drained moment to stop, phase by phase, and
+    /// waits for them and for those told at the signal.
+    async fn stop_tasks(&self, at_signal: AbortOnDropHandle<()>) {
+        let names = self.tasks.ledger().told_at(When::Drained).join(", ");
+        let started = Instant::now();
+        if !names.is_empty() {
+            self.notifier
+                .send(&[Note::Status(&format!("stopping tasks: {names}"))]);
+        }
+        self.tasks.stop(When::Drained).await;
+        let _ = at_signal.await;
+        if !names.is_empty() {
+            self.books.phase_ended(ShutdownPhase::Tasks, started);
+        }
     }
 
     /// Health answers 503, clients are told to move on; new connections are
     /// still served for the `pre_stop_delay`. After a handover, a successor serves: there is nothing to announce,
     /// and no delay to wait.
-    async fn not_ready(&self) {
+    /// The callbacks of the signal run meanwhile: the listeners stay open
+    /// until they have ended.
+    async fn not_ready(&self, plan: &mut Plan) {
         let started = Instant::now();
         let delay = if self.lifecycle.is_handed_over() {
             Duration::ZERO
@@ -241,9 +283,12 @@ impl Conductor<'_> {
             self.config.pre_stop_delay
         };
         tracing::info!(pre_stop_delay = ?delay, "phase not-ready: health checks fail, responses close their connections");
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
+        let callbacks = async {
+            if !plan.is_empty(When::Signal) {
+                plan.run(When::Signal).await;
+            }
+        };
+        tokio::join!(tokio::time::sleep(delay), callbacks);
         self.books.phase_ended(ShutdownPhase::NotReady, started);
     }
 
@@ -318,15 +363,16 @@ impl Conductor<'_> {
         ))]);
     }
 
-    /// Runs the callbacks, phase by phase.
-    async fn callbacks(&self, plan: Plan) -> Vec<CallbackReport> {
-        if plan.is_empty() {
-            return Vec::new();
+    /// Runs the callbacks of the drained moment, phase by phase; returns
+    /// every callback's report, those of the signal too.
+    async fn callbacks(&self, mut plan: Plan) -> Vec<CallbackReport> {
+        if plan.is_empty(When::Drained) {
+            return plan.reports();
         }
         let started = Instant::now();
         self.notifier
             .send(&[Note::Status("running the shutdown callbacks")]);
-        let callbacks = plan.run().await;
+        let callbacks = plan.run(When::Drained).await;
         self.books.phase_ended(ShutdownPhase::Callbacks, started);
         callbacks
     }

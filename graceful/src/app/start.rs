@@ -8,15 +8,17 @@ use std::sync::Arc;
 use super::App;
 use crate::app::books::Books;
 use crate::app::shutdown::{Parts, Running};
-use crate::config::{Config, Lookup, Overrides};
+use crate::config::{Config, Lookup, Named, Overrides};
 use crate::error::{BoxError, Error};
 use crate::lifecycle::Phase;
 use crate::lifecycle::callbacks::{Callback, Plan};
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::sentinel::{ForcedReport, Sentinel};
+use crate::lifecycle::tasks::{Task, TaskFailure, TaskPlan};
 use crate::serve::{self, Bound, Server, accounts::ServerShared};
 use crate::system::restart::{Handed, Setup, Sharing};
 use crate::system::supervision::Supervision;
+use graceful_values::When;
 use tokio::task::JoinHandle;
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
             mut config,
             servers,
             callbacks,
+            tasks,
             startup: _,
             handle,
             sentinel,
@@ -58,14 +61,16 @@ impl App {
         config.validate()?;
         config.apply_env(env)?;
         config.check_together()?;
-        let overrides = Overrides::read(
-            env,
-            servers.iter().map(Server::name),
-            callbacks.iter().map(Callback::name),
-        )?;
+        let named = Named {
+            servers: servers.iter().map(Server::name).collect(),
+            callbacks: callbacks.iter().map(Callback::name).collect(),
+            tasks: tasks.iter().map(Task::name).collect(),
+        };
+        let overrides = Overrides::read(env, &named)?;
         let plan = Plan::new(callbacks, config.callback_timeout, &overrides)?;
+        let task_plan = TaskPlan::new(tasks, config.task_timeout, &overrides)?;
         serve::validate(&servers)?;
-        warn_of_budget(&config, &plan);
+        warn_of_budget(&config, &plan, &task_plan);
 
         // 2. The signal handlers: from here on, a signal goes through the
         // lifecycle.
@@ -82,12 +87,22 @@ impl App {
             }
         }
 
-        // 4. Every listener bound or adopted, before any serves; none if
-        // the shutdown began during the start.
+        // 4. Every listener bound or adopted, before any serves, then the
+        // background tasks started, so that a handler never meets a task
+        // that is not there yet; none if the shutdown began during the
+        // start. A task that fails as it starts fails the start.
         let mut bound = Vec::new();
+        let mut crew = None;
         if lifecycle.phase() == Phase::Running {
             bound = serve::bind_all(servers, &overrides).await?;
+            let started = task_plan.start(&handle);
+            started
+                .arm()
+                .await
+                .map_err(|TaskFailure { task, error }| Error::Task { task, error })?;
+            crew = Some(started);
         }
+        let crew = Arc::new(crew.unwrap_or_else(|| TaskPlan::none().start(&handle)));
         let during_startup = lifecycle.phase() != Phase::Running;
         if during_startup {
             // Never ready: release the listeners without serving.
@@ -114,6 +129,7 @@ impl App {
             Arc::clone(&lifecycle),
             servers,
             plan.ledger(),
+            crew.ledger(),
             during_startup,
         ));
         sentinel.arm(
@@ -145,6 +161,7 @@ impl App {
             books,
             Parts {
                 accept_loops,
+                tasks: crew,
                 callbacks: plan,
                 sentinel,
                 config,
@@ -154,14 +171,22 @@ impl App {
     }
 }
 
-/// Warns when the shutdown's phases do not fit its global deadline.
-fn warn_of_budget(config: &Config, plan: &Plan) {
-    let budget = config.pre_stop_delay + config.drain_timeout + plan.budget();
+/// Warns when the shutdown's phases do not fit its global deadline. The
+/// tasks told at the signal stop while the app drains; the others, after.
+fn warn_of_budget(config: &Config, plan: &Plan, tasks: &TaskPlan) {
+    let not_ready = config.pre_stop_delay.max(plan.budget(When::Signal));
+    let serving = not_ready + config.drain_timeout;
+    let budget = serving.max(tasks.budget(When::Signal))
+        + tasks.budget(When::Drained)
+        + plan.budget(When::Drained);
     if budget > config.shutdown_timeout {
         tracing::warn!(
             pre_stop_delay = ?config.pre_stop_delay,
             drain_timeout = ?config.drain_timeout,
-            callbacks = ?plan.budget(),
+            tasks_at_signal = ?tasks.budget(When::Signal),
+            tasks_once_drained = ?tasks.budget(When::Drained),
+            callbacks_at_signal = ?plan.budget(When::Signal),
+            callbacks = ?plan.budget(When::Drained),
             shutdown_timeout = ?config.shutdown_timeout,
             "the shutdown budget exceeds shutdown_timeout: a slow shutdown would be forced mid-cleanup"
         );

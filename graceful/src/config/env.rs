@@ -1,6 +1,7 @@
 //! Reading the environment: the one place that reads the settings'
-//! variables, once, at the start (`GRACEFUL_ADDR_<NAME>` and
-//! `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` into [`Overrides`]).
+//! variables, once, at the start (`GRACEFUL_ADDR_<NAME>`,
+//! `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` and `GRACEFUL_TASK_TIMEOUT_<NAME>`
+//! into [`Overrides`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,8 +17,11 @@ use crate::error::Error;
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
+/// Prefix of the per-task stop budget override, `GRACEFUL_TASK_TIMEOUT_<NAME>`.
+pub const ENV_TASK_TIMEOUT_PREFIX: &str = "GRACEFUL_TASK_TIMEOUT_";
 
-/// The name used in `GRACEFUL_ADDR_<NAME>` and `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
+/// The name used in `GRACEFUL_ADDR_<NAME>`, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`
+/// and `GRACEFUL_TASK_TIMEOUT_<NAME>`.
 ///
 /// ```
 /// assert_eq!(graceful::config::env_suffix("api-v2"), "API_V2");
@@ -43,35 +47,47 @@ pub(crate) fn process_env(var: &str) -> Option<String> {
     std::env::var(var).ok()
 }
 
-/// What the environment says of each server and callback by name
-/// (`GRACEFUL_ADDR_<NAME>`, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`): read once,
-/// by the start, so that serving and the callbacks read no variable.
+/// What the environment says of each server, callback and task by name
+/// (`GRACEFUL_ADDR_<NAME>`, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`,
+/// `GRACEFUL_TASK_TIMEOUT_<NAME>`): read once, by the start, so that
+/// serving, the callbacks and the tasks read no variable.
 #[derive(Debug, Default)]
 pub(crate) struct Overrides {
     addrs: HashMap<String, String>,
     callback_timeouts: HashMap<String, Duration>,
+    task_timeouts: HashMap<String, Duration>,
+}
+
+/// The names whose variables `Overrides::read` reads.
+#[derive(Debug, Default)]
+pub(crate) struct Named<'n> {
+    pub(crate) servers: Vec<&'n str>,
+    pub(crate) callbacks: Vec<&'n str>,
+    pub(crate) tasks: Vec<&'n str>,
 }
 
 impl Overrides {
-    /// Reads the variables of these servers and callbacks; a malformed
-    /// timeout is an error naming its variable.
-    pub(crate) fn read<'n>(
-        env: Lookup<'_>,
-        servers: impl IntoIterator<Item = &'n str>,
-        callbacks: impl IntoIterator<Item = &'n str>,
-    ) -> Result<Self, Error> {
+    /// Reads the variables of these servers, callbacks and tasks; a
+    /// malformed timeout is an error naming its variable.
+    pub(crate) fn read(env: Lookup<'_>, named: &Named<'_>) -> Result<Self, Error> {
         let mut overrides = Overrides::default();
-        for server in servers {
+        for &server in &named.servers {
             if let Some(addr) = env(&format!("{ENV_ADDR_PREFIX}{}", env_suffix(server))) {
                 overrides.addrs.insert(server.to_owned(), addr);
             }
         }
-        for callback in callbacks {
+        for &callback in &named.callbacks {
             let var = format!("{ENV_CALLBACK_TIMEOUT_PREFIX}{}", env_suffix(callback));
             if let Some(timeout) = duration_var(env, &var)? {
                 overrides
                     .callback_timeouts
                     .insert(callback.to_owned(), timeout);
+            }
+        }
+        for &task in &named.tasks {
+            let var = format!("{ENV_TASK_TIMEOUT_PREFIX}{}", env_suffix(task));
+            if let Some(timeout) = duration_var(env, &var)? {
+                overrides.task_timeouts.insert(task.to_owned(), timeout);
             }
         }
         Ok(overrides)
@@ -85,6 +101,11 @@ impl Overrides {
     /// The timeout the environment gives `callback`, if it gives one.
     pub(crate) fn callback_timeout(&self, callback: &str) -> Option<Duration> {
         self.callback_timeouts.get(callback).copied()
+    }
+
+    /// The stop budget the environment gives `task`, if it gives one.
+    pub(crate) fn task_timeout(&self, task: &str) -> Option<Duration> {
+        self.task_timeouts.get(task).copied()
     }
 }
 

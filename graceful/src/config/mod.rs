@@ -12,6 +12,7 @@
 //! | global deadline, from the first signal | `shutdown_timeout` | `GRACEFUL_SHUTDOWN_TIMEOUT` | 30 s |
 //! | drain deadline | `drain_timeout` | `GRACEFUL_DRAIN_TIMEOUT` | 10 s |
 //! | callback timeout | `callback_timeout` | `GRACEFUL_CALLBACK_TIMEOUT` | 3 s |
+//! | task stop budget | `task_timeout` | `GRACEFUL_TASK_TIMEOUT` | 5 s |
 //! | keep serving after the signal | `pre_stop_delay` | `GRACEFUL_PRE_STOP_DELAY` | 0 |
 //! | read grace of a busy connection | `read_grace` | `GRACEFUL_READ_GRACE` | 100 ms |
 //! | header grace while draining | `header_grace` | `GRACEFUL_HEADER_GRACE` | 1 s |
@@ -30,12 +31,13 @@
 //! | setting | in code | environment | default |
 //! |---|---|---|---|
 //! | one callback's timeout | [`Callback::timeout`](crate::Callback::timeout) | `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` | `callback_timeout` |
+//! | one task's stop budget | [`Task::timeout`](crate::Task::timeout) | `GRACEFUL_TASK_TIMEOUT_<NAME>` | `task_timeout` |
 //! | a server's address | [`Server::new`](crate::Server::new) | `GRACEFUL_ADDR_<NAME>` | as declared |
 //! | the program a restart runs | (a wrapper script's `$0`) | `GRACEFUL_RESTART_PROGRAM` | the path the process was started as |
 //! | the default subscriber's format | (your own subscriber) | `GRACEFUL_LOG_FORMAT` (`text`, `json`) | `text` |
 //! | the default subscriber's filter | (your own subscriber) | `RUST_LOG` | `info` |
 //!
-//! `<NAME>` is the server's or callback's name in upper case, with every
+//! `<NAME>` is the server's, callback's or task's name in upper case, with every
 //! character other than a letter or a digit replaced by `_`: the address of
 //! server `api-v2` is `GRACEFUL_ADDR_API_V2`. Durations are written as
 //! `500ms`, `3s`, `1m`, `1m 30s` (see [`parse_duration`]), at most
@@ -51,8 +53,8 @@ mod env;
 
 use crate::error::Error;
 
-pub use env::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, env_suffix};
-pub(crate) use env::{Lookup, Overrides, invalid, process_env, signals_var};
+pub use env::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, ENV_TASK_TIMEOUT_PREFIX, env_suffix};
+pub(crate) use env::{Lookup, Named, Overrides, invalid, process_env, signals_var};
 use graceful_values::Signal;
 
 pub use graceful_values::settings::{SETTINGS, markdown_table};
@@ -68,6 +70,7 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) drain_timeout: Duration,
     pub(crate) callback_timeout: Duration,
+    pub(crate) task_timeout: Duration,
     pub(crate) pre_stop_delay: Duration,
     pub(crate) read_grace: Duration,
     pub(crate) header_grace: Duration,
@@ -90,6 +93,7 @@ impl Default for Config {
             shutdown_timeout: const { settings::SHUTDOWN_TIMEOUT.default.duration() },
             drain_timeout: const { settings::DRAIN_TIMEOUT.default.duration() },
             callback_timeout: const { settings::CALLBACK_TIMEOUT.default.duration() },
+            task_timeout: const { settings::TASK_TIMEOUT.default.duration() },
             pre_stop_delay: const { settings::PRE_STOP_DELAY.default.duration() },
             read_grace: const { settings::READ_GRACE.default.duration() },
             header_grace: const { settings::HEADER_GRACE.default.duration() },
@@ -123,6 +127,7 @@ impl Config {
             Id::ShutdownTimeout => store(&mut self.shutdown_timeout, value.into_duration()),
             Id::DrainTimeout => store(&mut self.drain_timeout, value.into_duration()),
             Id::CallbackTimeout => store(&mut self.callback_timeout, value.into_duration()),
+            Id::TaskTimeout => store(&mut self.task_timeout, value.into_duration()),
             Id::PreStopDelay => store(&mut self.pre_stop_delay, value.into_duration()),
             Id::ReadGrace => store(&mut self.read_grace, value.into_duration()),
             Id::HeaderGrace => store(&mut self.header_grace, value.into_duration()),

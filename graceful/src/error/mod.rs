@@ -90,6 +90,23 @@ pub enum Error {
         /// Where the second callback was declared.
         second: Site,
     },
+    /// Two background tasks share one name.
+    DuplicateTask {
+        /// The name.
+        name: String,
+        /// Where the first task was declared.
+        first: Site,
+        /// Where the second task was declared.
+        second: Site,
+    },
+    /// A background task failed (returned an error or panicked) as it
+    /// started, before the listeners served.
+    Task {
+        /// The task's name.
+        task: String,
+        /// Its error, or its panic's message.
+        error: String,
+    },
     /// Two servers would listen on one address.
     DuplicateAddr {
         /// The address.
@@ -209,6 +226,15 @@ pub enum Problem {
         /// Where the second is declared.
         second: Site,
     },
+    /// Two background tasks share one name.
+    SameTaskName {
+        /// The name.
+        name: String,
+        /// Where the first is declared.
+        first: Site,
+        /// Where the second is declared.
+        second: Site,
+    },
     /// `graceful::provide` was given a value of one type twice.
     ProvidedTwice {
         /// The type, such as `my_app::Pool`.
@@ -291,6 +317,11 @@ impl fmt::Display for Problem {
                 f,
                 "callback {name:?} is declared twice: {first} and {second}"
             ),
+            Problem::SameTaskName {
+                name,
+                first,
+                second,
+            } => write!(f, "task {name:?} is declared twice: {first} and {second}"),
             Problem::ProvidedTwice {
                 state,
                 first,
@@ -394,6 +425,17 @@ impl fmt::Display for Error {
             Error::Activation(err) => write!(f, "socket activation: {err}"),
             Error::Signal { signal, source } => {
                 write!(f, "cannot install a handler for {signal}: {source}")
+            }
+            Error::DuplicateTask {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "two background tasks are named {name:?}: {first} and {second}"
+            ),
+            Error::Task { task, error } => {
+                write!(f, "background task {task:?} failed as it started: {error}")
             }
             Error::Startup(err) => write!(f, "start-up failed: {err}"),
             Error::Runtime(err) => write!(f, "cannot build the tokio runtime: {err}"),

@@ -69,6 +69,25 @@ impl ShutdownHandle {
         }
     }
 
+    /// Starts the shutdown because the app cannot go on: a fatal condition
+    /// met in a handler, a task or a callback of your own. The shutdown
+    /// runs as for a signal, its trigger names `reason`
+    /// ([`Trigger::Failed`]), and the exit code is
+    /// [`APP_FAILED`](crate::exit_code::APP_FAILED) instead of 0. Called
+    /// during the shutdown, it still sets the exit code, and forces
+    /// nothing.
+    ///
+    /// ```
+    /// # let handle = graceful::App::new().handle();
+    /// handle.fail("the database schema is newer than this binary");
+    /// assert!(handle.is_shutting_down());
+    /// ```
+    pub fn fail(&self, reason: impl Into<String>) {
+        let reason: Arc<str> = Arc::from(reason.into());
+        tracing::error!(reason = %reason, "the app failed: the shutdown begins");
+        self.lifecycle.trigger(Trigger::Failed { reason });
+    }
+
     /// Restarts the service without refusing a connection: starts a
     /// successor (the program at the path this process was started as, so
     /// a new binary installed there is the upgrade) with every listener,

@@ -11,7 +11,8 @@
 //! - [`sentinel`]: the thread of our own that reads the signals and
 //!   enforces the global deadline, whatever the runtime does; [`exit`]:
 //!   the process's exit, once;
-//! - [`callbacks`]: the shutdown callbacks and their plan;
+//! - [`callbacks`]: the shutdown callbacks and their plan; [`tasks`]: the
+//!   background tasks, started with the app and stopped in order;
 //! - [`report`]: what the shutdown did, and the exit code.
 //!
 //! The conductors that run it, at the start and at the shutdown, are the
@@ -25,6 +26,7 @@ pub(crate) mod moment;
 pub(crate) mod report;
 pub(crate) mod sentinel;
 pub(crate) mod signals;
+pub(crate) mod tasks;
 mod trigger;
 
 pub use trigger::{ForcedBy, Trigger};
@@ -156,7 +158,7 @@ impl Lifecycle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .first()
-            .copied()
+            .cloned()
     }
 
     /// Records the end of the start: whether the servers serve, and where.
@@ -208,15 +210,21 @@ impl Lifecycle {
         }
     }
 
-    /// Records a trigger and begins the shutdown. Returns which it is.
+    /// Records a trigger and begins the shutdown. Returns which it is: a
+    /// second ask (a signal, the handle) forces the exit, which the caller
+    /// does; a failure or a handover never counts as one.
     pub(crate) fn trigger(&self, trigger: Trigger) -> Triggered {
         let triggered = {
             let mut triggers = self.triggers.lock().unwrap_or_else(PoisonError::into_inner);
+            let asked_before = triggers.iter().any(|(t, _)| t.is_ask());
+            let first = triggers.is_empty();
+            let ask = trigger.is_ask();
             triggers.push((trigger, Instant::now()));
-            match triggers.as_slice() {
-                [_] => Triggered::First,
-                [(Trigger::HandedOver, _), _] => Triggered::AfterHandover,
-                _ => Triggered::Again,
+            match (first, ask, asked_before) {
+                (true, _, _) => Triggered::First,
+                (false, false, _) => Triggered::Recorded,
+                (false, true, false) => Triggered::Underway,
+                (false, true, true) => Triggered::Again,
             }
         };
         self.begin();

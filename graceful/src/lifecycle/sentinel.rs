@@ -219,10 +219,15 @@ impl Watch {
             return;
         }
         let trigger = Trigger::Signal(signal);
-        match self.shared.lifecycle.trigger(trigger) {
-            Triggered::First => {}
-            Triggered::AfterHandover => {
-                tracing::info!(signal = %signal, "signal after the handover: this process is already shutting down gracefully; another signal forces its exit");
+        match self.shared.lifecycle.trigger(trigger.clone()) {
+            Triggered::First | Triggered::Recorded => {}
+            Triggered::Underway => {
+                let began_by = self
+                    .shared
+                    .lifecycle
+                    .first_trigger()
+                    .map(|(first, _)| first.to_string());
+                tracing::info!(signal = %signal, began_by, "signal during a shutdown that began without one: this process is already shutting down gracefully; another signal forces its exit");
             }
             Triggered::Again => self.force(ForcedBy::Trigger(trigger)),
         }

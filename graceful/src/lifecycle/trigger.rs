@@ -1,13 +1,25 @@
 //! What starts the shutdown, what forces it, and what asks for a restart
 //! (and where those asks wait for the restarter).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use graceful_values::Signal;
 
 /// What started the shutdown, or forced it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use graceful::Trigger;
+///
+/// # fn show(report: &graceful::Report) {
+/// match report.triggers.first().map(|t| &t.trigger) {
+///     Some(Trigger::TaskFailed { task, error }) => eprintln!("task {task} failed: {error}"),
+///     Some(trigger) => println!("stopped by {trigger}"),
+///     None => {}
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Trigger {
     /// A signal from the operating system.
@@ -17,6 +29,36 @@ pub enum Trigger {
     /// A restart handed the listeners over to a successor that serves:
     /// this process shuts down (see [`ShutdownHandle::restart`](crate::ShutdownHandle::restart)).
     HandedOver,
+    /// A background task (see [`Task`](crate::Task)) returned an error or
+    /// panicked while the app ran; the exit code is
+    /// [`APP_FAILED`](crate::exit_code::APP_FAILED).
+    TaskFailed {
+        /// The task's name.
+        task: Arc<str>,
+        /// Its error, or its panic's message.
+        error: Arc<str>,
+    },
+    /// [`ShutdownHandle::fail`](crate::ShutdownHandle::fail) was called; the
+    /// exit code is [`APP_FAILED`](crate::exit_code::APP_FAILED).
+    Failed {
+        /// The reason given.
+        reason: Arc<str>,
+    },
+}
+
+impl Trigger {
+    /// Whether it asks for the shutdown from outside the app's work (a
+    /// signal, the handle): a second such ask forces the exit. A failure
+    /// or a handover is not one: a signal after it is the shutdown's
+    /// first ask, and does not force it.
+    pub(crate) fn is_ask(&self) -> bool {
+        matches!(self, Trigger::Signal(_) | Trigger::Handle)
+    }
+
+    /// Whether it says the app failed.
+    pub(crate) fn is_failure(&self) -> bool {
+        matches!(self, Trigger::TaskFailed { .. } | Trigger::Failed { .. })
+    }
 }
 
 impl std::fmt::Display for Trigger {
@@ -25,6 +67,8 @@ impl std::fmt::Display for Trigger {
             Trigger::Signal(signal) => signal.fmt(f),
             Trigger::Handle => f.write_str("ShutdownHandle::shutdown"),
             Trigger::HandedOver => f.write_str("handover to a successor"),
+            Trigger::TaskFailed { task, error } => write!(f, "task {task} failed: {error}"),
+            Trigger::Failed { reason } => write!(f, "ShutdownHandle::fail: {reason}"),
         }
     }
 }
@@ -61,12 +105,15 @@ impl std::fmt::Display for ForcedBy {
 pub(crate) enum Triggered {
     /// The first: the shutdown begins.
     First,
-    /// The first signal after a handover: this process is shutting down
-    /// gracefully already, and its successor serves (a service manager
-    /// stopping the service signals both).
-    AfterHandover,
-    /// Any later one: it forces the exit.
+    /// The first ask (a signal) of a shutdown that a handover or a failure
+    /// began: this process is shutting down gracefully already (after a
+    /// handover, its successor serves; a service manager stopping the
+    /// service signals both).
+    Underway,
+    /// Any later ask: it forces the exit.
     Again,
+    /// A failure, once the shutdown has begun: recorded, never forcing.
+    Recorded,
 }
 
 /// What asked for a restart.

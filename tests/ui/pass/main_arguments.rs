@@ -10,6 +10,7 @@ async fn api() -> &'static str {
     shutdown_timeout = "45s",
     drain_timeout = "20s",
     callback_timeout = "5s",
+    task_timeout = "7s",
     pre_stop_delay = "0ms",
     read_grace = "50ms",
     header_grace = "2s",

@@ -16,6 +16,8 @@ pub enum Id {
     DrainTimeout,
     /// [`CALLBACK_TIMEOUT`](super::CALLBACK_TIMEOUT).
     CallbackTimeout,
+    /// [`TASK_TIMEOUT`](super::TASK_TIMEOUT).
+    TaskTimeout,
     /// [`PRE_STOP_DELAY`](super::PRE_STOP_DELAY).
     PreStopDelay,
     /// [`READ_GRACE`](super::READ_GRACE).

@@ -73,6 +73,16 @@ pub const CALLBACK_TIMEOUT: Setting = Setting {
     meaning: "callback timeout",
 };
 
+/// `task_timeout`: the stop budget of background tasks that set none.
+pub const TASK_TIMEOUT: Setting = Setting {
+    id: Id::TaskTimeout,
+    name: "task_timeout",
+    env: "GRACEFUL_TASK_TIMEOUT",
+    kind: Kind::Duration,
+    default: DefaultValue::Duration(Duration::from_secs(5)),
+    meaning: "task stop budget",
+};
+
 /// `pre_stop_delay`: how long to keep serving after the signal, not ready.
 pub const PRE_STOP_DELAY: Setting = Setting {
     id: Id::PreStopDelay,
@@ -181,6 +191,7 @@ pub const SETTINGS: &[Setting] = &[
     SHUTDOWN_TIMEOUT,
     DRAIN_TIMEOUT,
     CALLBACK_TIMEOUT,
+    TASK_TIMEOUT,
     PRE_STOP_DELAY,
     READ_GRACE,
     HEADER_GRACE,

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use graceful_values::When;
+
 use crate::hook::HookResult;
 use crate::site::Site;
 
@@ -39,6 +41,7 @@ type CallbackFn = Box<
 /// ```
 pub struct Callback {
     pub(super) name: String,
+    pub(super) when: When,
     pub(super) phase: i32,
     pub(super) timeout: Option<Duration>,
     pub(super) source: Site,
@@ -49,6 +52,7 @@ impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Callback")
             .field("name", &self.name)
+            .field("when", &self.when)
             .field("phase", &self.phase)
             .field("timeout", &self.timeout)
             .field("source", &self.source)
@@ -73,6 +77,7 @@ impl Callback {
     {
         Callback {
             name: name.into(),
+            when: When::default(),
             phase: 0,
             timeout: None,
             source: Site::caller(),
@@ -81,6 +86,24 @@ impl Callback {
                 Box::pin(async move { fut.await.into_result() })
             }),
         }
+    }
+
+    /// Sets when the callback runs: once every server has drained
+    /// ([`When::Drained`], the default: nothing a request does can reach a
+    /// pool it closes), or at the first signal ([`When::Signal`]: during
+    /// the pre-stop window, while the app still serves, to deregister it
+    /// from service discovery or flip an external health check). The
+    /// listeners stay open until the callbacks of the signal have ended,
+    /// however short the `pre_stop_delay`.
+    ///
+    /// ```
+    /// let deregister = graceful::Callback::new("deregister", |_ctx| async {})
+    ///     .when(graceful::When::Signal);
+    /// # drop(deregister);
+    /// ```
+    pub fn when(mut self, when: When) -> Self {
+        self.when = when;
+        self
     }
 
     /// Sets the phase: every callback of a lower phase ends before this one

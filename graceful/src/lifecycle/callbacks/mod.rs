@@ -11,7 +11,8 @@
 //! - `plan`: the callbacks sorted with their timeouts resolved, run phase
 //!   by phase, and the ledger a forced exit reports from.
 //!
-//! A task runner, for background work stopped in order, goes beside it.
+//! Background tasks, stopped in order before the callbacks run, are beside
+//! them (`tasks`).
 
 mod callback;
 mod plan;

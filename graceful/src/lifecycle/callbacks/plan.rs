@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::callback::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
+use graceful_values::When;
+
 use crate::config::{self, Overrides};
 use crate::error::{Error, panic_message};
 use crate::lifecycle::report::{CallbackOutcome, CallbackReport};
@@ -41,6 +43,7 @@ pub(crate) struct Ledger {
 #[derive(Debug)]
 struct Planned {
     name: String,
+    when: When,
     phase: i32,
     timeout: Duration,
 }
@@ -58,6 +61,7 @@ impl Ledger {
                     .cloned()
                     .unwrap_or_else(|| CallbackReport {
                         name: planned.name.clone(),
+                        when: planned.when,
                         phase: planned.phase,
                         timeout: planned.timeout,
                         outcome: CallbackOutcome::NotFinished,
@@ -96,7 +100,7 @@ impl Plan {
                 second: pair[1].source,
             });
         }
-        callbacks.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
+        callbacks.sort_by(|a, b| (a.when, a.phase, &a.name).cmp(&(b.when, b.phase, &b.name)));
         let mut resolved = Vec::with_capacity(callbacks.len());
         for cb in callbacks {
             if let Some(timeout) = cb.timeout {
@@ -122,6 +126,7 @@ impl Plan {
                      timeout,
                  }| Planned {
                     name: cb.name.clone(),
+                    when: cb.when,
                     phase: cb.phase,
                     timeout: *timeout,
                 },
@@ -137,16 +142,16 @@ impl Plan {
         })
     }
 
-    /// The longest the callbacks can take: per phase, the longest timeout
-    /// plus the wind-down.
-    pub(crate) fn budget(&self) -> Duration {
+    /// The longest the callbacks of `when` can take: per phase, the
+    /// longest timeout plus the wind-down.
+    pub(crate) fn budget(&self, when: When) -> Duration {
         let mut total = Duration::ZERO;
         let mut phase = None;
         let mut longest = Duration::ZERO;
         for Timed {
             callback: cb,
             timeout,
-        } in &self.callbacks
+        } in self.callbacks.iter().filter(|t| t.callback.when == when)
         {
             if phase != Some(cb.phase) {
                 total += longest;
@@ -158,8 +163,9 @@ impl Plan {
         total + longest
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.callbacks.is_empty()
+    /// Whether no callback runs at `when`.
+    pub(crate) fn is_empty(&self, when: When) -> bool {
+        !self.callbacks.iter().any(|t| t.callback.when == when)
     }
 
     /// The ledger the callbacks write as they end.
@@ -167,9 +173,15 @@ impl Plan {
         Arc::clone(&self.ledger)
     }
 
-    /// Runs every phase in order, and every callback of a phase concurrently.
-    pub(crate) async fn run(self) -> Vec<CallbackReport> {
-        let mut callbacks = self.callbacks.into_iter().peekable();
+    /// Runs the callbacks of `when`: every phase in order, and every
+    /// callback of a phase concurrently. Returns every callback's report so
+    /// far, of either moment.
+    pub(crate) async fn run(&mut self, when: When) -> Vec<CallbackReport> {
+        let (now, later) = std::mem::take(&mut self.callbacks)
+            .into_iter()
+            .partition(|t| t.callback.when == when);
+        self.callbacks = later;
+        let mut callbacks = Vec::into_iter(now).peekable();
         while let Some(first) = callbacks.next() {
             let phase = first.callback.phase;
             let started = Instant::now();
@@ -178,7 +190,7 @@ impl Plan {
             while let Some(next) = callbacks.next_if(|next| next.callback.phase == phase) {
                 set.spawn(run_one(next, Arc::clone(&self.ledger)));
             }
-            tracing::info!(phase, callbacks = set.len(), "callback phase started");
+            tracing::info!(phase, callbacks = set.len(), %when, "callback phase started");
             while let Some(joined) = set.join_next().await {
                 // `run_one` never panics: the callback runs in a task of its own.
                 if let Ok(report) = joined {
@@ -189,15 +201,21 @@ impl Plan {
                         .push(report);
                 }
             }
-            tracing::info!(phase, duration = ?started.elapsed(), "callback phase ended");
+            tracing::info!(phase, duration = ?started.elapsed(), %when, "callback phase ended");
         }
+        self.reports()
+    }
+
+    /// The reports of every callback that has run, in moment, phase and
+    /// name order.
+    pub(crate) fn reports(&self) -> Vec<CallbackReport> {
         let mut done = self
             .ledger
             .done
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        done.sort_by(|a, b| (a.phase, &a.name).cmp(&(b.phase, &b.name)));
+        done.sort_by(|a, b| (a.when, a.phase, &a.name).cmp(&(b.when, b.phase, &b.name)));
         done
     }
 }
@@ -241,6 +259,7 @@ async fn run_one(timed: Timed, ledger: Arc<Ledger>) -> CallbackReport {
     };
     CallbackReport {
         name: cb.name,
+        when: cb.when,
         phase: cb.phase,
         timeout,
         outcome,
@@ -274,8 +293,11 @@ mod tests {
                 .map(|(_, v)| (*v).to_owned())
         };
         let names: Vec<String> = callbacks.iter().map(|cb| cb.name.clone()).collect();
-        let overrides =
-            Overrides::read(&env, [], names.iter().map(String::as_str)).expect("overrides");
+        let named = crate::config::Named {
+            callbacks: names.iter().map(String::as_str).collect(),
+            ..crate::config::Named::default()
+        };
+        let overrides = Overrides::read(&env, &named).expect("overrides");
         Plan::new(callbacks, Duration::from_secs(3), &overrides).expect("a plan")
     }
 
@@ -294,8 +316,11 @@ mod tests {
         let expected = (secs(2) + CALLBACK_WIND_DOWN)
             + (secs(5) + CALLBACK_WIND_DOWN)
             + (secs(3) + CALLBACK_WIND_DOWN);
-        assert_eq!(plan.budget(), expected);
-        assert_eq!(super::tests::plan(Vec::new(), &[]).budget(), Duration::ZERO);
+        assert_eq!(plan.budget(When::Drained), expected);
+        assert_eq!(
+            super::tests::plan(Vec::new(), &[]).budget(When::Drained),
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -304,7 +329,10 @@ mod tests {
             vec![Callback::new("flush-cache", |_| async {}).timeout(Duration::from_secs(1))],
             &[("GRACEFUL_CALLBACK_TIMEOUT_FLUSH_CACHE", "7s")],
         );
-        assert_eq!(plan.budget(), Duration::from_secs(7) + CALLBACK_WIND_DOWN);
+        assert_eq!(
+            plan.budget(When::Drained),
+            Duration::from_secs(7) + CALLBACK_WIND_DOWN
+        );
     }
 
     #[test]

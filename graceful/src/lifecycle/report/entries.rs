@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use graceful_values::When;
+
 use crate::addr::ListenAddr;
 use crate::lifecycle::Trigger;
 
@@ -49,7 +51,7 @@ impl OpenRequest {
 /// }
 /// # }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TriggerAt {
     /// What it was.
@@ -192,6 +194,8 @@ impl fmt::Display for CallbackOutcome {
 pub struct CallbackReport {
     /// The callback's name.
     pub name: String,
+    /// When it ran: at the first signal, or once the servers had drained.
+    pub when: When,
     /// Its phase.
     pub phase: i32,
     /// Its timeout.
@@ -217,6 +221,8 @@ pub enum ShutdownPhase {
     Refuse,
     /// In-flight requests and upgraded connections finish, or are cut off.
     Drain,
+    /// The background tasks told to stop once the servers drained stop.
+    Tasks,
     /// The shutdown callbacks run.
     Callbacks,
 }
@@ -227,6 +233,7 @@ impl fmt::Display for ShutdownPhase {
             ShutdownPhase::NotReady => "not-ready",
             ShutdownPhase::Refuse => "refuse",
             ShutdownPhase::Drain => "drain",
+            ShutdownPhase::Tasks => "tasks",
             ShutdownPhase::Callbacks => "callbacks",
         })
     }
@@ -269,6 +276,12 @@ pub enum Abandoned {
         /// The callback's name.
         name: String,
     },
+    /// A background task that did not end when aborted: its code blocks a
+    /// thread.
+    Task {
+        /// The task's name.
+        name: String,
+    },
     /// Connection or HTTP/2 stream tasks of a server that did not end when
     /// aborted: their code blocks a thread.
     Tasks {
@@ -283,6 +296,7 @@ impl fmt::Display for Abandoned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Abandoned::Callback { name } => write!(f, "callback {name} (aborted at its timeout)"),
+            Abandoned::Task { name } => write!(f, "task {name} (it did not end when aborted)"),
             Abandoned::Tasks { server, tasks } => {
                 write!(
                     f,

@@ -5,9 +5,11 @@
 //!
 //! - this module: [`Report`], its exit code, its log lines and its summary;
 //! - `entries`: what it is made of, one type per kind of line (a server,
-//!   a callback, a phase, a trigger, a request cut off, work abandoned).
+//!   a callback, a phase, a trigger, a request cut off, work abandoned);
+//! - `tasks`: the lines of background tasks.
 
 mod entries;
+mod tasks;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +21,7 @@ pub use entries::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, ServerReport,
     ShutdownPhase, TriggerAt,
 };
+pub use tasks::{TaskOutcome, TaskReport};
 
 /// Everything the shutdown did, returned by [`App::run`](crate::App::run).
 ///
@@ -44,6 +47,9 @@ pub struct Report {
     pub cut_off: Vec<OpenRequest>,
     /// Per callback, its outcome, in phase then name order.
     pub callbacks: Vec<CallbackReport>,
+    /// Per background task, its outcome, in the order they were declared
+    /// (sorted by moment, phase and name).
+    pub tasks: Vec<TaskReport>,
     /// Set when the exit was forced.
     pub forced: Option<ForcedBy>,
     /// Work still running, which the exit abandons.
@@ -65,6 +71,10 @@ impl Report {
             exit_code::REQUESTS_CUT_OFF
         } else if self.callbacks.iter().any(|c| !c.outcome.is_success()) {
             exit_code::CALLBACK_FAILED
+        } else if self.triggers.iter().any(|t| t.trigger.is_failure())
+            || self.tasks.iter().any(|t| !t.outcome.is_success())
+        {
+            exit_code::APP_FAILED
         } else {
             exit_code::SUCCESS
         }
@@ -95,15 +105,27 @@ impl Report {
         }
         for cb in &self.callbacks {
             if cb.outcome.is_success() {
-                tracing::info!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+                tracing::info!(name = %cb.name, when = %cb.when, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
             } else {
-                tracing::warn!(name = %cb.name, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+                tracing::warn!(name = %cb.name, when = %cb.when, phase = cb.phase, outcome = %cb.outcome, duration = ?cb.duration, "callback report");
+            }
+        }
+        for task in &self.tasks {
+            let told_at = task.told_at.map(|at| format!("{at:?}"));
+            let stop_took = task.stop_took.map(|took| format!("{took:?}"));
+            if task.outcome.is_success() {
+                tracing::info!(name = %task.name, stop = %task.stop, phase = task.phase, outcome = task.outcome.name(), message = task.outcome.message(), told_at, stop_took, "task report");
+            } else {
+                tracing::warn!(name = %task.name, stop = %task.stop, phase = task.phase, outcome = task.outcome.name(), message = task.outcome.message(), told_at, stop_took, "task report");
             }
         }
         for work in &self.abandoned {
             match work {
                 Abandoned::Callback { name } => {
                     tracing::warn!(callback = %name, "abandoned at exit");
+                }
+                Abandoned::Task { name } => {
+                    tracing::warn!(task = %name, "abandoned at exit");
                 }
                 Abandoned::Tasks { server, tasks } => {
                     tracing::warn!(server = %server, tasks, "abandoned at exit");
@@ -176,6 +198,17 @@ impl fmt::Display for Report {
                 cb.name, cb.phase, cb.outcome, cb.duration
             )?;
         }
+        for task in &self.tasks {
+            write!(
+                f,
+                "  task {} (stop {}): {}",
+                task.name, task.stop, task.outcome
+            )?;
+            if let Some(took) = task.stop_took {
+                write!(f, ", stopped in {took:?}")?;
+            }
+            writeln!(f)?;
+        }
         for work in &self.abandoned {
             writeln!(f, "  abandoned: {work}")?;
         }
@@ -213,6 +246,7 @@ mod tests {
     fn callback(outcome: CallbackOutcome) -> CallbackReport {
         CallbackReport {
             name: "flush".into(),
+            when: graceful_values::When::Drained,
             phase: 0,
             timeout: Duration::from_secs(1),
             outcome,
