@@ -250,6 +250,7 @@ impl Conductor<'_> {
             self.notifier
                 .send(&[Note::Status(&format!("stopping tasks: {names}"))]);
         }
+        self.tasks.tell_first_phase(When::Signal);
         let tasks = Arc::clone(self.tasks);
         AbortOnDropHandle::new(tokio::spawn(async move { tasks.stop(When::Signal).await }))
     }

@@ -246,6 +246,19 @@ impl Crew {
         Arc::clone(&self.ledger)
     }
 
+    /// Tells the first phase of the tasks of `when` at once, without
+    /// waiting for the runtime to run [`Crew::stop`] (which tells it again,
+    /// to no effect).
+    pub(crate) fn tell_first_phase(&self, when: When) {
+        let mut entries = self.ledger.entries.iter().filter(|e| e.stop == when);
+        if let Some(first) = entries.next() {
+            first.tell();
+            for entry in entries.take_while(|e| e.phase == first.phase) {
+                entry.tell();
+            }
+        }
+    }
+
     /// Tells the tasks of `when` to stop, phase by phase: every task of a
     /// phase has ended (or been given up) before the next phase is told.
     pub(crate) async fn stop(&self, when: When) {
@@ -287,9 +300,11 @@ async fn keep(entry: Arc<Entry>, run: TaskFn, ctx: TaskContext, watch: Arc<Watch
     }
     entry.polled.cancel();
     let mut task = AbortOnDropHandle::new(tokio::spawn(future));
+    // Told first: a task that returns as it is told has stopped, not finished.
     let joined = tokio::select! {
-        joined = &mut task => Some(joined),
+        biased;
         () = entry.told.cancelled() => None,
+        joined = &mut task => Some(joined),
     };
     if let Some(joined) = joined {
         ended_unasked(&entry, result_of(joined), &watch);
