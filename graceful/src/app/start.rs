@@ -14,7 +14,7 @@ use crate::lifecycle::Phase;
 use crate::lifecycle::callbacks::{Callback, Plan};
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::sentinel::{ForcedReport, Sentinel};
-use crate::lifecycle::tasks::{Task, TaskFailure, TaskPlan};
+use crate::lifecycle::tasks::{Crew, Task, TaskFailure, TaskPlan};
 use crate::serve::{self, Bound, Server, accounts::ServerShared};
 use crate::system::restart::{Handed, Setup, Sharing};
 use crate::system::supervision::Supervision;
@@ -95,14 +95,14 @@ impl App {
         let mut crew = None;
         if lifecycle.phase() == Phase::Running {
             bound = serve::bind_all(servers, &overrides).await?;
-            let started = task_plan.start(&handle);
+            let started = Crew::start(task_plan, &handle);
             started
                 .arm()
                 .await
                 .map_err(|TaskFailure { task, error }| Error::Task { task, error })?;
             crew = Some(started);
         }
-        let crew = Arc::new(crew.unwrap_or_else(|| TaskPlan::none().start(&handle)));
+        let crew = Arc::new(crew.unwrap_or_else(|| Crew::start(TaskPlan::none(), &handle)));
         let during_startup = lifecycle.phase() != Phase::Running;
         if during_startup {
             // Never ready: release the listeners without serving.

@@ -181,7 +181,8 @@ impl TaskLedger {
 }
 
 impl Crew {
-    pub(super) fn start(plan: TaskPlan, handle: &ShutdownHandle) -> Crew {
+    /// Starts every task, each with its keeper, on the runtime.
+    pub(crate) fn start(plan: TaskPlan, handle: &ShutdownHandle) -> Crew {
         let watch = Arc::new(Watch {
             lifecycle: Arc::clone(&handle.lifecycle),
             starting: Mutex::new(Some(None)),

@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use graceful_values::When;
 
-use super::crew::Crew;
 use super::task::Task;
 use crate::config::{self, Overrides};
 use crate::error::Error;
 use crate::lifecycle::callbacks::CALLBACK_WIND_DOWN;
-use crate::lifecycle::handle::ShutdownHandle;
 
 /// The tasks, sorted by moment, phase and name, with their budgets resolved.
 #[derive(Debug)]
@@ -85,11 +83,6 @@ impl TaskPlan {
             longest = longest.max(*timeout + CALLBACK_WIND_DOWN);
         }
         total + longest
-    }
-
-    /// Starts every task, each in a task of its own, on the runtime.
-    pub(crate) fn start(self, handle: &ShutdownHandle) -> Crew {
-        Crew::start(self, handle)
     }
 }
 
