@@ -561,3 +561,48 @@ fn the_readme_s_nginx_configuration_is_the_benchmark_s() {
         );
     }
 }
+
+/// A file of this test's own, removed first.
+fn report_file(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("graceful-{name}-{}.report", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[tokio::test]
+async fn the_report_hook_under_main_receives_the_final_report_before_the_exit() {
+    let path = report_file("hook");
+    let file = path.to_str().expect("a UTF-8 temporary path");
+    let mut app = Fixture::attribute_fixture(&[("FIXTURE_REPORT_FILE", file), JSON]);
+    app.addr("api").await;
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 0, "{}", app.log());
+    let exported = std::fs::read_to_string(&path).expect("the hook wrote the report");
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<&str> = exported.lines().collect();
+    // The report the process logged and exited with, every callback on it.
+    assert_eq!(lines.first(), Some(&"exit_code=0"), "{exported}");
+    assert!(lines.contains(&"trigger=SIGTERM"), "{exported}");
+    assert!(lines.contains(&"callback=cleanup:ok"), "{exported}");
+    assert!(lines.contains(&"callback=farewell:ok"), "{exported}");
+}
+
+#[tokio::test]
+async fn a_report_hook_that_never_returns_does_not_hold_the_exit() {
+    let mut app = Fixture::attribute_fixture(&[
+        ("FIXTURE_REPORT", "block"),
+        ("GRACEFUL_CALLBACK_TIMEOUT", "300ms"),
+        JSON,
+    ]);
+    app.addr("api").await;
+    app.signal(SIGTERM);
+    let (code, _) = app.exit().await;
+    // Left behind at its bound; the exit code is the report's.
+    assert_eq!(code, 0, "{}", app.log());
+    assert!(
+        app.event_where(&[("report_hook", "timed-out")]).is_some(),
+        "{}",
+        app.log()
+    );
+}

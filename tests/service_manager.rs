@@ -416,3 +416,31 @@ async fn a_restart_names_the_successor_as_main_pid_and_the_predecessor_falls_sil
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_service_manager_hears_which_tasks_are_stopping_at_each_moment() {
+    let dir = test_dir("notify-tasks");
+    let mut manager = ServiceManager::new(&dir);
+    let (var, path) = manager.var();
+    let mut app = Fixture::spawn(
+        &[
+            "--task",
+            "pull:signal:0:obey",
+            "--task",
+            "relay:drained:0:obey",
+            "--task",
+            "consume:drained:1:obey",
+        ],
+        &[(var, &path), JSON],
+    );
+    manager.until("READY=1").await;
+    app.signal(SIGTERM);
+    manager.until("STOPPING=1").await;
+    manager.until("STATUS=stopping tasks: pull").await;
+    // Those told once drained, in the order they are told.
+    manager.until("STATUS=stopping tasks: relay, consume").await;
+    app.exit_clean(&[]).await;
+    // At the signal, before the drain; once drained, after it.
+    assert!(manager.position("STATUS=stopping tasks: pull") < manager.position("STATUS=draining"));
+    assert!(manager.position("STATUS=draining") < manager.position("STATUS=stopping tasks: relay"));
+}

@@ -28,6 +28,8 @@ pub(crate) enum ValueKind {
     Int,
     /// A path, such as `::graceful`.
     Path,
+    /// A function's path, such as `export`.
+    Function,
     /// A string literal holding a moment of the shutdown, `"signal"` or
     /// `"drained"`, read with the runtime's parser.
     When,
@@ -43,6 +45,7 @@ impl ValueKind {
             ValueKind::Duration => "a duration string such as \"500ms\", \"3s\" or \"1m\"",
             ValueKind::Int => "an integer such as 0",
             ValueKind::Path => "a path such as `::graceful`",
+            ValueKind::Function => "a function's path such as `export_report`",
             ValueKind::When => "\"signal\" or \"drained\"",
             ValueKind::Setting(kind) => kind.example(),
         }
@@ -125,7 +128,7 @@ pub(crate) const TASK_KEYS: &[Key] = &[
 ];
 
 /// The keys `#[graceful::main]` accepts: every setting of the description,
-/// then `crate`.
+/// then `on_report` (the function given the final report) and `crate`.
 pub(crate) fn main_keys() -> Vec<Key> {
     SETTINGS
         .iter()
@@ -133,10 +136,16 @@ pub(crate) fn main_keys() -> Vec<Key> {
             name: setting.name,
             kind: ValueKind::Setting(setting.kind),
         })
-        .chain([Key {
-            name: "crate",
-            kind: ValueKind::Path,
-        }])
+        .chain([
+            Key {
+                name: "on_report",
+                kind: ValueKind::Function,
+            },
+            Key {
+                name: "crate",
+                kind: ValueKind::Path,
+            },
+        ])
         .collect()
 }
 
@@ -244,12 +253,19 @@ impl Args {
         }
     }
 
+    /// A path key's value, if given.
+    pub(crate) fn path(&self, key: &str) -> Option<&syn::Path> {
+        match self.get(key) {
+            Some(Value::Path(path)) => Some(path),
+            _ => None,
+        }
+    }
+
     /// The path to the runtime crate: `crate = ...`, or `::graceful`.
     pub(crate) fn krate(&self) -> syn::Path {
-        match self.get("crate") {
-            Some(Value::Path(path)) => path.clone(),
-            _ => syn::parse_quote!(::graceful),
-        }
+        self.path("crate")
+            .cloned()
+            .unwrap_or_else(|| syn::parse_quote!(::graceful))
     }
 }
 
@@ -369,7 +385,7 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
                     syn::Error::new(lit.span(), reason)
                 })
         }
-        ValueKind::Path => match value {
+        ValueKind::Path | ValueKind::Function => match value {
             Expr::Path(path) if path.qself.is_none() => Ok(Value::Path(path.path)),
             _ => Err(wrong(value.span())),
         },

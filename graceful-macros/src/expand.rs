@@ -414,6 +414,11 @@ pub(crate) fn main(f: &ItemFn, args: &MainArgs) -> TokenStream {
         let value = setting_value(krate, value);
         quote!(.#method(#value))
     });
+    // At the function's path: one that takes no `&Report` is reported there.
+    let on_report = args
+        .on_report
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> .on_report(#path)));
     // Every token of the call at the return type: a type that is no
     // result is reported there.
     let run = quote_spanned!(return_span(f)=>
@@ -424,7 +429,7 @@ pub(crate) fn main(f: &ItemFn, args: &MainArgs) -> TokenStream {
         #vis fn #ident() {
             async fn __graceful_main() #output #block
             fn __graceful_settings(app: #krate::App) -> #krate::App {
-                app #(#calls)*
+                app #(#calls)* #(#on_report)*
             }
             use #krate::__private::run_main as __graceful_run_main;
             #run

@@ -72,10 +72,18 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// then every registered server and callback through the whole lifecycle,
 /// and exits with its code.
 ///
+/// Its keys are the settings (`drain_timeout = "20s"`, ...), `on_report`,
+/// a function given the final report before the exit (see
+/// `App::on_report`), and `crate`.
+///
 /// ```ignore
-/// #[graceful::main(drain_timeout = "20s")]
+/// #[graceful::main(drain_timeout = "20s", on_report = export)]
 /// async fn main() {
 ///     // set up logging, shared state...
+/// }
+///
+/// fn export(report: &graceful::Report) {
+///     eprintln!("exit code {}", report.exit_code().code());
 /// }
 /// ```
 #[proc_macro_attribute]

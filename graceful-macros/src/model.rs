@@ -51,10 +51,12 @@ pub(crate) struct TaskArgs {
     pub(crate) krate: syn::Path,
 }
 
-/// `#[graceful::main(<setting> = "...", crate)]`.
+/// `#[graceful::main(<setting> = "...", on_report, crate)]`.
 pub(crate) struct MainArgs {
     /// The settings given, in the order given, each parsed by its kind.
     pub(crate) settings: Vec<(&'static str, settings::Value)>,
+    /// The function given the final report.
+    pub(crate) on_report: Option<syn::Path>,
     /// The path to the runtime crate.
     pub(crate) krate: syn::Path,
 }
@@ -139,6 +141,7 @@ impl MainArgs {
                 .settings()
                 .map(|(name, value)| (name, value.clone()))
                 .collect(),
+            on_report: args.path("on_report").cloned(),
             krate: args.krate(),
         }
     }

@@ -4,7 +4,9 @@
 //! `FIXTURE_STATE=missing` keeps its body from providing the state a handler
 //! asks for, `FIXTURE_STATE=twice` makes it provide it twice (a second
 //! value of one type, as a read and a write pool would be), `FIXTURE_LOG=own` makes its body install a JSON subscriber of
-//! its own.
+//! its own. Its report hook writes the report to `FIXTURE_REPORT_FILE`
+//! (one `key=value` line each: `exit_code`, `trigger`, `callback`), or, with
+//! `FIXTURE_REPORT=block`, never returns.
 
 use std::convert::Infallible;
 use std::future::Ready;
@@ -66,7 +68,34 @@ async fn farewell(greeting: State<Greeting>) {
     tracing::info!(greeting = %greeting.0.0, "farewell ran");
 }
 
-#[graceful::main]
+/// The report hook: exports the final report to a file, as a service would
+/// to its own store.
+fn export(report: &graceful::Report) {
+    if std::env::var("FIXTURE_REPORT").as_deref() == Ok("block") {
+        loop {
+            std::thread::park();
+        }
+    }
+    let Ok(path) = std::env::var("FIXTURE_REPORT_FILE") else {
+        return;
+    };
+    let mut lines = vec![format!("exit_code={}", report.exit_code().code())];
+    lines.extend(
+        report
+            .triggers
+            .iter()
+            .map(|t| format!("trigger={}", t.trigger)),
+    );
+    lines.extend(
+        report
+            .callbacks
+            .iter()
+            .map(|c| format!("callback={}:{}", c.name, c.outcome)),
+    );
+    std::fs::write(path, lines.join("\n") + "\n").expect("the report file is writable");
+}
+
+#[graceful::main(on_report = export)]
 async fn main() -> Result<(), String> {
     if std::env::var("FIXTURE_LOG").as_deref() == Ok("own") {
         tracing_subscriber::fmt()

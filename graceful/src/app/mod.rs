@@ -20,7 +20,7 @@ use crate::app::shutdown::Running;
 use crate::config::{self, Config};
 use crate::error::{BoxError, Error};
 use crate::lifecycle::handle::ShutdownHandle;
-use crate::lifecycle::report::Report;
+use crate::lifecycle::report::{Report, ReportHook};
 use crate::lifecycle::sentinel::Sentinel;
 use crate::lifecycle::signals::Signal;
 use crate::serve::Server;
@@ -78,6 +78,7 @@ pub struct App {
     callbacks: Vec<Callback>,
     tasks: Vec<Task>,
     startup: Option<Startup>,
+    report_hook: Option<ReportHook>,
     /// The app's lifecycle, and where its restarts are asked for.
     handle: ShutdownHandle,
     /// Installed early by the generated `main`, before anything else runs.
@@ -125,6 +126,7 @@ impl App {
             callbacks: Vec::new(),
             tasks: Vec::new(),
             startup: None,
+            report_hook: None,
             handle,
             sentinel: None,
             owns_process: false,
@@ -206,6 +208,33 @@ impl App {
         E: Into<BoxError>,
     {
         self.startup = Some(Box::pin(async move { startup.await.map_err(Into::into) }));
+        self
+    }
+
+    /// Gives the final [`Report`] to `hook` before the process exits, to
+    /// export it (a file, a message, a metrics push). Under
+    /// `#[graceful::main]`, name the function: `#[graceful::main(on_report =
+    /// export)]`.
+    ///
+    /// The hook runs once the report is logged, on a thread of its own (it
+    /// may block), and is waited for at most `callback_timeout`, and never
+    /// past `shutdown_timeout` counted from the first signal: one that has
+    /// not returned by then is left behind and the process exits. It does
+    /// not run after a forced exit (the exit was told to be now), nor if the
+    /// app could not start (there is no report). A panic in it is logged;
+    /// the exit code stays the report's.
+    ///
+    /// ```
+    /// let app = graceful::App::new().on_report(|report: &graceful::Report| {
+    ///     eprintln!("shutdown over: exit code {}", report.exit_code().code());
+    /// });
+    /// # drop(app);
+    /// ```
+    pub fn on_report<F>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(&Report) + Send + 'static,
+    {
+        self.report_hook = Some(ReportHook::new(hook));
         self
     }
 

@@ -30,7 +30,7 @@ use crate::app::books::Books;
 use crate::config::Config;
 use crate::lifecycle::callbacks::Plan;
 use crate::lifecycle::handle::ShutdownHandle;
-use crate::lifecycle::report::{CallbackReport, Report, ShutdownPhase};
+use crate::lifecycle::report::{CallbackReport, Report, ReportHook, ShutdownPhase};
 use crate::lifecycle::sentinel::Sentinel;
 use crate::lifecycle::tasks::Crew;
 use crate::lifecycle::{ForcedBy, Lifecycle, Phase, Trigger};
@@ -89,6 +89,8 @@ pub(crate) struct Parts {
     pub(crate) sentinel: Sentinel,
     /// The settings the phases read.
     pub(crate) config: Config,
+    /// The app's hook for the final report, if it has one.
+    pub(crate) report_hook: Option<ReportHook>,
 }
 
 impl fmt::Debug for Running {
@@ -185,6 +187,7 @@ impl Running {
             callbacks,
             sentinel,
             config,
+            report_hook,
         } = parts;
         let lifecycle = &*handle.lifecycle;
         let notifier = supervision.notifier();
@@ -214,9 +217,16 @@ impl Running {
             report = conductor.sequence(accept_loops, callbacks) => report,
             () = notifier.extend_until(deadline.into(), config.progress_interval) => unreachable!("extends until dropped"),
         };
-        sentinel.stop();
         let report = books.finish(report);
         report.log();
+        if let Some(hook) = report_hook {
+            // Still under the sentinel: the hook has what is left of the
+            // global deadline, at most `callback_timeout`, and none after a
+            // forced exit.
+            let left = deadline.saturating_duration_since(Instant::now());
+            hook.run(&report, config.callback_timeout.min(left)).await;
+        }
+        sentinel.stop();
         report
     }
 }

@@ -52,6 +52,7 @@ impl App {
             callbacks,
             tasks,
             startup: _,
+            report_hook,
             handle,
             sentinel,
             owns_process,
@@ -165,6 +166,7 @@ impl App {
                 callbacks: plan,
                 sentinel,
                 config,
+                report_hook,
             },
             supervision,
         ))

@@ -21,6 +21,7 @@ async fn api() -> &'static str {
     restart_signals = "USR1",
     restart_timeout = "1m",
     health_path = "/healthz",
+    on_report = export,
 )]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     after_ready(|| async {
@@ -28,4 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         check(get(api, "/healthz").await == (200, "ok\n".into()), "the health endpoint");
     });
     Ok(())
+}
+
+// The report hook: a function taking the final report.
+fn export(report: &graceful::Report) {
+    check(report.exit_code().code() == 0, "the report given to the hook");
 }

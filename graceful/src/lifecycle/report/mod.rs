@@ -6,9 +6,11 @@
 //! - this module: [`Report`], its exit code, its log lines and its summary;
 //! - `entries`: what it is made of, one type per kind of line (a server,
 //!   a callback, a phase, a trigger, a request cut off, work abandoned);
-//! - `tasks`: the lines of background tasks.
+//! - `tasks`: the lines of background tasks;
+//! - `hook`: the app's hook that receives the final report.
 
 mod entries;
+mod hook;
 mod tasks;
 
 use std::fmt;
@@ -21,6 +23,7 @@ pub use entries::{
     Abandoned, CallbackOutcome, CallbackReport, OpenRequest, PhaseReport, ServerReport,
     ShutdownPhase, TriggerAt,
 };
+pub(crate) use hook::ReportHook;
 pub use tasks::{TaskOutcome, TaskReport};
 
 /// Everything the shutdown did, returned by [`App::run`](crate::App::run).
