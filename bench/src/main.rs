@@ -3,7 +3,9 @@
 //! still works; `-- instructions [SERVER...]` counts instructions per request
 //! alone (set `GRACEFUL_BENCH_PROFILES=DIR` to keep the callgrind profiles),
 //! `-- shutdown [SERVER...]` the exits and memory alone, `-- rolling
-//! [SERVER...]` a rolling restart of three replicas behind nginx alone.
+//! [SERVER...]` a rolling restart of three replicas behind nginx alone,
+//! `-- worker` the queue worker beside tokio-graceful-shutdown's (build
+//! `-p graceful-examples-sqlite --example worker` first).
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -40,6 +42,7 @@ use crate::scenarios::restart::*;
 use crate::scenarios::rolling::*;
 use crate::scenarios::shutdown::*;
 use crate::scenarios::throughput::*;
+use crate::scenarios::worker::*;
 use crate::server::*;
 
 fn main() {
@@ -57,11 +60,13 @@ fn main() {
         Some("shutdown") => return load_generator().block_on(shutdown_only(&args[1..])),
         // The runtime alternatives' throughput: `runtimes`.
         Some("runtimes") => return load_generator().block_on(runtimes_only()),
+        // The worker beside tokio-graceful-shutdown's: `worker`.
+        Some("worker") => return load_generator().block_on(worker_only(&binaries_dir())),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
             );
             std::process::exit(2);
         }

@@ -8,11 +8,11 @@ pub use std::time::Duration;
 
 pub use inventory;
 
-pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam, TaskParam};
-pub use crate::app::registry::{
-    CallbackFuture, CallbackRegistration, CallbackRun, ServerKind, ServerRegistration,
-    TaskRegistration, TaskRun,
+pub use crate::app::one_shot::{
+    CallbackFuture, CallbackRegistration, CallbackRun, TaskRegistration, TaskRun,
 };
+pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam, TaskParam};
+pub use crate::app::registry::{ServerKind, ServerRegistration};
 pub use crate::app::state::{MissingState, States};
 pub use crate::hook::HookResult;
 pub use crate::serve::Server;

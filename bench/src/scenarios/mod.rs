@@ -7,3 +7,4 @@ pub(crate) mod restart;
 pub(crate) mod rolling;
 pub(crate) mod shutdown;
 pub(crate) mod throughput;
+pub(crate) mod worker;

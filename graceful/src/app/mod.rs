@@ -1,6 +1,7 @@
 //! The app: servers and callbacks assembled, and the lifecycle that runs them.
 
 pub(crate) mod books;
+pub(crate) mod one_shot;
 pub(crate) mod params;
 pub(crate) mod process;
 pub(crate) mod registry;

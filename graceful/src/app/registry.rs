@@ -1,27 +1,21 @@
 //! Servers, callbacks and tasks registered by the attributes, through `inventory`,
-//! assembled into an [`App`].
+//! assembled into an [`App`] (the callbacks and tasks by `one_shot`).
 //!
 //! `inventory` collects registrations from every crate linked into the
 //! binary, in an unspecified order: they are sorted here (by name, then path,
 //! then source location) so that every run is the same.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use crate::app::App;
 use crate::app::params::Assembly;
 use crate::app::state::{self, MissingState, States};
+use crate::app::{App, one_shot};
 use crate::error::{Error, Problem};
-use crate::lifecycle::callbacks::{Callback, ShutdownContext};
 use crate::lifecycle::handle::ShutdownHandle;
-use crate::lifecycle::tasks::{Task, TaskContext};
 use crate::serve::Server;
 use crate::serve::router::{Route, Routes};
 use crate::site::Site;
-use graceful_values::When;
 
 /// A generated route factory: looks up the handler's parameters.
 pub(crate) type MakeRoute = fn(Assembly<'_>) -> Result<Route, MissingState>;
@@ -31,16 +25,6 @@ pub(crate) type MakeAlone =
     fn(String, String, Option<&'static str>, Assembly<'_>) -> Result<Server, MissingState>;
 /// A generated service factory: builds the server from the user's `fn`.
 pub(crate) type MakeService = fn(String, String, Assembly<'_>) -> Result<Server, MissingState>;
-/// The future a generated callback wrapper returns.
-pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-/// A callback with the states it asked for.
-pub type CallbackRun = Box<dyn FnOnce(ShutdownContext) -> CallbackFuture + Send>;
-/// A generated callback factory: looks up the callback's parameters.
-pub(crate) type MakeCallback = fn(Assembly<'_>) -> Result<CallbackRun, MissingState>;
-/// A background task with the states it asked for.
-pub type TaskRun = Box<dyn FnOnce(TaskContext) -> CallbackFuture + Send>;
-/// A generated task factory: looks up the task's parameters.
-pub(crate) type MakeTask = fn(Assembly<'_>) -> Result<TaskRun, MissingState>;
 
 /// One `#[graceful::server]` function.
 #[derive(Debug)]
@@ -76,63 +60,7 @@ pub enum ServerKind {
     Service(MakeService),
 }
 
-/// One `#[graceful::on_shutdown]` function.
-#[derive(Debug)]
-pub struct CallbackRegistration {
-    /// The callback's name.
-    pub name: &'static str,
-    /// When it runs.
-    pub when: When,
-    /// Its phase.
-    pub phase: i32,
-    /// Its timeout, if the attribute gives one.
-    pub timeout: Option<Duration>,
-    /// The function's name.
-    pub function: &'static str,
-    /// Where it is declared.
-    pub file: &'static str,
-    /// Where it is declared.
-    pub line: u32,
-    /// The generated wrapper.
-    pub run: MakeCallback,
-}
-
-impl CallbackRegistration {
-    fn site(&self) -> Site {
-        Site::function(self.function, self.file, self.line)
-    }
-}
-
-/// One `#[graceful::task]` function.
-#[derive(Debug)]
-pub struct TaskRegistration {
-    /// The task's name.
-    pub name: &'static str,
-    /// When it is told to stop.
-    pub stop: When,
-    /// Its phase among the tasks told at the same moment.
-    pub phase: i32,
-    /// Its stop budget, if the attribute gives one.
-    pub timeout: Option<Duration>,
-    /// The function's name.
-    pub function: &'static str,
-    /// Where it is declared.
-    pub file: &'static str,
-    /// Where it is declared.
-    pub line: u32,
-    /// The generated wrapper.
-    pub run: MakeTask,
-}
-
-impl TaskRegistration {
-    fn site(&self) -> Site {
-        Site::function(self.function, self.file, self.line)
-    }
-}
-
 inventory::collect!(ServerRegistration);
-inventory::collect!(CallbackRegistration);
-inventory::collect!(TaskRegistration);
 
 impl ServerRegistration {
     fn site(&self) -> Site {
@@ -197,89 +125,12 @@ impl App {
         for server in servers {
             app = app.server(server);
         }
-        let mut callbacks: Vec<&CallbackRegistration> =
-            inventory::iter::<CallbackRegistration>().collect();
-        callbacks.sort_by_key(|c| (c.name, c.file, c.line));
-        for pair in callbacks
-            .windows(2)
-            .filter(|pair| pair[0].name == pair[1].name)
-        {
-            problems.push(Problem::SameCallbackName {
-                name: pair[0].name.to_owned(),
-                first: pair[0].site(),
-                second: pair[1].site(),
-            });
-        }
-        callbacks.sort_by_key(|c| (c.phase, c.name));
-        for registration in callbacks {
-            let assembly = Assembly {
-                states,
-                handle: &handle,
-            };
-            let run = match (registration.run)(assembly) {
-                Ok(run) => run,
-                Err(missing) => {
-                    problems.push(Problem::MissingState {
-                        function: registration.site(),
-                        state: missing.type_name,
-                    });
-                    continue;
-                }
-            };
-            let mut callback = Callback::new(registration.name, run)
-                .when(registration.when)
-                .phase(registration.phase)
-                .declared_at(registration.site());
-            if let Some(timeout) = registration.timeout {
-                callback = callback.timeout(timeout);
-            }
-            app = app.on_shutdown(callback);
-        }
-        app = registered_tasks(app, &handle, states, &mut problems);
+        app = one_shot::add_registered(app, &handle, states, &mut problems);
         if !problems.is_empty() {
             return Err(Error::Registration(problems));
         }
         Ok(app)
     }
-}
-
-/// Adds the registered tasks; what does not fit goes to `problems`.
-fn registered_tasks(
-    mut app: App,
-    handle: &ShutdownHandle,
-    states: &States,
-    problems: &mut Vec<Problem>,
-) -> App {
-    let mut tasks: Vec<&TaskRegistration> = inventory::iter::<TaskRegistration>().collect();
-    tasks.sort_by_key(|t| (t.name, t.file, t.line));
-    for pair in tasks.windows(2).filter(|pair| pair[0].name == pair[1].name) {
-        problems.push(Problem::SameTaskName {
-            name: pair[0].name.to_owned(),
-            first: pair[0].site(),
-            second: pair[1].site(),
-        });
-    }
-    for registration in tasks {
-        let run = match (registration.run)(Assembly { states, handle }) {
-            Ok(run) => run,
-            Err(missing) => {
-                problems.push(Problem::MissingState {
-                    function: registration.site(),
-                    state: missing.type_name,
-                });
-                continue;
-            }
-        };
-        let mut task = Task::new(registration.name, run)
-            .stop(registration.stop)
-            .phase(registration.phase)
-            .declared_at(registration.site());
-        if let Some(timeout) = registration.timeout {
-            task = task.timeout(timeout);
-        }
-        app = app.task(task);
-    }
-    app
 }
 
 /// The servers, and what does not fit.

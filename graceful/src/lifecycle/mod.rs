@@ -20,6 +20,7 @@
 
 pub(crate) mod callbacks;
 pub(crate) mod clock;
+pub(crate) mod declared;
 pub(crate) mod exit;
 pub(crate) mod handle;
 pub(crate) mod moment;

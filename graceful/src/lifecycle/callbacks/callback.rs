@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use graceful_values::When;
 
 use crate::hook::HookResult;
+use crate::lifecycle::declared::Declared;
 use crate::site::Site;
 
 /// How long a callback may still take to return once its context has fired
@@ -18,10 +18,6 @@ use crate::site::Site;
 /// watches [`ShutdownContext::cancelled`] stop cleanly and say what it left
 /// undone.
 pub const CALLBACK_WIND_DOWN: Duration = Duration::from_millis(250);
-
-type CallbackFn = Box<
-    dyn FnOnce(ShutdownContext) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send,
->;
 
 /// A shutdown callback, registered with [`App::on_shutdown`](crate::App::on_shutdown).
 ///
@@ -40,23 +36,12 @@ type CallbackFn = Box<
 /// assert_eq!(flush.name(), "flush-cache");
 /// ```
 pub struct Callback {
-    pub(super) name: String,
-    pub(super) when: When,
-    pub(super) phase: i32,
-    pub(super) timeout: Option<Duration>,
-    pub(super) source: Site,
-    pub(super) run: CallbackFn,
+    pub(super) declared: Declared<ShutdownContext>,
 }
 
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Callback")
-            .field("name", &self.name)
-            .field("when", &self.when)
-            .field("phase", &self.phase)
-            .field("timeout", &self.timeout)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        self.declared.debug(f, "Callback", "when")
     }
 }
 
@@ -76,15 +61,7 @@ impl Callback {
         Fut::Output: HookResult,
     {
         Callback {
-            name: name.into(),
-            when: When::default(),
-            phase: 0,
-            timeout: None,
-            source: Site::caller(),
-            run: Box::new(move |ctx| {
-                let fut = f(ctx);
-                Box::pin(async move { fut.await.into_result() })
-            }),
+            declared: Declared::new(name.into(), f),
         }
     }
 
@@ -102,7 +79,7 @@ impl Callback {
     /// # drop(deregister);
     /// ```
     pub fn when(mut self, when: When) -> Self {
-        self.when = when;
+        self.declared.when = when;
         self
     }
 
@@ -114,7 +91,7 @@ impl Callback {
     /// # drop(close);
     /// ```
     pub fn phase(mut self, phase: i32) -> Self {
-        self.phase = phase;
+        self.declared.phase = phase;
         self
     }
 
@@ -128,13 +105,13 @@ impl Callback {
     /// # drop(cb);
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.declared.timeout = Some(timeout);
         self
     }
 
     /// Sets where the callback was declared, for error messages.
     pub(crate) fn declared_at(mut self, source: Site) -> Self {
-        self.source = source;
+        self.declared.source = source;
         self
     }
 
@@ -144,7 +121,7 @@ impl Callback {
     /// assert_eq!(graceful::Callback::new("flush", |_ctx| async {}).name(), "flush");
     /// ```
     pub fn name(&self) -> &str {
-        &self.name
+        &self.declared.name
     }
 }
 

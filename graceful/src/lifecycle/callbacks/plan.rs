@@ -12,8 +12,9 @@ use tokio_util::task::AbortOnDropHandle;
 use super::callback::{CALLBACK_WIND_DOWN, Callback, ShutdownContext};
 use graceful_values::When;
 
-use crate::config::{self, Overrides};
+use crate::config::Overrides;
 use crate::error::{Error, panic_message};
+use crate::lifecycle::declared::{Declared, in_order};
 use crate::lifecycle::report::{CallbackOutcome, CallbackReport};
 
 /// The callbacks, sorted, with their timeouts resolved.
@@ -24,7 +25,7 @@ pub(crate) struct Plan {
 
 /// A callback with its timeout resolved.
 struct Timed {
-    callback: Callback,
+    callback: Declared<ShutdownContext>,
     timeout: Duration,
 }
 
@@ -84,40 +85,25 @@ impl Plan {
     /// Sorts the callbacks by phase then name (so runs are deterministic) and
     /// resolves every timeout, environment first.
     pub(crate) fn new(
-        mut callbacks: Vec<Callback>,
+        callbacks: Vec<Callback>,
         default_timeout: Duration,
         overrides: &Overrides,
     ) -> Result<Self, Error> {
-        // Names are unique across phases: sorted by name, repeats are neighbours.
-        callbacks.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Some(pair) = callbacks
-            .windows(2)
-            .find(|pair| pair[0].name == pair[1].name)
-        {
-            return Err(Error::DuplicateCallback {
-                name: pair[0].name.clone(),
-                first: pair[0].source,
-                second: pair[1].source,
-            });
-        }
-        callbacks.sort_by(|a, b| (a.when, a.phase, &a.name).cmp(&(b.when, b.phase, &b.name)));
-        let mut resolved = Vec::with_capacity(callbacks.len());
-        for cb in callbacks {
-            if let Some(timeout) = cb.timeout {
-                config::check_duration(timeout).map_err(|reason| Error::Setting {
-                    setting: format!("timeout of callback {:?}", cb.name),
-                    reason,
-                })?;
-            }
-            let timeout = overrides
-                .callback_timeout(&cb.name)
-                .or(cb.timeout)
-                .unwrap_or(default_timeout);
-            resolved.push(Timed {
-                callback: cb,
-                timeout,
-            });
-        }
+        let resolved: Vec<Timed> = in_order(
+            callbacks.into_iter().map(|cb| cb.declared).collect(),
+            default_timeout,
+            |name| overrides.callback_timeout(name),
+        )
+        .map_err(|disorder| {
+            disorder.into_error("callback", |name, first, second| Error::DuplicateCallback {
+                name,
+                first,
+                second,
+            })
+        })?
+        .into_iter()
+        .map(|(callback, timeout)| Timed { callback, timeout })
+        .collect();
         let planned = resolved
             .iter()
             .map(
@@ -292,7 +278,7 @@ mod tests {
                 .find(|(k, _)| *k == var)
                 .map(|(_, v)| (*v).to_owned())
         };
-        let names: Vec<String> = callbacks.iter().map(|cb| cb.name.clone()).collect();
+        let names: Vec<String> = callbacks.iter().map(|cb| cb.name().to_owned()).collect();
         let named = crate::config::Named {
             callbacks: names.iter().map(String::as_str).collect(),
             ..crate::config::Named::default()

@@ -20,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::plan::{Budgeted, TaskPlan};
-use super::task::{TaskContext, TaskFn};
+use super::task::TaskContext;
 use crate::error::panic_message;
 use crate::lifecycle::callbacks::CALLBACK_WIND_DOWN;
+use crate::lifecycle::declared::HookFn;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::lifecycle::report::{TaskOutcome, TaskReport};
 use crate::lifecycle::{Lifecycle, Trigger};
@@ -192,7 +193,7 @@ impl Crew {
         for Budgeted { task, timeout } in plan.tasks {
             let entry = Arc::new(Entry {
                 name: Arc::from(task.name.as_str()),
-                stop: task.stop,
+                stop: task.when,
                 phase: task.phase,
                 timeout,
                 told: CancellationToken::new(),
@@ -282,7 +283,7 @@ impl Crew {
 
 /// Runs one task to its end: polled once in place, then in a task of its
 /// own until it ends, or until it is told to stop and its budget is spent.
-async fn keep(entry: Arc<Entry>, run: TaskFn, ctx: TaskContext, watch: Arc<Watch>) {
+async fn keep(entry: Arc<Entry>, run: HookFn<TaskContext>, ctx: TaskContext, watch: Arc<Watch>) {
     let cancelled = ctx.cancelled.clone();
     let mut future = run(ctx);
     let first =

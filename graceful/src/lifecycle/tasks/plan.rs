@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use graceful_values::When;
 
-use super::task::Task;
-use crate::config::{self, Overrides};
+use super::task::{Task, TaskContext};
+use crate::config::Overrides;
 use crate::error::Error;
 use crate::lifecycle::callbacks::CALLBACK_WIND_DOWN;
+use crate::lifecycle::declared::{Declared, in_order};
 
 /// The tasks, sorted by moment, phase and name, with their budgets resolved.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub(crate) struct TaskPlan {
 /// A task with its stop budget resolved.
 #[derive(Debug)]
 pub(super) struct Budgeted {
-    pub(super) task: Task,
+    pub(super) task: Declared<TaskContext>,
     pub(super) timeout: Duration,
 }
 
@@ -27,39 +28,25 @@ impl TaskPlan {
     /// Checks the names (unique) and the budgets given in code, and
     /// resolves every budget, environment first.
     pub(crate) fn new(
-        mut tasks: Vec<Task>,
+        tasks: Vec<Task>,
         default_timeout: Duration,
         overrides: &Overrides,
     ) -> Result<Self, Error> {
-        tasks.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Some(pair) = tasks.windows(2).find(|pair| pair[0].name == pair[1].name) {
-            return Err(Error::DuplicateTask {
-                name: pair[0].name.clone(),
-                first: pair[0].source,
-                second: pair[1].source,
-            });
-        }
-        if let Some(task) = tasks.iter().find(|t| t.name.is_empty()) {
-            return Err(Error::Setting {
-                setting: format!("name of the task declared at {}", task.source),
-                reason: "a task's name cannot be empty".to_owned(),
-            });
-        }
-        tasks.sort_by(|a, b| (a.stop, a.phase, &a.name).cmp(&(b.stop, b.phase, &b.name)));
-        let mut budgeted = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            if let Some(timeout) = task.timeout {
-                config::check_duration(timeout).map_err(|reason| Error::Setting {
-                    setting: format!("timeout of task {:?}", task.name),
-                    reason,
-                })?;
-            }
-            let timeout = overrides
-                .task_timeout(&task.name)
-                .or(task.timeout)
-                .unwrap_or(default_timeout);
-            budgeted.push(Budgeted { task, timeout });
-        }
+        let budgeted = in_order(
+            tasks.into_iter().map(|task| task.declared).collect(),
+            default_timeout,
+            |name| overrides.task_timeout(name),
+        )
+        .map_err(|disorder| {
+            disorder.into_error("task", |name, first, second| Error::DuplicateTask {
+                name,
+                first,
+                second,
+            })
+        })?
+        .into_iter()
+        .map(|(task, timeout)| Budgeted { task, timeout })
+        .collect();
         Ok(TaskPlan { tasks: budgeted })
     }
 
@@ -74,7 +61,7 @@ impl TaskPlan {
         let mut total = Duration::ZERO;
         let mut phase = None;
         let mut longest = Duration::ZERO;
-        for Budgeted { task, timeout } in self.tasks.iter().filter(|b| b.task.stop == when) {
+        for Budgeted { task, timeout } in self.tasks.iter().filter(|b| b.task.when == when) {
             if phase != Some(task.phase) {
                 total += longest;
                 longest = Duration::ZERO;
@@ -97,7 +84,7 @@ mod tests {
                 .find(|(k, _)| *k == var)
                 .map(|(_, v)| (*v).to_owned())
         };
-        let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+        let names: Vec<String> = tasks.iter().map(|t| t.name().to_owned()).collect();
         let named = Named {
             tasks: names.iter().map(String::as_str).collect(),
             ..Named::default()
@@ -128,7 +115,7 @@ mod tests {
             (secs(3) + CALLBACK_WIND_DOWN) + (secs(5) + CALLBACK_WIND_DOWN)
         );
         assert_eq!(plan.budget(When::Signal), secs(7) + CALLBACK_WIND_DOWN);
-        let order: Vec<&str> = plan.tasks.iter().map(|b| b.task.name()).collect();
+        let order: Vec<&str> = plan.tasks.iter().map(|b| &*b.task.name).collect();
         assert_eq!(order, ["d", "a", "b", "c"], "by moment, phase, name");
     }
 

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +9,9 @@ use graceful_values::When;
 use tokio_util::sync::CancellationToken;
 
 use crate::hook::HookResult;
+use crate::lifecycle::declared::Declared;
 use crate::lifecycle::handle::ShutdownHandle;
 use crate::site::Site;
-
-pub(super) type TaskFn =
-    Box<dyn FnOnce(TaskContext) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send>;
 
 /// Background work that runs beside the servers: a queue consumer, an
 /// outbox relay, a cache refresher. Added with [`App::task`](crate::App::task)
@@ -47,23 +44,12 @@ pub(super) type TaskFn =
 /// assert_eq!(consume.name(), "consume");
 /// ```
 pub struct Task {
-    pub(super) name: String,
-    pub(super) stop: When,
-    pub(super) phase: i32,
-    pub(super) timeout: Option<Duration>,
-    pub(super) source: Site,
-    pub(super) run: TaskFn,
+    pub(super) declared: Declared<TaskContext>,
 }
 
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task")
-            .field("name", &self.name)
-            .field("stop", &self.stop)
-            .field("phase", &self.phase)
-            .field("timeout", &self.timeout)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        self.declared.debug(f, "Task", "stop")
     }
 }
 
@@ -83,15 +69,7 @@ impl Task {
         Fut::Output: HookResult,
     {
         Task {
-            name: name.into(),
-            stop: When::default(),
-            phase: 0,
-            timeout: None,
-            source: Site::caller(),
-            run: Box::new(move |ctx| {
-                let fut = f(ctx);
-                Box::pin(async move { fut.await.into_result() })
-            }),
+            declared: Declared::new(name.into(), f),
         }
     }
 
@@ -103,7 +81,7 @@ impl Task {
     /// # drop(task);
     /// ```
     pub fn stop(mut self, when: When) -> Self {
-        self.stop = when;
+        self.declared.when = when;
         self
     }
 
@@ -117,7 +95,7 @@ impl Task {
     /// # drop((produce, consume));
     /// ```
     pub fn phase(mut self, phase: i32) -> Self {
-        self.phase = phase;
+        self.declared.phase = phase;
         self
     }
 
@@ -133,13 +111,13 @@ impl Task {
     /// # drop(task);
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.declared.timeout = Some(timeout);
         self
     }
 
     /// Sets where the task was declared, for error messages.
     pub(crate) fn declared_at(mut self, source: Site) -> Self {
-        self.source = source;
+        self.declared.source = source;
         self
     }
 
@@ -150,7 +128,7 @@ impl Task {
     /// assert_eq!(task.name(), "consume");
     /// ```
     pub fn name(&self) -> &str {
-        &self.name
+        &self.declared.name
     }
 }
 
