@@ -96,6 +96,35 @@
 //! # #[graceful::main] async fn main() {}
 //! ```
 //!
+//! # Background tasks: `#[graceful::task]`
+//!
+//! A queue consumer, an outbox relay, a cache refresher: an `async fn`
+//! taking a [`TaskContext`] (or nothing) and [`State`]s, started before the
+//! listeners serve and told to stop at its moment ([`When`]): once every
+//! server has drained (`stop = "drained"`, the default, for work the
+//! handlers feed), or at the first signal (`stop = "signal"`, for work
+//! pulled from outside); `phase` orders the tasks of one moment. Told, it
+//! has its `timeout` (or `task_timeout`) to return; then
+//! [`TaskContext::cancelled`] fires, and it is aborted after the
+//! wind-down. A task that fails or panics while the app runs starts the
+//! shutdown, and the exit code is 5 ([`exit_code::APP_FAILED`]). The
+//! builder's form is [`Task`].
+//!
+//! ```no_run
+//! # use graceful::TaskContext;
+//! # async fn next_job() {}
+//! #[graceful::task(stop = "drained", timeout = "10s")]
+//! async fn consume(ctx: TaskContext) -> Result<(), std::io::Error> {
+//!     loop {
+//!         tokio::select! {
+//!             () = ctx.stopping() => return Ok(()),
+//!             () = next_job() => { /* handle it */ }
+//!         }
+//!     }
+//! }
+//! # #[graceful::main] async fn main() {}
+//! ```
+//!
 //! # `#[graceful::main]`
 //!
 //! On `async fn main()`, returning `()` or `Result<(), E>`; an error aborts the
@@ -104,7 +133,8 @@
 //! `signals = "TERM, INT"`, `health_path = "/healthz"`), checked at compile
 //! time, and applied as the [`App`] method of the same name; the environment
 //! overrides them all. No registered server is a start-up error. The body can reach
-//! the app through [`shutdown_handle`].
+//! the app through [`shutdown_handle`]. `on_report = export` gives the final
+//! [`Report`] to `fn export(&Report)` before the exit ([`App::on_report`]).
 //!
 //! ```no_run
 //! # #[graceful::server(addr = "127.0.0.1:8080")] async fn api() -> &'static str { "" }
@@ -220,7 +250,8 @@
 //! - `lifecycle`: phases and triggers ([`Trigger`]), signals ([`Signal`]),
 //!   the sentinel thread that bounds the exit, the handle
 //!   ([`ShutdownHandle`]), shutdown callbacks ([`Callback`],
-//!   [`ShutdownContext`]) and the report ([`Report`]);
+//!   [`ShutdownContext`]), background tasks ([`Task`], [`TaskContext`]),
+//!   and the report ([`Report`]);
 //! - `serve`: servers ([`Server`]), binding and accepting, connections and
 //!   their protocols, the accounts every request is counted in, the router
 //!   and the responses ([`IntoResponse`]);
