@@ -234,6 +234,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `tower` | off | serve any `tower::Service`, such as an `axum::Router`: `Server::from_tower`, or a `#[graceful::server]` `fn` returning one (`TowerService`) |
+//! | `tls` | off | terminate TLS: `Server::tls` with `Tls::from_pem_files` or a `rustls::ServerConfig` of your own (rustls, the `ring` provider given explicitly), ALPN `h2` and `http/1.1`, handshakes bounded by `tls_handshake_timeout` |
 //!
 //! Without a feature, the build is hyper and tokio, and nothing else of the
 //! HTTP ecosystem.
@@ -304,6 +305,9 @@ pub use lifecycle::report::{
 pub use lifecycle::signals::Signal;
 pub use lifecycle::tasks::{Task, TaskContext};
 pub use lifecycle::{ForcedBy, Trigger};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use serve::Tls;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use serve::TowerService;

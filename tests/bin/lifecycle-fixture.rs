@@ -43,6 +43,8 @@
 //! told, blocks its thread for a minute). Each logs `task running` with
 //! `task = NAME` once it runs.
 //!
+//! With `FIXTURE_TLS=CERT:KEY` (PEM files), every server serves TLS.
+//!
 //! With `FIXTURE_FAIL_IF_INHERITED=1`, a process started with inherited
 //! listeners (a restart's successor) exits with code 3 before starting: a
 //! bad binary. With `FIXTURE_HANG_IF_INHERITED=1`, it never starts: a
@@ -390,7 +392,7 @@ fn main() {
         match arg.as_str() {
             "--server" => {
                 let (name, addr) = value.split_once('=').expect("--server NAME=ADDR");
-                app = app.server(Server::new(name, addr, service()));
+                app = app.server(tls(Server::new(name, addr, service())));
                 servers += 1;
             }
             "--callback" => app = app.on_shutdown(callback(&value)),
@@ -415,7 +417,18 @@ fn main() {
         });
     }
     if servers == 0 {
-        app = app.server(Server::new("api", "127.0.0.1:0", service()));
+        app = app.server(tls(Server::new("api", "127.0.0.1:0", service())));
     }
     app.run_blocking()
+}
+
+/// `server`, serving TLS with `FIXTURE_TLS=CERT:KEY`.
+fn tls(server: Server) -> Server {
+    match std::env::var("FIXTURE_TLS") {
+        Ok(files) => {
+            let (cert, key) = files.split_once(':').expect("FIXTURE_TLS=CERT:KEY");
+            server.tls(graceful::Tls::from_pem_files(cert, key))
+        }
+        Err(_) => server,
+    }
 }

@@ -152,6 +152,23 @@ impl App {
         self
     }
 
+    /// How long a client of a TLS server may take to finish its handshake,
+    /// counted from its accept; one that has not is closed, so that silent
+    /// clients cannot hold connections open. Default 10 s;
+    /// `GRACEFUL_TLS_HANDSHAKE_TIMEOUT`. Without the `tls` feature, nothing
+    /// reads it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let app = graceful::App::new().tls_handshake_timeout(Duration::from_secs(5));
+    /// # drop(app);
+    /// ```
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config
+            .set(&settings::TLS_HANDSHAKE_TIMEOUT, Value::Duration(timeout));
+        self
+    }
+
     /// How often the drain logs what is still in flight. Default 1 s;
     /// `GRACEFUL_PROGRESS_INTERVAL`. Zero fails the start.
     ///

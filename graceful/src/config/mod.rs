@@ -19,6 +19,7 @@
 //! | request head timeout while serving (0: off) | `header_read_timeout` | `GRACEFUL_HEADER_READ_TIMEOUT` | 30 s |
 //! | drain progress log | `progress_interval` | `GRACEFUL_PROGRESS_INTERVAL` | 1 s |
 //! | upgraded connections' budget from the signal | `upgrade_timeout` | `GRACEFUL_UPGRADE_TIMEOUT` | the drain deadline |
+//! | TLS handshake deadline (feature `tls`) | `tls_handshake_timeout` | `GRACEFUL_TLS_HANDSHAKE_TIMEOUT` | 10 s |
 //! | signals that start the shutdown | `signals` | `GRACEFUL_SIGNALS` | `TERM,INT,QUIT,HUP` |
 //! | signals that restart by handing the listeners over (empty: none) | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
 //! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
@@ -77,6 +78,7 @@ pub(crate) struct Config {
     pub(crate) header_read_timeout: Duration,
     pub(crate) progress_interval: Duration,
     pub(crate) upgrade_timeout: Option<Duration>,
+    pub(crate) tls_handshake_timeout: Duration,
     pub(crate) signals: Vec<Signal>,
     pub(crate) restart_signals: Vec<Signal>,
     pub(crate) restart_timeout: Duration,
@@ -100,6 +102,7 @@ impl Default for Config {
             header_read_timeout: const { settings::HEADER_READ_TIMEOUT.default.duration() },
             progress_interval: const { settings::PROGRESS_INTERVAL.default.duration() },
             upgrade_timeout: None,
+            tls_handshake_timeout: const { settings::TLS_HANDSHAKE_TIMEOUT.default.duration() },
             signals: const { settings::SIGNALS.default.signals() }.to_vec(),
             restart_signals: const { settings::RESTART_SIGNALS.default.signals() }.to_vec(),
             restart_timeout: const { settings::RESTART_TIMEOUT.default.duration() },
@@ -134,6 +137,9 @@ impl Config {
             Id::HeaderReadTimeout => store(&mut self.header_read_timeout, value.into_duration()),
             Id::ProgressInterval => store(&mut self.progress_interval, value.into_duration()),
             Id::UpgradeTimeout => store(&mut self.upgrade_timeout, value.into_duration().map(Some)),
+            Id::TlsHandshakeTimeout => {
+                store(&mut self.tls_handshake_timeout, value.into_duration())
+            }
             Id::Signals => store(&mut self.signals, value.into_signals()),
             Id::RestartSignals => store(&mut self.restart_signals, value.into_signals()),
             Id::RestartTimeout => store(&mut self.restart_timeout, value.into_duration()),

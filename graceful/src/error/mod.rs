@@ -107,6 +107,17 @@ pub enum Error {
         /// Its error, or its panic's message.
         error: String,
     },
+    /// A server's TLS could not be set up: a certificate or key file that
+    /// is missing, unreadable or holds nothing usable, or a key that does
+    /// not fit the certificate.
+    Tls {
+        /// The server.
+        server: String,
+        /// The file at fault, when one is.
+        file: Option<std::path::PathBuf>,
+        /// What is wrong.
+        reason: String,
+    },
     /// Two servers would listen on one address.
     DuplicateAddr {
         /// The address.
@@ -437,6 +448,20 @@ impl fmt::Display for Error {
             Error::Task { task, error } => {
                 write!(f, "background task {task:?} failed as it started: {error}")
             }
+            Error::Tls {
+                server,
+                file: Some(file),
+                reason,
+            } => write!(
+                f,
+                "server {server:?}: cannot use TLS file {}: {reason}",
+                file.display()
+            ),
+            Error::Tls {
+                server,
+                file: None,
+                reason,
+            } => write!(f, "server {server:?}: cannot set up TLS: {reason}"),
             Error::Startup(err) => write!(f, "start-up failed: {err}"),
             Error::Runtime(err) => write!(f, "cannot build the tokio runtime: {err}"),
             Error::Sentinel(err) => write!(f, "cannot start the sentinel thread: {err}"),

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use super::http_service::HttpService;
 use super::listen::{Listener, Stream};
 use super::protocol::{Protocols, StreamExecutor};
+use super::tls::TlsServer;
 use super::{conn, handshakes};
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
@@ -26,10 +27,12 @@ pub(super) async fn accept_loop<S: HttpService>(
     listener: Listener,
     server: Arc<ServerShared>,
     service: S,
+    tls: Option<TlsServer>,
 ) {
-    let builder = Arc::new(Protocols::new(StreamExecutor {
+    let executor = StreamExecutor {
         server: Arc::clone(&server),
-    }));
+    };
+    let builder = Arc::new(Protocols::new(executor, tls));
     let lifecycle = &*server.lifecycle;
     let mut refusing = pin!(lifecycle.refusing());
     let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());

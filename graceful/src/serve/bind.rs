@@ -4,9 +4,11 @@
 
 use std::io as stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::listen::Listener;
 use super::server::{Server, Spawn};
+use super::tls::{TlsServer, server_tls};
 use crate::addr::ListenAddr;
 use crate::config::Overrides;
 use crate::error::Error;
@@ -26,6 +28,7 @@ pub(crate) struct Bound {
     pub(crate) managed: bool,
     listener: Listener,
     spawn: Spawn,
+    tls: Option<TlsServer>,
 }
 
 impl Bound {
@@ -37,7 +40,7 @@ impl Bound {
 
     /// Starts accepting connections.
     pub(crate) fn serve(self, shared: Arc<ServerShared>) -> JoinHandle<()> {
-        (self.spawn)(self.listener, shared)
+        (self.spawn)(self.listener, shared, self.tls)
     }
 }
 
@@ -73,9 +76,12 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
 pub(crate) async fn bind_all(
     servers: Vec<Server>,
     overrides: &Overrides,
+    tls_handshake_timeout: Duration,
 ) -> Result<Vec<Bound>, Error> {
     let mut resolved = Vec::with_capacity(servers.len());
     for server in servers {
+        // Certificates first: a bad one fails the start before any bind.
+        let tls = server_tls(&server, tls_handshake_timeout)?;
         let addr_text = overrides
             .addr(&server.name)
             .map_or_else(|| server.addr.clone(), str::to_owned);
@@ -85,9 +91,9 @@ pub(crate) async fn bind_all(
             source,
         })?;
         if addr.tcp().is_none_or(|tcp| tcp.port() != 0) {
-            if let Some((other, _)) = resolved
+            if let Some((other, _, _)) = resolved
                 .iter()
-                .find(|(_, a): &&(Server, ListenAddr)| *a == addr)
+                .find(|(_, a, _): &&(Server, ListenAddr, _)| *a == addr)
             {
                 return Err(Error::DuplicateAddr {
                     addr,
@@ -98,14 +104,14 @@ pub(crate) async fn bind_all(
                 });
             }
         }
-        resolved.push((server, addr));
+        resolved.push((server, addr, tls));
     }
 
     // Inherited listeners (socket activation, or a restart's handoff) go
     // to the servers they are for; the others are bound.
     let servers: Vec<(&str, &ListenAddr)> = resolved
         .iter()
-        .map(|(server, addr)| (server.name.as_str(), addr))
+        .map(|(server, addr, _)| (server.name.as_str(), addr))
         .collect();
     let inherited = match Inherited::take().map_err(Error::Activation)? {
         Some(inherited) => inherited.assign(&servers).map_err(Error::Activation)?,
@@ -113,11 +119,13 @@ pub(crate) async fn bind_all(
     };
     let mut inherited = inherited.into_iter();
     let mut bound = Vec::with_capacity(resolved.len());
-    for (server, addr) in resolved {
-        bound.push(match inherited.next().flatten() {
+    for (server, addr, tls) in resolved {
+        let mut one = match inherited.next().flatten() {
             Some(listener) => adopt(server, listener)?,
             None => bind(server, addr).await?,
-        });
+        };
+        one.tls = tls;
+        bound.push(one);
     }
     Ok(bound)
 }
@@ -141,6 +149,7 @@ async fn bind(server: Server, addr: ListenAddr) -> Result<Bound, Error> {
         managed: false,
         listener,
         spawn: server.spawn,
+        tls: None,
     })
 }
 
@@ -166,6 +175,7 @@ fn adopt(server: Server, inherited: InheritedListener) -> Result<Bound, Error> {
         managed,
         listener,
         spawn: server.spawn,
+        tls: None,
     })
 }
 

@@ -32,6 +32,7 @@ use super::http_service::HttpService;
 use super::io::TrackedIo;
 use super::protocol::{Protocols, Serving};
 use super::service::Tracked;
+use super::tls::handshake;
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
 use crate::serve::accounts::{ConnState, OpenConnection};
@@ -45,6 +46,13 @@ pub(crate) async fn serve_connection<S: HttpService>(
 ) {
     let server = Arc::clone(&conn.server);
     let lifecycle = &*server.lifecycle;
+    let stream = match &protocols.tls {
+        None => stream,
+        Some(tls) => match handshake(tls, stream, &server).await {
+            Some(stream) => stream,
+            None => return,
+        },
+    };
     server.stats.open_connections.fetch_add(1, Relaxed);
     let io = TrackedIo::new(stream, Arc::clone(&conn));
     let mut connection = Serving::new(io, Tracked::new(service, Arc::clone(&conn)), protocols);

@@ -208,6 +208,9 @@ pub(crate) enum Stream {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
+    /// Once its TLS handshake is done (see `tls`).
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<Stream>>),
 }
 
 #[cfg(unix)]
@@ -216,6 +219,8 @@ impl std::os::fd::AsRawFd for Stream {
         match self {
             Stream::Tcp(stream) => stream.as_raw_fd(),
             Stream::Unix(stream) => stream.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(stream) => stream.get_ref().0.as_raw_fd(),
         }
     }
 }
@@ -227,6 +232,8 @@ macro_rules! either {
             Stream::Tcp($s) => $body,
             #[cfg(unix)]
             Stream::Unix($s) => $body,
+            #[cfg(feature = "tls")]
+            Stream::Tls($s) => $body,
         }
     };
 }

@@ -26,9 +26,16 @@ pub(crate) mod router;
 pub(crate) mod server;
 mod service;
 pub(crate) mod stream;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls/off.rs"]
+pub(crate) mod tls;
 
 pub(crate) use bind::{Bound, bind_all, validate};
 #[cfg(feature = "tower")]
 pub use http_service::TowerService;
 pub use http_service::{HttpService, Request};
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::Tls;

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use super::http_service::HttpService;
 use super::io::TrackedIo;
 use super::service::Tracked;
+use super::tls::TlsServer;
 use crate::error::BoxError;
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
@@ -61,10 +62,12 @@ where
 pub(crate) struct Protocols {
     h1: http1::Builder,
     h2: http2::Builder<StreamExecutor>,
+    /// The TLS every connection first completes, if the server has it.
+    pub(crate) tls: Option<TlsServer>,
 }
 
 impl Protocols {
-    pub(crate) fn new(executor: StreamExecutor) -> Self {
+    pub(crate) fn new(executor: StreamExecutor, tls: Option<TlsServer>) -> Self {
         let mut h1 = http1::Builder::new();
         // A client that half-closes its socket after its request still gets
         // the response.
@@ -72,6 +75,7 @@ impl Protocols {
         Protocols {
             h1,
             h2: http2::Builder::new(executor),
+            tls,
         }
     }
 }

@@ -11,11 +11,13 @@ use super::http_service::HttpService;
 #[cfg(feature = "tower")]
 use super::http_service::TowerService;
 use super::listen::Listener;
+use super::tls::TlsServer;
 use crate::serve::accounts::ServerShared;
 use crate::site::Site;
 
 /// How a bound listener is served: the accept loop, with the service.
-pub(super) type Spawn = Box<dyn FnOnce(Listener, Arc<ServerShared>) -> JoinHandle<()> + Send>;
+pub(super) type Spawn =
+    Box<dyn FnOnce(Listener, Arc<ServerShared>, Option<TlsServer>) -> JoinHandle<()> + Send>;
 
 /// A named HTTP server: an address and a service.
 ///
@@ -40,6 +42,8 @@ pub struct Server {
     pub(super) addr: String,
     pub(super) source: Site,
     pub(super) spawn: Spawn,
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<super::tls::Tls>,
 }
 
 impl fmt::Debug for Server {
@@ -78,9 +82,11 @@ impl Server {
             name: name.into(),
             addr: addr.into(),
             source: Site::caller(),
-            spawn: Box::new(move |listener, shared| {
-                tokio::spawn(accept::accept_loop(listener, shared, service))
+            spawn: Box::new(move |listener, shared, tls| {
+                tokio::spawn(accept::accept_loop(listener, shared, service, tls))
             }),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -106,6 +112,25 @@ impl Server {
             addr,
             hyper_util::service::TowerToHyperService::new(service),
         )
+    }
+
+    /// Serves TLS: every connection completes a handshake first, within
+    /// `tls_handshake_timeout`, with ALPN offering `h2` and `http/1.1`; the
+    /// certificate and key are read when the app starts (a bad one is a
+    /// start-up error, exit code 2). Needs the `tls` feature.
+    ///
+    /// ```no_run
+    /// # use graceful::hyper::{Response, service::service_fn};
+    /// # let svc = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+    /// let server = graceful::Server::new("api", "0.0.0.0:8443", svc)
+    ///     .tls(graceful::Tls::from_pem_files("tls.crt", "tls.key"));
+    /// # drop(server);
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: super::tls::Tls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets where the server was declared, for error messages.

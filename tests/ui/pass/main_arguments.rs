@@ -17,6 +17,7 @@ async fn api() -> &'static str {
     header_read_timeout = "10s",
     progress_interval = "500ms",
     upgrade_timeout = "1s",
+    tls_handshake_timeout = "10s",
     signals = "TERM, INT",
     restart_signals = "USR1",
     restart_timeout = "1m",

@@ -30,6 +30,8 @@ pub enum Id {
     ProgressInterval,
     /// [`UPGRADE_TIMEOUT`](super::UPGRADE_TIMEOUT).
     UpgradeTimeout,
+    /// [`TLS_HANDSHAKE_TIMEOUT`](super::TLS_HANDSHAKE_TIMEOUT).
+    TlsHandshakeTimeout,
     /// [`SIGNALS`](super::SIGNALS).
     Signals,
     /// [`RESTART_SIGNALS`](super::RESTART_SIGNALS).

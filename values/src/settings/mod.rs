@@ -186,6 +186,17 @@ pub const HEALTH_PATH: Setting = Setting {
     meaning: "health endpoint (empty in the environment: none)",
 };
 
+/// `tls_handshake_timeout`: how long a TLS client may take to finish its
+/// handshake, from its accept.
+pub const TLS_HANDSHAKE_TIMEOUT: Setting = Setting {
+    id: Id::TlsHandshakeTimeout,
+    name: "tls_handshake_timeout",
+    env: "GRACEFUL_TLS_HANDSHAKE_TIMEOUT",
+    kind: Kind::Interval,
+    default: DefaultValue::Duration(Duration::from_secs(10)),
+    meaning: "TLS handshake deadline (feature `tls`)",
+};
+
 /// Every setting, in the order the docs list them.
 pub const SETTINGS: &[Setting] = &[
     SHUTDOWN_TIMEOUT,
@@ -198,6 +209,7 @@ pub const SETTINGS: &[Setting] = &[
     HEADER_READ_TIMEOUT,
     PROGRESS_INTERVAL,
     UPGRADE_TIMEOUT,
+    TLS_HANDSHAKE_TIMEOUT,
     SIGNALS,
     RESTART_SIGNALS,
     RESTART_TIMEOUT,

@@ -117,6 +117,13 @@ pub struct ServerReport {
     /// Connections closed while serving because they sent no complete first
     /// request head within the header read timeout.
     pub header_timeouts: u64,
+    /// TLS handshakes that failed (a client that does not trust the
+    /// certificate, speaks no common protocol, or is not TLS at all).
+    pub tls_handshakes_failed: u64,
+    /// TLS connections closed because their handshake did not finish within
+    /// `tls_handshake_timeout`, or was still under way a header grace after
+    /// the shutdown began.
+    pub tls_handshake_timeouts: u64,
 }
 
 /// How a shutdown callback ended.

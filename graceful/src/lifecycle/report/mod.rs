@@ -99,6 +99,8 @@ impl Report {
                 idle_closed = server.idle_closed,
                 connections_aborted = server.connections_aborted,
                 header_timeouts = server.header_timeouts,
+                tls_handshakes_failed = server.tls_handshakes_failed,
+                tls_handshake_timeouts = server.tls_handshake_timeouts,
                 upgraded = server.upgraded,
                 upgraded_closed = server.upgraded_closed,
                 upgraded_cut_off = server.upgraded_cut_off,
@@ -243,6 +245,8 @@ mod tests {
             upgraded_cut_off: 0,
             unanswered: 0,
             header_timeouts: 0,
+            tls_handshakes_failed: 0,
+            tls_handshake_timeouts: 0,
         }
     }
 

@@ -86,6 +86,8 @@ pub(crate) struct Stats {
     pub(crate) upgraded_closed: AtomicU64,
     pub(crate) upgraded_cut_off: AtomicU64,
     pub(crate) unanswered: AtomicU64,
+    pub(crate) tls_handshakes_failed: AtomicU64,
+    pub(crate) tls_handshake_timeouts: AtomicU64,
 }
 
 impl Stats {
@@ -223,6 +225,8 @@ impl ServerShared {
             upgraded_cut_off: s.upgraded_cut_off.load(Relaxed),
             unanswered: s.unanswered.load(Relaxed),
             header_timeouts: s.header_timeouts.load(Relaxed),
+            tls_handshakes_failed: s.tls_handshakes_failed.load(Relaxed),
+            tls_handshake_timeouts: s.tls_handshake_timeouts.load(Relaxed),
             connections_aborted: s.connections_aborted.load(Relaxed),
         }
     }

@@ -1,0 +1,294 @@
+//! TLS (feature `tls`) with clients nobody here wrote: `curl --cacert` over
+//! HTTP/1.1 and HTTP/2, `openssl s_client` for ALPN, the certificate served
+//! and the `close_notify` alert at each close; certificates made by the
+//! `openssl` command; a silent client cut at the handshake timeout while
+//! another is served; bad files refused at the start with exit code 2.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal::SIGTERM;
+use support::{Fixture, JSON, has, test_dir};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, and its key,
+/// made in `dir` under `name`.
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("the openssl command (Debian's openssl package)");
+    assert!(made.success(), "openssl req failed");
+    (cert, key)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temporary path")
+}
+
+/// The fixture serving TLS with `cert` and `key`.
+fn tls_fixture(cert: &Path, key: &Path, env: &[(&str, &str)]) -> Fixture {
+    let files = format!("{}:{}", path(cert), path(key));
+    let mut all = vec![("FIXTURE_TLS", files.as_str()), JSON];
+    all.extend_from_slice(env);
+    Fixture::spawn(&[], &all)
+}
+
+/// `curl` over TLS, trusting `cert`: the body and the HTTP version used.
+fn curl(cert: &Path, port: u16, version: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", version, "--cacert"])
+        .arg(cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_version}"])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "curl failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (body, version) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    (body.to_owned(), version.to_owned())
+}
+
+/// `openssl s_client` to `port`, offering `alpn`, with `input` written and
+/// its standard input then held open until `hold` ends; its whole output.
+/// It ends when the server closes (`-ign_eof`: its own input's end does not
+/// end it).
+async fn s_client(
+    port: u16,
+    alpn: &str,
+    input: &[u8],
+    hold: impl std::future::Future<Output = ()>,
+) -> String {
+    let mut child = tokio::process::Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args([
+            "-servername",
+            "localhost",
+            "-alpn",
+            alpn,
+            "-msg",
+            "-ign_eof",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl s_client");
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(input).await.expect("write to s_client");
+    hold.await;
+    let out = tokio::time::timeout(support::PATIENCE, child.wait_with_output())
+        .await
+        .expect("s_client ends once the server closes")
+        .expect("s_client's output");
+    drop(stdin);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `openssl s_client` to `port` offering `alpn`: the handshake, then its
+/// input's end closes it. Its whole output.
+fn handshake_only(port: u16, alpn: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost", "-alpn", alpn])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Whether the server sent its `close_notify` alert (`<<<` is what
+/// s_client received).
+fn heard_close_notify(output: &str) -> bool {
+    output.lines().any(|line| {
+        line.starts_with("<<<") && line.contains("Alert") && line.contains("close_notify")
+    }) || output.contains("warning close_notify")
+}
+
+#[tokio::test]
+async fn curl_is_served_over_http1_and_http2_with_the_certificate_given() {
+    let dir = test_dir("tls-curl");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    assert_eq!(
+        curl(&cert, port, "--http1.1"),
+        ("hello world".into(), "1.1".into())
+    );
+    // ALPN negotiates HTTP/2.
+    assert_eq!(
+        curl(&cert, port, "--http2"),
+        ("hello world".into(), "2".into())
+    );
+    let alpn = handshake_only(port, "h2");
+    assert!(alpn.contains("ALPN protocol: h2"), "{alpn}");
+    assert!(
+        alpn.contains("CN = localhost"),
+        "the certificate served: {alpn}"
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("served", 2), ("tls_handshakes_failed", 0)]);
+}
+
+#[tokio::test]
+async fn a_response_with_connection_close_ends_with_close_notify() {
+    let dir = test_dir("tls-close");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let output = s_client(port, "http/1.1", request, async {}).await;
+    assert!(output.contains("hello world"), "{output}");
+    assert!(heard_close_notify(&output), "no close_notify: {output}");
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_closed_in_the_drain_ends_with_close_notify() {
+    let dir = test_dir("tls-drain");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[("GRACEFUL_READ_GRACE", "50ms")]);
+    let port = app.addr("api").await.port();
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    // A keep-alive connection, idle after its response, when SIGTERM comes.
+    let app_ref = &app;
+    let output = s_client(port, "http/1.1", request, async {
+        app_ref
+            .wait_for_event(&[("message", "server report")])
+            .await;
+    });
+    let signal = async {
+        // Once the response is out, the connection is idle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app_ref.signal(SIGTERM);
+    };
+    let (output, ()) = tokio::join!(output, signal);
+    assert!(output.contains("hello world"), "{output}");
+    assert!(heard_close_notify(&output), "no close_notify: {output}");
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("served", 1), ("cut_off", 0)]);
+}
+
+#[tokio::test]
+async fn a_silent_client_is_cut_at_the_handshake_timeout_while_another_is_served() {
+    let dir = test_dir("tls-silent");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[("GRACEFUL_TLS_HANDSHAKE_TIMEOUT", "500ms")]);
+    let addr = app.addr("api").await;
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let connected = Instant::now();
+    // Meanwhile, a client that does its handshake is served.
+    assert_eq!(curl(&cert, addr.port(), "--http1.1").0, "hello world");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(support::PATIENCE, silent.read(&mut byte))
+        .await
+        .expect("the silent client is cut");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        connected.elapsed() >= Duration::from_millis(450),
+        "cut before its timeout: {:?}",
+        connected.elapsed()
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("served", 1), ("tls_handshake_timeouts", 1)]);
+}
+
+#[tokio::test]
+async fn bad_certificate_files_fail_the_start_with_exit_code_2_naming_the_server_and_the_file() {
+    let dir = test_dir("tls-bad");
+    let (cert, key) = certificate(&dir, "server");
+    let (_, other_key) = certificate(&dir, "other");
+    let missing = dir.join("missing.crt");
+    let not_pem = dir.join("empty.crt");
+    std::fs::write(&not_pem, "not a certificate\n").expect("write");
+    for (cert, key, file) in [
+        (&missing, &key, &missing),
+        (&not_pem, &key, &not_pem),
+        (&cert, &other_key, &other_key),
+    ] {
+        let mut app = tls_fixture(cert, key, &[]);
+        let (code, _) = app.exit().await;
+        let log = app.log();
+        assert_eq!(code, 2, "{log}");
+        assert!(!app.listened(), "a listener served: {log}");
+        let failed = app
+            .event_where(&[("startup", "failed")])
+            .unwrap_or_else(|| panic!("no start-up failure: {log}"));
+        let error = failed["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("server \"api\"") && error.contains(path(file)),
+            "{failed}"
+        );
+        assert!(has(&failed, &[("exit_code", "2")]), "{failed}");
+    }
+}
+
+#[tokio::test]
+async fn an_http2_request_in_flight_over_tls_is_drained_at_sigterm() {
+    let dir = test_dir("tls-h2-drain");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    let slow = tokio::task::spawn_blocking(move || {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--http2", "--cacert"])
+            .arg(&cert)
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            .args(["-w", "\n%{http_version} %{http_code}"])
+            .arg(format!("https://localhost:{port}/slow?ms=600"))
+            .output()
+            .expect("curl")
+    });
+    app.wait_for_event(&[("started", "slow")]).await;
+    app.signal(SIGTERM);
+    let out = slow.await.expect("curl ran");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Answered over HTTP/2 after the signal: the GOAWAY let it finish.
+    assert_eq!(text, "slow done\n2 200", "{}", app.log());
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("drained", 1), ("cut_off", 0)]);
+}
