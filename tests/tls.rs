@@ -292,3 +292,35 @@ async fn an_http2_request_in_flight_over_tls_is_drained_at_sigterm() {
     app.exit_clean(&[]).await;
     app.assert_report("api", &[("drained", 1), ("cut_off", 0)]);
 }
+
+#[tokio::test]
+async fn the_environment_names_a_server_s_certificate_and_key() {
+    let dir = test_dir("tls-env");
+    let (cert, key) = certificate(&dir, "server");
+    // A server given no TLS in code serves it from the environment's files.
+    let mut app = Fixture::spawn(
+        &[],
+        &[
+            ("GRACEFUL_TLS_CERT_API", path(&cert)),
+            ("GRACEFUL_TLS_KEY_API", path(&key)),
+            JSON,
+        ],
+    );
+    let port = app.addr("api").await.port();
+    assert_eq!(curl(&cert, port, "--http1.1").0, "hello world");
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+    // One of the two alone is a start-up error naming the other.
+    let mut half = Fixture::spawn(&[], &[("GRACEFUL_TLS_CERT_API", path(&cert)), JSON]);
+    let (code, _) = half.exit().await;
+    assert_eq!(code, 2, "{}", half.log());
+    let failed = half
+        .event_where(&[("startup", "failed")])
+        .unwrap_or_else(|| panic!("no start-up failure: {}", half.log()));
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("GRACEFUL_TLS_KEY_API must be set too")),
+        "{failed}"
+    );
+}

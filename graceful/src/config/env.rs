@@ -1,5 +1,6 @@
 //! Reading the environment: the one place that reads the settings'
 //! variables, once, at the start (`GRACEFUL_ADDR_<NAME>`,
+//! `GRACEFUL_TLS_CERT_<NAME>` and `GRACEFUL_TLS_KEY_<NAME>`,
 //! `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` and `GRACEFUL_TASK_TIMEOUT_<NAME>`
 //! into [`Overrides`]).
 
@@ -15,6 +16,12 @@ use crate::error::Error;
 
 /// Prefix of the per-server address override, `GRACEFUL_ADDR_<NAME>`.
 pub const ENV_ADDR_PREFIX: &str = "GRACEFUL_ADDR_";
+/// Prefix of a server's TLS certificate chain file (PEM),
+/// `GRACEFUL_TLS_CERT_<NAME>`; with `GRACEFUL_TLS_KEY_<NAME>`, the server
+/// serves TLS from these files (feature `tls`).
+pub const ENV_TLS_CERT_PREFIX: &str = "GRACEFUL_TLS_CERT_";
+/// Prefix of a server's TLS private key file (PEM), `GRACEFUL_TLS_KEY_<NAME>`.
+pub const ENV_TLS_KEY_PREFIX: &str = "GRACEFUL_TLS_KEY_";
 /// Prefix of the per-callback timeout override, `GRACEFUL_CALLBACK_TIMEOUT_<NAME>`.
 pub const ENV_CALLBACK_TIMEOUT_PREFIX: &str = "GRACEFUL_CALLBACK_TIMEOUT_";
 /// Prefix of the per-task stop budget override, `GRACEFUL_TASK_TIMEOUT_<NAME>`.
@@ -54,6 +61,7 @@ pub(crate) fn process_env(var: &str) -> Option<String> {
 #[derive(Debug, Default)]
 pub(crate) struct Overrides {
     addrs: HashMap<String, String>,
+    tls_files: HashMap<String, TlsFiles>,
     callback_timeouts: HashMap<String, Duration>,
     task_timeouts: HashMap<String, Duration>,
 }
@@ -74,6 +82,32 @@ impl Overrides {
         for &server in &named.servers {
             if let Some(addr) = env(&format!("{ENV_ADDR_PREFIX}{}", env_suffix(server))) {
                 overrides.addrs.insert(server.to_owned(), addr);
+            }
+            let cert_var = format!("{ENV_TLS_CERT_PREFIX}{}", env_suffix(server));
+            let key_var = format!("{ENV_TLS_KEY_PREFIX}{}", env_suffix(server));
+            match (env(&cert_var), env(&key_var)) {
+                (None, None) => {}
+                (Some(cert), Some(key)) => {
+                    let files = TlsFiles {
+                        cert: cert.into(),
+                        key: key.into(),
+                    };
+                    overrides.tls_files.insert(server.to_owned(), files);
+                }
+                (Some(value), None) => {
+                    return Err(invalid(
+                        &cert_var,
+                        &value,
+                        &format!("{key_var} must be set too"),
+                    ));
+                }
+                (None, Some(value)) => {
+                    return Err(invalid(
+                        &key_var,
+                        &value,
+                        &format!("{cert_var} must be set too"),
+                    ));
+                }
             }
         }
         for &callback in &named.callbacks {
@@ -98,6 +132,11 @@ impl Overrides {
         self.addrs.get(server).map(String::as_str)
     }
 
+    /// The TLS files the environment gives `server`, if it gives them.
+    pub(crate) fn tls_files(&self, server: &str) -> Option<&TlsFiles> {
+        self.tls_files.get(server)
+    }
+
     /// The timeout the environment gives `callback`, if it gives one.
     pub(crate) fn callback_timeout(&self, callback: &str) -> Option<Duration> {
         self.callback_timeouts.get(callback).copied()
@@ -107,6 +146,14 @@ impl Overrides {
     pub(crate) fn task_timeout(&self, task: &str) -> Option<Duration> {
         self.task_timeouts.get(task).copied()
     }
+}
+
+/// A server's certificate chain and key files, as the environment names
+/// them.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsFiles {
+    pub(crate) cert: std::path::PathBuf,
+    pub(crate) key: std::path::PathBuf,
 }
 
 /// Reads one duration variable.

@@ -34,6 +34,7 @@
 //! | one callback's timeout | [`Callback::timeout`](crate::Callback::timeout) | `GRACEFUL_CALLBACK_TIMEOUT_<NAME>` | `callback_timeout` |
 //! | one task's stop budget | [`Task::timeout`](crate::Task::timeout) | `GRACEFUL_TASK_TIMEOUT_<NAME>` | `task_timeout` |
 //! | a server's address | [`Server::new`](crate::Server::new) | `GRACEFUL_ADDR_<NAME>` | as declared |
+//! | a server's TLS certificate chain and key, PEM (feature `tls`; both or neither) | `Server::tls` | `GRACEFUL_TLS_CERT_<NAME>`, `GRACEFUL_TLS_KEY_<NAME>` | as in code; none |
 //! | the program a restart runs | (a wrapper script's `$0`) | `GRACEFUL_RESTART_PROGRAM` | the path the process was started as |
 //! | the default subscriber's format | (your own subscriber) | `GRACEFUL_LOG_FORMAT` (`text`, `json`) | `text` |
 //! | the default subscriber's filter | (your own subscriber) | `RUST_LOG` | `info` |
@@ -54,8 +55,11 @@ mod env;
 
 use crate::error::Error;
 
-pub use env::{ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, ENV_TASK_TIMEOUT_PREFIX, env_suffix};
-pub(crate) use env::{Lookup, Named, Overrides, invalid, process_env, signals_var};
+pub use env::{
+    ENV_ADDR_PREFIX, ENV_CALLBACK_TIMEOUT_PREFIX, ENV_TASK_TIMEOUT_PREFIX, ENV_TLS_CERT_PREFIX,
+    ENV_TLS_KEY_PREFIX, env_suffix,
+};
+pub(crate) use env::{Lookup, Named, Overrides, TlsFiles, invalid, process_env, signals_var};
 use graceful_values::Signal;
 
 pub use graceful_values::settings::{SETTINGS, markdown_table};

@@ -81,7 +81,11 @@ pub(crate) async fn bind_all(
     let mut resolved = Vec::with_capacity(servers.len());
     for server in servers {
         // Certificates first: a bad one fails the start before any bind.
-        let tls = server_tls(&server, tls_handshake_timeout)?;
+        let tls = server_tls(
+            &server,
+            overrides.tls_files(&server.name),
+            tls_handshake_timeout,
+        )?;
         let addr_text = overrides
             .addr(&server.name)
             .map_or_else(|| server.addr.clone(), str::to_owned);

@@ -26,6 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::TlsFiles;
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
@@ -142,14 +143,17 @@ fn from_files(server: &str, cert: &PathBuf, key: &PathBuf) -> Result<ServerConfi
     Ok(config)
 }
 
-/// The TLS of `server`, if it has one, its files read now.
+/// The TLS of `server`, if it has one, its files read now: the files the
+/// environment names (`from_env`) win over what the code gave.
 pub(crate) fn server_tls(
     server: &Server,
+    from_env: Option<&TlsFiles>,
     handshake_timeout: Duration,
 ) -> Result<Option<TlsServer>, Error> {
-    server
-        .tls
+    let from_env = from_env.map(|files| Tls::from_pem_files(&files.cert, &files.key));
+    from_env
         .as_ref()
+        .or(server.tls.as_ref())
         .map(|tls| {
             Ok(TlsServer {
                 acceptor: tls.acceptor(&server.name)?,

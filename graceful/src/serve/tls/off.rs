@@ -2,6 +2,8 @@
 //! same names as the feature's, so that serving is written once; the
 //! types are uninhabited, and every branch on them compiles away.
 
+use crate::config::TlsFiles;
+use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
 use crate::serve::server::Server;
@@ -10,12 +12,24 @@ use crate::serve::server::Server;
 #[derive(Clone, Debug)]
 pub(crate) enum TlsServer {}
 
-/// No server has TLS.
+/// No server has TLS; files named by the environment are an error, not a
+/// server quietly serving cleartext.
 pub(crate) fn server_tls(
-    _server: &Server,
+    server: &Server,
+    from_env: Option<&TlsFiles>,
     _handshake_timeout: std::time::Duration,
-) -> Result<Option<TlsServer>, crate::error::Error> {
-    Ok(None)
+) -> Result<Option<TlsServer>, Error> {
+    match from_env {
+        None => Ok(None),
+        Some(files) => Err(Error::Tls {
+            server: server.name.clone(),
+            file: Some(files.cert.clone()),
+            reason: format!(
+                "the environment asks for TLS with it and {}, and this build has no TLS (the `tls` feature of graceful)",
+                files.key.display()
+            ),
+        }),
+    }
 }
 
 /// Never called: there is no [`TlsServer`] to call it with.
@@ -25,4 +39,33 @@ pub(crate) async fn handshake(
     _server: &ServerShared,
 ) -> Option<Stream> {
     match *tls {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_files_from_the_environment_are_an_error_without_the_feature() {
+        let service = hyper::service::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(String::new()))
+        });
+        let server = Server::new("api", "127.0.0.1:0", service);
+        assert!(matches!(
+            server_tls(&server, None, std::time::Duration::ZERO),
+            Ok(None)
+        ));
+        let files = TlsFiles {
+            cert: "tls.crt".into(),
+            key: "tls.key".into(),
+        };
+        let err = server_tls(&server, Some(&files), std::time::Duration::ZERO)
+            .err()
+            .map(|err| err.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("\"api\"") && err.contains("tls.crt") && err.contains("`tls` feature"),
+            "{err}"
+        );
+    }
 }
