@@ -606,3 +606,34 @@ async fn a_report_hook_that_never_returns_does_not_hold_the_exit() {
         app.log()
     );
 }
+
+#[tokio::test]
+async fn the_tls_example_makes_its_certificate_and_serves_curl_over_http2() {
+    let dir = support::test_dir("tls-example");
+    let dir_text = dir.to_str().expect("a UTF-8 temporary path");
+    let mut app = Fixture::example(
+        "tls",
+        &[
+            ("GRACEFUL_ADDR_API", "127.0.0.1:0"),
+            ("TLS_DIR", dir_text),
+            JSON,
+        ],
+    );
+    let port = app.addr("api").await.port();
+    let cert = dir.join("cert.pem");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2", "--cacert"])
+        .arg(&cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello over TLS (HTTP/2.0)\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+}
