@@ -324,3 +324,35 @@ async fn the_environment_names_a_server_s_certificate_and_key() {
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn the_server_attribute_names_its_certificate_and_key() {
+    let dir = test_dir("tls-attribute");
+    let (cert, key) = certificate(&dir, "server");
+    std::fs::rename(&cert, dir.join("cert.pem")).expect("rename");
+    std::fs::rename(&key, dir.join("key.pem")).expect("rename");
+    let binary: &Path = env!("CARGO_BIN_EXE_tls-attribute-fixture").as_ref();
+    let mut app = Fixture::spawn_in(binary, &dir, &[JSON]);
+    let port = app.addr("api").await.port();
+    let cert = dir.join("cert.pem");
+    assert_eq!(
+        curl(&cert, port, "--http2"),
+        ("hello over TLS".into(), "2".into())
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+    // Without the files, the start fails naming the file.
+    std::fs::remove_file(&cert).expect("remove");
+    let mut app = Fixture::spawn_in(binary, &dir, &[JSON]);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    let failed = app
+        .event_where(&[("startup", "failed")])
+        .unwrap_or_else(|| panic!("no start-up failure: {}", app.log()));
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cert.pem")),
+        "{failed}"
+    );
+}

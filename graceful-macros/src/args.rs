@@ -74,6 +74,14 @@ pub(crate) const SERVER_KEYS: &[Key] = &[
         kind: ValueKind::Str,
     },
     Key {
+        name: "tls_cert",
+        kind: ValueKind::Str,
+    },
+    Key {
+        name: "tls_key",
+        kind: ValueKind::Str,
+    },
+    Key {
         name: "crate",
         kind: ValueKind::Path,
     },

@@ -11,7 +11,7 @@ use crate::args::{self, Args};
 use crate::errors::Errors;
 use crate::validate;
 
-/// `#[graceful::server(name, addr, path, crate)]`.
+/// `#[graceful::server(name, addr, path, tls_cert, tls_key, crate)]`.
 pub(crate) struct ServerArgs {
     /// The server's name, given; else the function's.
     pub(crate) name: Option<LitStr>,
@@ -19,6 +19,8 @@ pub(crate) struct ServerArgs {
     pub(crate) addr: Option<LitStr>,
     /// The path this function serves.
     pub(crate) path: Option<LitStr>,
+    /// Its TLS certificate chain and key files, given together, with `addr`.
+    pub(crate) tls: Option<(LitStr, LitStr)>,
     /// The path to the runtime crate.
     pub(crate) krate: syn::Path,
 }
@@ -70,6 +72,12 @@ impl ServerArgs {
             name: args.str("name").cloned(),
             addr: args.str("addr").cloned(),
             path: args.str("path").cloned(),
+            tls: validate::tls_files(
+                args.str("tls_cert"),
+                args.str("tls_key"),
+                args.str("addr").is_some(),
+                errors,
+            ),
             krate: args.krate(),
         };
         match &parsed.name {

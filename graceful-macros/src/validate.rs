@@ -147,6 +147,42 @@ pub(crate) fn addr(lit: &LitStr, errors: &mut Errors) {
     }
 }
 
+/// `tls_cert` and `tls_key`: both or neither, and with `addr` (the
+/// function that declares the server's address declares its TLS).
+pub(crate) fn tls_files(
+    cert: Option<&LitStr>,
+    key: Option<&LitStr>,
+    with_addr: bool,
+    errors: &mut Errors,
+) -> Option<(LitStr, LitStr)> {
+    match (cert, key) {
+        (None, None) => None,
+        (Some(cert), None) => {
+            errors.push(syn::Error::new(
+                cert.span(),
+                "`tls_cert` needs `tls_key`: give the certificate chain and its private key together",
+            ));
+            None
+        }
+        (None, Some(key)) => {
+            errors.push(syn::Error::new(
+                key.span(),
+                "`tls_key` needs `tls_cert`: give the certificate chain and its private key together",
+            ));
+            None
+        }
+        (Some(cert), Some(key)) if !with_addr => {
+            errors.push(syn::Error::new(
+                cert.span(),
+                "`tls_cert` goes with `addr`: the function that declares the server's address declares its TLS",
+            ));
+            let _ = key;
+            None
+        }
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+    }
+}
+
 /// A path literal: starts with `/`, as the runtime's parser requires.
 pub(crate) fn path(lit: &LitStr, errors: &mut Errors) {
     if let Err(reason) = graceful_values::settings::parse_path(&lit.value()) {

@@ -12,7 +12,22 @@ pub use crate::app::one_shot::{
     CallbackFuture, CallbackRegistration, CallbackRun, TaskRegistration, TaskRun,
 };
 pub use crate::app::params::{Assembly, CallbackParam, HandlerParam, ServiceParam, TaskParam};
-pub use crate::app::registry::{ServerKind, ServerRegistration};
+pub use crate::app::registry::{ServerKind, ServerRegistration, TlsFiles};
+
+/// What `#[graceful::server(tls_cert, tls_key)]` checks at compile time:
+/// `()` with the `tls` feature.
+#[cfg(feature = "tls")]
+pub const TLS_FEATURE: () = ();
+/// What `#[graceful::server(tls_cert, tls_key)]` checks at compile time:
+/// without the `tls` feature, not `()`, so the attribute does not compile
+/// (the error names this type).
+#[cfg(not(feature = "tls"))]
+pub const TLS_FEATURE: EnableTheTlsFeatureOfGraceful = EnableTheTlsFeatureOfGraceful;
+/// The type of [`TLS_FEATURE`] in a build without the `tls` feature: its
+/// name is the compile error's advice.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+pub struct EnableTheTlsFeatureOfGraceful;
 pub use crate::app::state::{MissingState, States};
 pub use crate::hook::HookResult;
 pub use crate::serve::Server;

@@ -66,6 +66,10 @@
 //!   `404`. Give `addr` once per server.
 //! - With the `tower` feature, a plain `fn` returning an `axum::Router` (any
 //!   `tower::Service`) serves the whole server, routing and middleware kept.
+//! - With the `tls` feature, `tls_cert = "..."` and `tls_key = "..."` (PEM
+//!   files, given with `addr`) make the server serve TLS (see `Tls`);
+//!   `GRACEFUL_TLS_CERT_<NAME>` and `GRACEFUL_TLS_KEY_<NAME>` override them.
+//!   Without the feature, the attribute does not compile.
 //!
 //! ```no_run
 //! use graceful::hyper::StatusCode;

@@ -56,6 +56,17 @@ impl Fixture {
         Fixture::program(env!("CARGO_BIN_EXE_attribute-fixture").as_ref(), &[], env)
     }
 
+    /// Starts the program at `path` in the directory `dir`.
+    pub fn spawn_in(
+        path: &std::path::Path,
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Fixture {
+        let mut command = Command::new(path);
+        command.current_dir(dir);
+        Fixture::command(command, &[], env)
+    }
+
     /// Starts the program at `path`.
     pub fn spawn_program(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Fixture {
         Fixture::program(path, args, env)

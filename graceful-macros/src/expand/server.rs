@@ -129,12 +129,25 @@ fn registration(f: &ItemFn, args: &ServerArgs, kind: TokenStream) -> TokenStream
     let addr = option(krate, args.addr.as_ref());
     let path = option(krate, args.path.as_ref());
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
+    // At the certificate's token: a build without the runtime's `tls`
+    // feature is a compile error there.
+    let needs_tls = args.tls.as_ref().map(
+        |(cert, _)| quote_spanned!(cert.span()=> const _: () = #krate::__private::TLS_FEATURE;),
+    );
+    let tls = option(
+        krate,
+        args.tls
+            .as_ref()
+            .map(|(cert, key)| quote!(#krate::__private::TlsFiles { cert: #cert, key: #key })),
+    );
     quote! {
+        #needs_tls
         #krate::__private::inventory::submit! {
             #krate::__private::ServerRegistration {
                 name: #name,
                 addr: #addr,
                 path: #path,
+                tls: #tls,
                 function: #function,
                 file: ::core::file!(),
                 line: #line,

@@ -35,6 +35,8 @@ pub struct ServerRegistration {
     pub addr: Option<&'static str>,
     /// The path this function serves; `None` serves every path no other does.
     pub path: Option<&'static str>,
+    /// Its TLS files, given with the address (feature `tls`).
+    pub tls: Option<TlsFiles>,
     /// The function's name.
     pub function: &'static str,
     /// Where it is declared.
@@ -43,6 +45,16 @@ pub struct ServerRegistration {
     pub line: u32,
     /// What it is.
     pub kind: ServerKind,
+}
+
+/// A server's TLS certificate chain and key files, as `#[graceful::server]`
+/// gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsFiles {
+    /// The certificate chain, PEM.
+    pub cert: &'static str,
+    /// Its private key, PEM.
+    pub key: &'static str,
 }
 
 /// A handler, or a whole service.
@@ -188,13 +200,15 @@ fn assemble(
             _ => {}
         }
     }
-    let Some((_, addr)) = with_addr else {
+    let Some((declaring, addr)) = with_addr else {
         return Err(Problem::NoAddress {
             server: server(),
             functions: group.iter().map(|r| r.site()).collect(),
         });
     };
     let source = group[0].site();
+    let tls = declaring.tls;
+    let finish = |server: Server| with_tls(server.declared_at(source), tls);
 
     // A service serves the whole server, alone.
     let service = group.iter().find_map(|r| match r.kind {
@@ -215,7 +229,7 @@ fn assemble(
             make(name.to_owned(), addr.to_owned(), assembly)
         }));
         return match made {
-            Ok(Ok(server)) => Ok(server.declared_at(source)),
+            Ok(Ok(server)) => Ok(finish(server)),
             Ok(Err(absent)) => Err(missing(service, absent)),
             Err(payload) => Err(Problem::Panicked {
                 function: service.site(),
@@ -236,7 +250,7 @@ fn assemble(
     if let [only] = group {
         if let ServerKind::Handler { alone, .. } = only.kind {
             return alone(name.to_owned(), addr.to_owned(), only.path, assembly)
-                .map(|server| server.declared_at(source))
+                .map(finish)
                 .map_err(|absent| missing(only, absent));
         }
     }
@@ -249,7 +263,21 @@ fn assemble(
             );
         }
     }
-    Ok(routes
-        .into_server(name, addr, handle.clone())
-        .declared_at(source))
+    Ok(finish(routes.into_server(name, addr, handle.clone())))
+}
+
+/// `server`, serving the TLS its attribute gave.
+#[cfg(feature = "tls")]
+fn with_tls(server: Server, tls: Option<TlsFiles>) -> Server {
+    match tls {
+        Some(files) => server.tls(crate::serve::Tls::from_pem_files(files.cert, files.key)),
+        None => server,
+    }
+}
+
+/// Without the feature, an attribute that gives TLS does not compile (see
+/// `__private::TLS_FEATURE`): there is none to add.
+#[cfg(not(feature = "tls"))]
+fn with_tls(server: Server, _tls: Option<TlsFiles>) -> Server {
+    server
 }
