@@ -30,7 +30,7 @@ fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-nodes", "-days", "30", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")
         .arg(&key)
@@ -355,4 +355,82 @@ async fn the_server_attribute_names_its_certificate_and_key() {
             .is_some_and(|e| e.contains("cert.pem")),
         "{failed}"
     );
+}
+
+/// A self-signed certificate for `localhost` valid from `not_before` to
+/// `not_after`, made with rcgen (the `openssl` command cannot date one in
+/// the past), and its key, in `dir`.
+fn dated_certificate(
+    dir: &Path,
+    name: &str,
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+) -> (PathBuf, PathBuf) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let cert = params.self_signed(&key).expect("a certificate");
+    let (cert_path, key_path) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert_path, cert.pem()).expect("write");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write");
+    (cert_path, key_path)
+}
+
+#[tokio::test]
+async fn an_expired_certificate_fails_the_start_and_one_near_its_end_is_warned_of() {
+    let dir = test_dir("tls-dates");
+    let now = time::OffsetDateTime::now_utc();
+    let (expired, expired_key) = dated_certificate(
+        &dir,
+        "expired",
+        now - time::Duration::days(30),
+        now - time::Duration::days(1),
+    );
+    let mut app = tls_fixture(&expired, &expired_key, &[]);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    assert!(!app.listened(), "{}", app.log());
+    let failed = app
+        .event_where(&[("startup", "failed")])
+        .unwrap_or_else(|| panic!("no start-up failure: {}", app.log()));
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(path(&expired)) && error.contains("expired"),
+        "{failed}"
+    );
+
+    let (soon, soon_key) = dated_certificate(
+        &dir,
+        "soon",
+        now - time::Duration::days(1),
+        now + time::Duration::days(2),
+    );
+    let mut app = tls_fixture(&soon, &soon_key, &[]);
+    app.addr("api").await;
+    let warned = app
+        .event_where(&[("tls_certificate", "expiring"), ("server", "api")])
+        .unwrap_or_else(|| panic!("no warning: {}", app.log()));
+    assert!(
+        has(&warned, &[("expires_in_days", "1")]) || has(&warned, &[("expires_in_days", "2")]),
+        "{warned}"
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+
+    // A certificate far from its end is logged, not warned of.
+    let (cert, key) = certificate(&dir, "fine");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    app.addr("api").await;
+    assert!(
+        app.event_where(&[("tls_certificate", "valid"), ("server", "api")])
+            .is_some(),
+        "{}",
+        app.log()
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
 }

@@ -69,8 +69,10 @@ impl Tls {
     /// The certificate chain in `cert` (PEM, the server's certificate first)
     /// and its private key in `key` (PEM: PKCS#8, PKCS#1 or SEC1), read when
     /// the app starts. A file that is missing, unreadable, holds no
-    /// certificate or no key, or a key that does not match the certificate,
-    /// is a start-up error naming the server and the file (exit code 2).
+    /// certificate or no key, a key that does not match the certificate, or
+    /// a certificate that is not valid now, is a start-up error naming the
+    /// server and the file (exit code 2). The certificate's end is logged,
+    /// as a warning when fewer than 7 days are left.
     ///
     /// ```no_run
     /// let tls = graceful::Tls::from_pem_files("tls.crt", "tls.key");
@@ -128,9 +130,10 @@ fn from_files(server: &str, cert: &PathBuf, key: &PathBuf) -> Result<ServerConfi
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|err| fail(cert, err.to_string()))?;
-    if chain.is_empty() {
+    let Some(first) = chain.first() else {
         return Err(fail(cert, "no certificate in the file".to_owned()));
-    }
+    };
+    check_validity(server, first).map_err(|reason| fail(cert, reason))?;
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|err| fail(key, err.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -161,6 +164,35 @@ pub(crate) fn server_tls(
             })
         })
         .transpose()
+}
+
+/// Fewer days than this left on a certificate, and the start warns.
+const EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Refuses a certificate that is not valid now; logs when it ends, with a
+/// warning when that is near.
+fn check_validity(server: &str, cert: &CertificateDer<'_>) -> Result<(), String> {
+    use x509_cert::der::Decode;
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref())
+        .map_err(|err| format!("not an X.509 certificate: {err}"))?;
+    let validity = &parsed.tbs_certificate.validity;
+    let now = std::time::SystemTime::now();
+    if now < validity.not_before.to_system_time() {
+        return Err(format!(
+            "the certificate is not valid before {}",
+            validity.not_before
+        ));
+    }
+    let Ok(left) = validity.not_after.to_system_time().duration_since(now) else {
+        return Err(format!("the certificate expired at {}", validity.not_after));
+    };
+    let days = left.as_secs() / (24 * 3600);
+    if left < EXPIRY_WARNING {
+        tracing::warn!(server, expires = %validity.not_after, expires_in_days = days, tls_certificate = "expiring", "the TLS certificate expires soon");
+    } else {
+        tracing::info!(server, expires = %validity.not_after, expires_in_days = days, tls_certificate = "valid", "TLS certificate");
+    }
+    Ok(())
 }
 
 /// A TLS server's acceptor and handshake deadline.
