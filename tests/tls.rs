@@ -434,3 +434,137 @@ async fn an_expired_certificate_fails_the_start_and_one_near_its_end_is_warned_o
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
 }
+
+/// Points `dir/..data` at `dir/<version>`, atomically, as the kubelet and
+/// cert-manager swap a mounted secret: a new link renamed over the old.
+fn swap_data(dir: &Path, version: &str) {
+    let link = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(version, &link).expect("symlink");
+    std::fs::rename(&link, dir.join("..data")).expect("rename over ..data");
+}
+
+/// The subject of the certificate the server at `port` serves.
+fn served_subject(port: u16) -> String {
+    let out = handshake_only(port, "http/1.1");
+    out.lines()
+        .find(|line| line.starts_with("subject="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A certificate for `localhost` whose subject is `cn`, made by `openssl`.
+fn named_certificate(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("a directory");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success(), "openssl req failed");
+    (cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_renewed_by_a_directory_swap_is_served_without_refusing_anything() {
+    let dir = test_dir("tls-reload");
+    let (v1, _) = named_certificate(&dir.join("v1"), "renewed-v1");
+    let (v2, _) = named_certificate(&dir.join("v2"), "renewed-v2");
+    // v3: a certificate with a key that does not fit it, as a half-written
+    // renewal leaves it.
+    let (v3, _) = named_certificate(&dir.join("v3"), "renewed-v3");
+    let (_, other_key) = named_certificate(&dir.join("other"), "other");
+    std::fs::copy(&other_key, dir.join("v3").join("key.pem")).expect("copy");
+    // The mounted secret: cert.pem -> ..data/cert.pem, ..data -> v1.
+    swap_data(&dir, "v1");
+    std::os::unix::fs::symlink("..data/cert.pem", dir.join("cert.pem")).expect("symlink");
+    std::os::unix::fs::symlink("..data/key.pem", dir.join("key.pem")).expect("symlink");
+    // Clients trust both, as they trust one CA in practice.
+    let bundle = dir.join("bundle.pem");
+    let both = [
+        std::fs::read_to_string(&v1).unwrap(),
+        std::fs::read_to_string(&v2).unwrap(),
+        std::fs::read_to_string(&v3).unwrap(),
+    ]
+    .concat();
+    std::fs::write(&bundle, both).expect("write");
+
+    let mut app = tls_fixture(&dir.join("cert.pem"), &dir.join("key.pem"), &[]);
+    let port = app.addr("api").await.port();
+    assert!(
+        served_subject(port).contains("renewed-v1"),
+        "{}",
+        served_subject(port)
+    );
+
+    // New connections all along, across the swap.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, bundle) = (std::sync::Arc::clone(&stop), bundle.clone());
+        tokio::task::spawn_blocking(move || {
+            let (mut served, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = Command::new("curl")
+                    .args(["-sS", "--max-time", "10", "--cacert"])
+                    .arg(&bundle)
+                    .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+                    .arg(format!("https://localhost:{port}/"))
+                    .output()
+                    .expect("curl");
+                if out.status.success() && out.stdout == b"hello world" {
+                    served += 1;
+                } else {
+                    failed.push(String::from_utf8_lossy(&out.stderr).into_owned());
+                }
+            }
+            (served, failed)
+        })
+    };
+    swap_data(&dir, "v2");
+    app.wait_for_event(&[("tls_certificate", "reloaded")]).await;
+    assert!(
+        served_subject(port).contains("renewed-v2"),
+        "{}",
+        served_subject(port)
+    );
+
+    // A pair that does not load is logged, and the one before stays.
+    swap_data(&dir, "v3");
+    let failed = app
+        .wait_for_event(&[("tls_certificate", "reload-failed")])
+        .await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("does not fit")),
+        "{failed}"
+    );
+    assert!(
+        served_subject(port).contains("renewed-v2"),
+        "{}",
+        served_subject(port)
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (served, failures) = load.await.expect("the load ran");
+    eprintln!("{served} requests on new connections across the swaps");
+    assert!(failures.is_empty(), "refused or failed: {failures:#?}");
+    assert!(served > 0);
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+}

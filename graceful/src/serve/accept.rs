@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use super::http_service::HttpService;
 use super::listen::{Listener, Stream};
 use super::protocol::{Protocols, StreamExecutor};
-use super::tls::TlsServer;
+use super::tls::{TlsServer, start_watching};
 use super::{conn, handshakes};
 use crate::lifecycle::Phase;
 use crate::lifecycle::moment::Moment;
@@ -27,8 +27,10 @@ pub(super) async fn accept_loop<S: HttpService>(
     listener: Listener,
     server: Arc<ServerShared>,
     service: S,
-    tls: Option<TlsServer>,
+    mut tls: Option<TlsServer>,
 ) {
+    // New handshakes use a renewed certificate while this loop accepts.
+    let _watching = start_watching(&mut tls);
     let executor = StreamExecutor {
         server: Arc::clone(&server),
     };

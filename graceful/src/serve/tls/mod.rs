@@ -14,6 +14,12 @@
 //! grace: a silent client can neither hold a connection nor the drain.
 //! The stream closes with `close_notify` (tokio-rustls sends it on
 //! shutdown, before the FIN).
+//!
+//! - this module: [`Tls`] as the user gives it, and the handshake;
+//! - `files`: a certificate chain and key read from PEM and checked (the key
+//!   fits, the certificate is valid now);
+//! - `reload`: the certificate renewed while serving (a lock-free resolver,
+//!   and the watch of the files).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,10 +27,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+mod files;
+mod reload;
+
 use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::task::AbortOnDropHandle;
+
+use files::PemFiles;
+use reload::{Resolver, Watch};
 
 use crate::config::TlsFiles;
 use crate::error::Error;
@@ -101,49 +112,46 @@ impl Tls {
         }
     }
 
-    /// The acceptor of server `server`, its files read now.
-    pub(crate) fn acceptor(&self, server: &str) -> Result<TlsAcceptor, Error> {
-        let config = match &self.source {
-            Source::Files { cert, key } => Arc::new(from_files(server, cert, key)?),
+    /// The acceptor of server `server`, its files read now, and what
+    /// watches them for a renewal.
+    pub(crate) fn load(&self, server: &str) -> Result<(TlsAcceptor, Option<Watch>), Error> {
+        let (config, watch) = match &self.source {
+            Source::Files { cert, key } => {
+                let files = PemFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                };
+                let provider = files::provider();
+                let resolver = Arc::new(Resolver::new(files.load(server, &provider)?));
+                let mut config = ServerConfig::builder_with_provider(Arc::clone(&provider))
+                    .with_safe_default_protocol_versions()
+                    .map_err(|err| Error::Tls {
+                        server: server.to_owned(),
+                        file: None,
+                        reason: err.to_string(),
+                    })?
+                    .with_no_client_auth()
+                    .with_cert_resolver(
+                        Arc::clone(&resolver) as Arc<dyn rustls::server::ResolvesServerCert>
+                    );
+                config.alpn_protocols = alpn();
+                let watch = Watch::new(server.to_owned(), files, resolver, provider);
+                (Arc::new(config), Some(watch))
+            }
             Source::Config(config) if config.alpn_protocols.is_empty() => {
                 let mut config = ServerConfig::clone(config);
                 config.alpn_protocols = alpn();
-                Arc::new(config)
+                (Arc::new(config), None)
             }
-            Source::Config(config) => Arc::clone(config),
+            Source::Config(config) => (Arc::clone(config), None),
         };
-        Ok(TlsAcceptor::from(config))
+        Ok((TlsAcceptor::from(config), watch))
     }
 }
 
 /// What the server speaks, most preferred first.
 fn alpn() -> Vec<Vec<u8>> {
     vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-}
-
-fn from_files(server: &str, cert: &PathBuf, key: &PathBuf) -> Result<ServerConfig, Error> {
-    let fail = |file: &PathBuf, reason: String| Error::Tls {
-        server: server.to_owned(),
-        file: Some(file.clone()),
-        reason,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| fail(cert, err.to_string()))?;
-    let Some(first) = chain.first() else {
-        return Err(fail(cert, "no certificate in the file".to_owned()));
-    };
-    check_validity(server, first).map_err(|reason| fail(cert, reason))?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|err| fail(key, err.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| fail(cert, err.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(|err| fail(key, format!("the key does not fit the certificate: {err}")))?;
-    config.alpn_protocols = alpn();
-    Ok(config)
 }
 
 /// The TLS of `server`, if it has one, its files read now: the files the
@@ -158,48 +166,29 @@ pub(crate) fn server_tls(
         .as_ref()
         .or(server.tls.as_ref())
         .map(|tls| {
+            let (acceptor, watch) = tls.load(&server.name)?;
             Ok(TlsServer {
-                acceptor: tls.acceptor(&server.name)?,
+                acceptor,
                 handshake_timeout,
+                watch,
             })
         })
         .transpose()
 }
 
-/// Fewer days than this left on a certificate, and the start warns.
-const EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Refuses a certificate that is not valid now; logs when it ends, with a
-/// warning when that is near.
-fn check_validity(server: &str, cert: &CertificateDer<'_>) -> Result<(), String> {
-    use x509_cert::der::Decode;
-    let parsed = x509_cert::Certificate::from_der(cert.as_ref())
-        .map_err(|err| format!("not an X.509 certificate: {err}"))?;
-    let validity = &parsed.tbs_certificate.validity;
-    let now = std::time::SystemTime::now();
-    if now < validity.not_before.to_system_time() {
-        return Err(format!(
-            "the certificate is not valid before {}",
-            validity.not_before
-        ));
-    }
-    let Ok(left) = validity.not_after.to_system_time().duration_since(now) else {
-        return Err(format!("the certificate expired at {}", validity.not_after));
-    };
-    let days = left.as_secs() / (24 * 3600);
-    if left < EXPIRY_WARNING {
-        tracing::warn!(server, expires = %validity.not_after, expires_in_days = days, tls_certificate = "expiring", "the TLS certificate expires soon");
-    } else {
-        tracing::info!(server, expires = %validity.not_after, expires_in_days = days, tls_certificate = "valid", "TLS certificate");
-    }
-    Ok(())
+/// Starts watching the server's certificate files, if it serves them; the
+/// watch ends when the returned handle is dropped (with the accept loop).
+pub(crate) fn start_watching(tls: &mut Option<TlsServer>) -> Option<AbortOnDropHandle<()>> {
+    let watch = tls.as_mut()?.watch.take()?;
+    Some(AbortOnDropHandle::new(tokio::spawn(watch.run())))
 }
 
-/// A TLS server's acceptor and handshake deadline.
-#[derive(Clone)]
+/// A TLS server's acceptor, handshake deadline, and the watch of its files
+/// (taken by the accept loop).
 pub(crate) struct TlsServer {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) handshake_timeout: Duration,
+    watch: Option<Watch>,
 }
 
 impl fmt::Debug for TlsServer {

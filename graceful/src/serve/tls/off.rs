@@ -32,6 +32,13 @@ pub(crate) fn server_tls(
     }
 }
 
+/// There is nothing to watch.
+pub(crate) fn start_watching(
+    _tls: &mut Option<TlsServer>,
+) -> Option<tokio_util::task::AbortOnDropHandle<()>> {
+    None
+}
+
 /// Never called: there is no [`TlsServer`] to call it with.
 pub(crate) async fn handshake(
     tls: &TlsServer,
