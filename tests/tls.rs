@@ -568,3 +568,29 @@ async fn a_certificate_renewed_by_a_directory_swap_is_served_without_refusing_an
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
 }
+
+#[tokio::test]
+async fn the_handle_asks_for_the_certificates_to_be_read_again() {
+    let dir = test_dir("tls-reload-asked");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(&cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}/reload-tls"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        out.stdout,
+        b"reloading",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The files did not change: only the ask reads them again.
+    let reloaded = app.wait_for_event(&[("tls_certificate", "reloaded")]).await;
+    assert!(has(&reloaded, &[("asked", "true")]), "{reloaded}");
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+}

@@ -19,6 +19,7 @@
 //!   request started`, `started = "block"`)
 //! - `GET /panic`: the handler panics
 //! - `GET /fail`: calls `ShutdownHandle::fail`, and answers `failing`
+//! - `GET /reload-tls`: calls `ShutdownHandle::reload_tls`, and answers `reloading`
 //! - `GET /events`: server-sent events, a tick every 50 ms, ended with a
 //!   last `bye` event when the shutdown begins
 //! - `GET /upgrade` (with `Upgrade: echo`): switches protocols, writes
@@ -91,6 +92,10 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
         "/fail" => {
             shutdown.fail("the fixture was asked to fail");
             Bytes::from_static(b"failing")
+        }
+        "/reload-tls" => {
+            shutdown.reload_tls();
+            Bytes::from_static(b"reloading")
         }
         "/events" => {
             // A tick every 50 ms until the shutdown, then a last event.

@@ -237,6 +237,7 @@ fn serve_all(
         shared.managed = b.managed;
         shared.sharing = Arc::clone(sharing);
         shared.restarts = Arc::clone(&handle.restarts);
+        shared.reloads = Arc::clone(&handle.reloads);
         let shared = Arc::new(shared);
         match &b.inherited {
             Some(inherited) => {

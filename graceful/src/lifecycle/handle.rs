@@ -42,6 +42,38 @@ pub struct ShutdownHandle {
     pub(crate) lifecycle: Arc<Lifecycle>,
     /// Where [`restart`](Self::restart) asks (see `restart`).
     pub(crate) restarts: Arc<RestartAsks>,
+    /// Where [`reload_tls`](Self::reload_tls) asks.
+    pub(crate) reloads: Arc<Reloads>,
+}
+
+/// Asks to read the TLS servers' certificate files again: a count each
+/// watch follows, so that no ask is lost while one reads.
+#[derive(Debug)]
+pub(crate) struct Reloads {
+    asked: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Reloads {
+    fn default() -> Self {
+        Reloads {
+            asked: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Reloads {
+    fn ask(&self) {
+        self.asked.send_modify(|asked| *asked += 1);
+    }
+
+    /// What a watch follows: it changes at each ask.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "only a TLS server's watch follows the asks")
+    )]
+    pub(crate) fn follow(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.asked.subscribe()
+    }
 }
 
 impl ShutdownHandle {
@@ -51,6 +83,7 @@ impl ShutdownHandle {
         ShutdownHandle {
             lifecycle: Arc::new(Lifecycle::new()),
             restarts: Arc::default(),
+            reloads: Arc::default(),
         }
     }
 
@@ -104,6 +137,20 @@ impl ShutdownHandle {
     /// ```
     pub fn restart(&self) {
         self.restarts.ask(RestartAsk::Handle);
+    }
+
+    /// Reads every TLS server's certificate and key files again now (they
+    /// are also looked at every second): for an app that learns of a
+    /// renewal itself. A pair that loads is used by new handshakes; one that
+    /// does not is logged and the one before stays. Needs the `tls` feature
+    /// to do anything.
+    ///
+    /// ```
+    /// # let handle = graceful::App::new().handle();
+    /// handle.reload_tls();
+    /// ```
+    pub fn reload_tls(&self) {
+        self.reloads.ask();
     }
 
     /// Whether the shutdown has begun.

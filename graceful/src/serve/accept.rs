@@ -30,7 +30,7 @@ pub(super) async fn accept_loop<S: HttpService>(
     mut tls: Option<TlsServer>,
 ) {
     // New handshakes use a renewed certificate while this loop accepts.
-    let _watching = start_watching(&mut tls);
+    let _watching = start_watching(&mut tls, &server);
     let executor = StreamExecutor {
         server: Arc::clone(&server),
     };

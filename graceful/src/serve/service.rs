@@ -145,6 +145,7 @@ fn admit(
         req.extensions_mut().insert(ShutdownHandle {
             lifecycle: Arc::clone(&server.lifecycle),
             restarts: Arc::clone(&server.restarts),
+            reloads: Arc::clone(&server.reloads),
         });
     }
     Ok(RequestGuard::start(conn, req, h1, streams))

@@ -16,6 +16,7 @@ use super::cut::{Cut, log_cut_off};
 use super::roster::Roster;
 use super::tally::Tally;
 use crate::addr::ListenAddr;
+use crate::lifecycle::handle::Reloads;
 use crate::lifecycle::report::{OpenRequest, ServerReport};
 use crate::lifecycle::{Lifecycle, RestartAsks};
 use crate::system::restart::Sharing;
@@ -53,6 +54,9 @@ pub(crate) struct ServerShared {
     pub(crate) sharing: Arc<Sharing>,
     /// Where a handle given to an upgraded connection asks for restarts.
     pub(crate) restarts: Arc<RestartAsks>,
+    /// Where [`ShutdownHandle::reload_tls`](crate::ShutdownHandle::reload_tls)
+    /// asks for the certificates to be read again.
+    pub(crate) reloads: Arc<Reloads>,
     /// Connection tasks and HTTP/2 stream tasks: the drain waits for it to empty.
     pub(crate) tasks: TaskTracker,
     pub(crate) stats: Stats,
@@ -119,6 +123,7 @@ impl ServerShared {
             managed: false,
             sharing: Arc::default(),
             restarts: Arc::default(),
+            reloads: Arc::default(),
             tasks: TaskTracker::new(),
             stats: Stats::default(),
             cut_off: Mutex::new(Vec::new()),

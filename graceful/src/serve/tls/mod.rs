@@ -178,9 +178,13 @@ pub(crate) fn server_tls(
 
 /// Starts watching the server's certificate files, if it serves them; the
 /// watch ends when the returned handle is dropped (with the accept loop).
-pub(crate) fn start_watching(tls: &mut Option<TlsServer>) -> Option<AbortOnDropHandle<()>> {
+pub(crate) fn start_watching(
+    tls: &mut Option<TlsServer>,
+    server: &ServerShared,
+) -> Option<AbortOnDropHandle<()>> {
     let watch = tls.as_mut()?.watch.take()?;
-    Some(AbortOnDropHandle::new(tokio::spawn(watch.run())))
+    let asks = server.reloads.follow();
+    Some(AbortOnDropHandle::new(tokio::spawn(watch.run(asks))))
 }
 
 /// A TLS server's acceptor, handshake deadline, and the watch of its files

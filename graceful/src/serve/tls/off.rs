@@ -35,6 +35,7 @@ pub(crate) fn server_tls(
 /// There is nothing to watch.
 pub(crate) fn start_watching(
     _tls: &mut Option<TlsServer>,
+    _server: &ServerShared,
 ) -> Option<tokio_util::task::AbortOnDropHandle<()>> {
     None
 }

@@ -94,19 +94,23 @@ impl Watch {
         }
     }
 
-    /// Looks every [`POLL`] until dropped (with the accept loop).
-    pub(crate) async fn run(mut self) {
+    /// Looks every [`POLL`], and at each ask of `asks` (whatever the files
+    /// look like), until dropped (with the accept loop).
+    pub(crate) async fn run(mut self, mut asks: tokio::sync::watch::Receiver<u64>) {
         let mut ticks = tokio::time::interval(POLL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            ticks.tick().await;
+            let asked = tokio::select! {
+                _ = ticks.tick() => false,
+                changed = asks.changed() => changed.is_ok(),
+            };
             let files = self.files.clone();
             let (server, provider) = (self.server.clone(), Arc::clone(&self.provider));
             let seen = self.seen;
             // The files are read off the runtime: a slow disk holds no worker.
             let looked = tokio::task::spawn_blocking(move || {
                 let now = Stamp::of(&files);
-                (now != seen).then(|| (now, files.load(&server, &provider)))
+                (asked || now != seen).then(|| (now, files.load(&server, &provider)))
             })
             .await;
             let Ok(Some((stamp, loaded))) = looked else {
@@ -116,7 +120,7 @@ impl Watch {
             match loaded {
                 Ok(key) => {
                     self.resolver.current.store(Arc::new(key));
-                    tracing::info!(server = %self.server, tls_certificate = "reloaded", "TLS certificate reloaded: new handshakes use it");
+                    tracing::info!(server = %self.server, tls_certificate = "reloaded", asked, "TLS certificate reloaded: new handshakes use it");
                 }
                 Err(err) => {
                     tracing::warn!(server = %self.server, tls_certificate = "reload-failed", error = %err, "the new TLS certificate was not loaded; the one before stays");
