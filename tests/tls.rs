@@ -594,3 +594,70 @@ async fn the_handle_asks_for_the_certificates_to_be_read_again() {
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
 }
+
+#[tokio::test]
+async fn a_restart_by_handoff_serves_tls_from_a_successor_that_read_the_files_itself() {
+    use nix::sys::signal::{Signal::SIGUSR2, kill};
+    use nix::unistd::Pid;
+    let dir = test_dir("tls-restart");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    assert_eq!(curl(&cert, port, "--http1.1").0, "hello world");
+    app.signal(SIGUSR2);
+    let successor = support::successor(&app, 1).await;
+    assert_eq!(app.exit_code().await, 0, "{}", app.log());
+    // The parent is gone: the successor answers, over TLS, with the
+    // certificate it loaded as it started (its line is the second).
+    assert_eq!(
+        curl(&cert, port, "--http2"),
+        ("hello world".into(), "2".into())
+    );
+    app.wait_for_events(&[("tls_certificate", "valid")], 2)
+        .await;
+    kill(Pid::from_raw(successor), SIGTERM).expect("signal the successor");
+    support::gone(successor).await;
+}
+
+/// `curl` over TLS: the status code of `path`.
+fn status(cert: &Path, port: u16, path: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+        ])
+        .arg(cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}{path}"))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn readiness_turns_503_over_tls_while_the_pre_stop_window_still_serves() {
+    let dir = test_dir("tls-ready");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(
+        &cert,
+        &key,
+        &[
+            ("GRACEFUL_HEALTH_PATH", "/healthz"),
+            ("GRACEFUL_PRE_STOP_DELAY", "1s"),
+        ],
+    );
+    let port = app.addr("api").await.port();
+    assert_eq!(status(&cert, port, "/healthz"), "200");
+    app.signal(SIGTERM);
+    app.wait_for_event(&[("message", "shutdown started")]).await;
+    // New TLS connections are still served, and told the instance leaves.
+    assert_eq!(status(&cert, port, "/healthz"), "503");
+    assert_eq!(status(&cert, port, "/"), "200");
+    app.exit_clean(&[]).await;
+}
