@@ -661,3 +661,66 @@ async fn readiness_turns_503_over_tls_while_the_pre_stop_window_still_serves() {
     assert_eq!(status(&cert, port, "/"), "200");
     app.exit_clean(&[]).await;
 }
+
+#[tokio::test]
+async fn the_kubernetes_tls_recipe_serves_the_mounted_secret_and_its_renewal() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let yaml =
+        std::fs::read_to_string(root.join("examples/kubernetes/tls.yaml")).expect("the manifest");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    assert!(readme.contains(&yaml), "README.md's TLS manifest differs");
+    // The manifest's environment, each `- name:` followed by its `value:`.
+    let lines: Vec<&str> = yaml.lines().map(str::trim).collect();
+    let env: Vec<(String, String)> = lines
+        .windows(2)
+        .filter_map(|pair| {
+            let name = pair[0].strip_prefix("- name: ")?;
+            let value = pair[1].strip_prefix("value: ")?.trim_matches('"');
+            name.starts_with("GRACEFUL_")
+                .then(|| (name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    let mount = lines
+        .iter()
+        .find_map(|line| line.strip_prefix("mountPath: "))
+        .expect("a mountPath");
+    // The mounted Secret, laid out as the kubelet does: tls.crt -> ..data/tls.crt.
+    let dir = test_dir("tls-kubernetes");
+    for (version, cn) in [("v1", "secret-v1"), ("v2", "secret-v2")] {
+        let (cert, key) = named_certificate(&dir.join(version), cn);
+        std::fs::rename(cert, dir.join(version).join("tls.crt")).expect("rename");
+        std::fs::rename(key, dir.join(version).join("tls.key")).expect("rename");
+    }
+    swap_data(&dir, "v1");
+    for file in ["tls.crt", "tls.key"] {
+        std::os::unix::fs::symlink(format!("..data/{file}"), dir.join(file)).expect("symlink");
+    }
+    let mounted = |value: &str| value.replace(mount, path(&dir));
+    let settings: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| match name.as_str() {
+            "GRACEFUL_ADDR_API" => (name.clone(), "127.0.0.1:0".to_owned()),
+            _ => (name.clone(), mounted(value)),
+        })
+        .collect();
+    let mut settings: Vec<(&str, &str)> = settings.iter().map(|(n, v)| (&**n, &**v)).collect();
+    settings.push(JSON);
+    let mut app = Fixture::spawn(&[], &settings);
+    let port = app.addr("api").await.port();
+    assert!(
+        served_subject(port).contains("secret-v1"),
+        "{}",
+        served_subject(port)
+    );
+    let cert = dir.join("tls.crt");
+    assert_eq!(status(&cert, port, "/healthz"), "200");
+    swap_data(&dir, "v2");
+    app.wait_for_event(&[("tls_certificate", "reloaded")]).await;
+    assert!(
+        served_subject(port).contains("secret-v2"),
+        "{}",
+        served_subject(port)
+    );
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+}
