@@ -413,7 +413,10 @@ mod tests {
 
     #[test]
     fn expected_lists_every_key_from_the_constant() {
-        assert_eq!(expected(SERVER_KEYS), "`name`, `addr`, `path` or `crate`");
+        assert_eq!(
+            expected(SERVER_KEYS),
+            "`name`, `addr`, `path`, `tls_cert`, `tls_key` or `crate`"
+        );
     }
 
     /// The compile test of `#[graceful::main]` gives every setting, so each
