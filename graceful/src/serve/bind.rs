@@ -82,7 +82,8 @@ pub(crate) async fn bind_all(
     for server in servers {
         // Certificates first: a bad one fails the start before any bind.
         let tls = server_tls(
-            &server,
+            &server.name,
+            server.tls_given(),
             overrides.tls_files(&server.name),
             tls_handshake_timeout,
         )?;

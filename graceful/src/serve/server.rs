@@ -43,7 +43,7 @@ pub struct Server {
     pub(super) source: Site,
     pub(super) spawn: Spawn,
     #[cfg(feature = "tls")]
-    pub(super) tls: Option<super::tls::Tls>,
+    tls: Option<super::tls::Tls>,
 }
 
 impl fmt::Debug for Server {
@@ -131,6 +131,14 @@ impl Server {
     pub fn tls(mut self, tls: super::tls::Tls) -> Self {
         self.tls = Some(tls);
         self
+    }
+
+    /// The TLS given in code, if any.
+    pub(super) fn tls_given(&self) -> Option<&super::tls::Tls> {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref();
+        #[cfg(not(feature = "tls"))]
+        None
     }
 
     /// Sets where the server was declared, for error messages.

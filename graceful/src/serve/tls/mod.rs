@@ -41,7 +41,6 @@ use crate::config::TlsFiles;
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
-use crate::serve::server::Server;
 
 /// A server's TLS: a certificate chain and its key from PEM files, or a
 /// `rustls::ServerConfig` of your own (client certificates, a custom
@@ -157,16 +156,17 @@ fn alpn() -> Vec<Vec<u8>> {
 /// The TLS of `server`, if it has one, its files read now: the files the
 /// environment names (`from_env`) win over what the code gave.
 pub(crate) fn server_tls(
-    server: &Server,
+    server: &str,
+    given: Option<&Tls>,
     from_env: Option<&TlsFiles>,
     handshake_timeout: Duration,
 ) -> Result<Option<TlsServer>, Error> {
     let from_env = from_env.map(|files| Tls::from_pem_files(&files.cert, &files.key));
     from_env
         .as_ref()
-        .or(server.tls.as_ref())
+        .or(given)
         .map(|tls| {
-            let (acceptor, watch) = tls.load(&server.name)?;
+            let (acceptor, watch) = tls.load(server)?;
             Ok(TlsServer {
                 acceptor,
                 handshake_timeout,

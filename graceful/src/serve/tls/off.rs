@@ -6,7 +6,10 @@ use crate::config::TlsFiles;
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
-use crate::serve::server::Server;
+
+/// No TLS is given without the feature.
+#[derive(Clone, Debug)]
+pub(crate) enum Tls {}
 
 /// No TLS server exists without the feature.
 #[derive(Clone, Debug)]
@@ -15,14 +18,15 @@ pub(crate) enum TlsServer {}
 /// No server has TLS; files named by the environment are an error, not a
 /// server quietly serving cleartext.
 pub(crate) fn server_tls(
-    server: &Server,
+    server: &str,
+    _given: Option<&Tls>,
     from_env: Option<&TlsFiles>,
     _handshake_timeout: std::time::Duration,
 ) -> Result<Option<TlsServer>, Error> {
     match from_env {
         None => Ok(None),
         Some(files) => Err(Error::Tls {
-            server: server.name.clone(),
+            server: server.to_owned(),
             file: Some(files.cert.clone()),
             reason: format!(
                 "the environment asks for TLS with it and {}, and this build has no TLS (the `tls` feature of graceful)",
@@ -55,19 +59,15 @@ mod tests {
 
     #[test]
     fn tls_files_from_the_environment_are_an_error_without_the_feature() {
-        let service = hyper::service::service_fn(|_req| async {
-            Ok::<_, std::convert::Infallible>(hyper::Response::new(String::new()))
-        });
-        let server = Server::new("api", "127.0.0.1:0", service);
         assert!(matches!(
-            server_tls(&server, None, std::time::Duration::ZERO),
+            server_tls("api", None, None, std::time::Duration::ZERO),
             Ok(None)
         ));
         let files = TlsFiles {
             cert: "tls.crt".into(),
             key: "tls.key".into(),
         };
-        let err = server_tls(&server, Some(&files), std::time::Duration::ZERO)
+        let err = server_tls("api", None, Some(&files), std::time::Duration::ZERO)
             .err()
             .map(|err| err.to_string())
             .unwrap_or_default();
