@@ -98,7 +98,9 @@ impl Tls {
     }
 
     /// A `rustls::ServerConfig` built in code, used as it is; if it offers
-    /// no ALPN protocol, `h2` and `http/1.1` are offered.
+    /// no ALPN protocol, `h2` and `http/1.1` are offered. Its certificates
+    /// are its own to renew (a `ResolvesServerCert` of yours): no file is
+    /// watched.
     ///
     /// ```no_run
     /// # fn config() -> std::sync::Arc<rustls::ServerConfig> { unimplemented!() }
