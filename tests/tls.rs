@@ -76,15 +76,15 @@ fn curl(cert: &Path, port: u16, version: &str) -> (String, String) {
     (body.to_owned(), version.to_owned())
 }
 
-/// `openssl s_client` to `port`, offering `alpn`, with `input` written and
-/// its standard input then held open until `hold` ends; its whole output.
-/// It ends when the server closes (`-ign_eof`: its own input's end does not
-/// end it).
+/// `openssl s_client` to `port`, offering `alpn`, with `input` written;
+/// once its output shows the response (`hello world`), `then` runs, its
+/// standard input still open; its whole output once the server has closed
+/// (`-ign_eof`: its own input's end does not end it).
 async fn s_client(
     port: u16,
     alpn: &str,
     input: &[u8],
-    hold: impl std::future::Future<Output = ()>,
+    then: impl std::future::Future<Output = ()>,
 ) -> String {
     let mut child = tokio::process::Command::new("openssl")
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
@@ -98,23 +98,37 @@ async fn s_client(
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("openssl s_client");
     let mut stdin = child.stdin.take().expect("piped");
     stdin.write_all(input).await.expect("write to s_client");
-    hold.await;
-    let out = tokio::time::timeout(support::PATIENCE, child.wait_with_output())
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut output = Vec::new();
+    let read = async {
+        let mut then = Some(then);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stdout.read(&mut chunk).await.expect("s_client's output");
+            if n == 0 {
+                return;
+            }
+            output.extend_from_slice(&chunk[..n]);
+            // The body has no line end: look for it in what came so far.
+            if output.windows(11).any(|w| w == b"hello world") {
+                if let Some(then) = then.take() {
+                    then.await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(support::PATIENCE, read)
         .await
-        .expect("s_client ends once the server closes")
-        .expect("s_client's output");
+        .expect("s_client ends once the server closes");
     drop(stdin);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let _ = child.wait().await;
+    String::from_utf8_lossy(&output).into_owned()
 }
 
 /// `openssl s_client` to `port` offering `alpn`: the handshake, then its
@@ -191,16 +205,10 @@ async fn an_idle_connection_closed_in_the_drain_ends_with_close_notify() {
     // A keep-alive connection, idle after its response, when SIGTERM comes.
     let app_ref = &app;
     let output = s_client(port, "http/1.1", request, async {
-        app_ref
-            .wait_for_event(&[("message", "server report")])
-            .await;
-    });
-    let signal = async {
-        // Once the response is out, the connection is idle.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The response is out: the connection is idle when SIGTERM comes.
         app_ref.signal(SIGTERM);
-    };
-    let (output, ()) = tokio::join!(output, signal);
+    })
+    .await;
     assert!(output.contains("hello world"), "{output}");
     assert!(heard_close_notify(&output), "no close_notify: {output}");
     app.exit_clean(&[]).await;
