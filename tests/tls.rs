@@ -21,6 +21,14 @@ fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         dir.join(format!("{name}.crt")),
         dir.join(format!("{name}.key")),
     );
+    openssl_pair(&cert, &key, "localhost");
+    (cert, key)
+}
+
+/// Writes a self-signed certificate for `localhost` and 127.0.0.1 whose
+/// subject is `cn` to `cert`, and its key to `key`, with the `openssl`
+/// command.
+fn openssl_pair(cert: &Path, key: &Path, cn: &str) {
     let made = Command::new("openssl")
         .args([
             "req",
@@ -30,18 +38,28 @@ fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "30", "-subj", "/CN=localhost"])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")
-        .arg(&key)
+        .arg(key)
         .arg("-out")
-        .arg(&cert)
+        .arg(cert)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("the openssl command (Debian's openssl package)");
     assert!(made.success(), "openssl req failed");
-    (cert, key)
+}
+
+/// `curl` to `https://localhost:<port><path>`, trusting `cert`, resolving
+/// `localhost` to 127.0.0.1; the caller adds what it asks.
+fn curl_to(cert: &Path, port: u16, path: &str) -> Command {
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}{path}"));
+    curl
 }
 
 fn path(p: &Path) -> &str {
@@ -58,12 +76,8 @@ fn tls_fixture(cert: &Path, key: &Path, env: &[(&str, &str)]) -> Fixture {
 
 /// `curl` over TLS, trusting `cert`: the body and the HTTP version used.
 fn curl(cert: &Path, port: u16, version: &str) -> (String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", version, "--cacert"])
-        .arg(cert)
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_version}"])
-        .arg(format!("https://localhost:{port}/"))
+    let out = curl_to(cert, port, "/")
+        .args([version, "-w", "\n%{http_version}"])
         .output()
         .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -253,21 +267,26 @@ async fn bad_certificate_files_fail_the_start_with_exit_code_2_naming_the_server
         (&not_pem, &key, &not_pem),
         (&cert, &other_key, &other_key),
     ] {
-        let mut app = tls_fixture(cert, key, &[]);
-        let (code, _) = app.exit().await;
-        let log = app.log();
-        assert_eq!(code, 2, "{log}");
-        assert!(!app.listened(), "a listener served: {log}");
-        let failed = app
-            .event_where(&[("startup", "failed")])
-            .unwrap_or_else(|| panic!("no start-up failure: {log}"));
-        let error = failed["error"].as_str().unwrap_or_default();
+        let error = failed_start(&mut tls_fixture(cert, key, &[])).await;
         assert!(
             error.contains("server \"api\"") && error.contains(path(file)),
-            "{failed}"
+            "{error}"
         );
-        assert!(has(&failed, &[("exit_code", "2")]), "{failed}");
     }
+}
+
+/// Waits for `app` to fail its start: exit code 2, nothing served, the
+/// failure's event with its code. The error it names.
+async fn failed_start(app: &mut Fixture) -> String {
+    let (code, _) = app.exit().await;
+    let log = app.log();
+    assert_eq!(code, 2, "{log}");
+    assert!(!app.listened(), "a listener served: {log}");
+    let failed = app
+        .event_where(&[("startup", "failed")])
+        .unwrap_or_else(|| panic!("no start-up failure: {log}"));
+    assert!(has(&failed, &[("exit_code", "2")]), "{failed}");
+    failed["error"].as_str().unwrap_or_default().to_owned()
 }
 
 #[tokio::test]
@@ -277,12 +296,8 @@ async fn an_http2_request_in_flight_over_tls_is_drained_at_sigterm() {
     let mut app = tls_fixture(&cert, &key, &[]);
     let port = app.addr("api").await.port();
     let slow = tokio::task::spawn_blocking(move || {
-        Command::new("curl")
-            .args(["-sS", "--max-time", "10", "--http2", "--cacert"])
-            .arg(&cert)
-            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-            .args(["-w", "\n%{http_version} %{http_code}"])
-            .arg(format!("https://localhost:{port}/slow?ms=600"))
+        curl_to(&cert, port, "/slow?ms=600")
+            .args(["--http2", "-w", "\n%{http_version} %{http_code}"])
             .output()
             .expect("curl")
     });
@@ -320,16 +335,10 @@ async fn the_environment_names_a_server_s_certificate_and_key() {
     app.exit_clean(&[]).await;
     // One of the two alone is a start-up error naming the other.
     let mut half = Fixture::spawn(&[], &[("GRACEFUL_TLS_CERT_API", path(&cert)), JSON]);
-    let (code, _) = half.exit().await;
-    assert_eq!(code, 2, "{}", half.log());
-    let failed = half
-        .event_where(&[("startup", "failed")])
-        .unwrap_or_else(|| panic!("no start-up failure: {}", half.log()));
+    let error = failed_start(&mut half).await;
     assert!(
-        failed["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("GRACEFUL_TLS_KEY_API must be set too")),
-        "{failed}"
+        error.contains("GRACEFUL_TLS_KEY_API must be set too"),
+        "{error}"
     );
 }
 
@@ -351,18 +360,8 @@ async fn the_server_attribute_names_its_certificate_and_key() {
     app.exit_clean(&[]).await;
     // Without the files, the start fails naming the file.
     std::fs::remove_file(&cert).expect("remove");
-    let mut app = Fixture::spawn_in(binary, &dir, &[JSON]);
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 2, "{}", app.log());
-    let failed = app
-        .event_where(&[("startup", "failed")])
-        .unwrap_or_else(|| panic!("no start-up failure: {}", app.log()));
-    assert!(
-        failed["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("cert.pem")),
-        "{failed}"
-    );
+    let error = failed_start(&mut Fixture::spawn_in(binary, &dir, &[JSON])).await;
+    assert!(error.contains("cert.pem"), "{error}");
 }
 
 /// A self-signed certificate for `localhost` valid from `not_before` to
@@ -398,17 +397,10 @@ async fn an_expired_certificate_fails_the_start_and_one_near_its_end_is_warned_o
         now - time::Duration::days(30),
         now - time::Duration::days(1),
     );
-    let mut app = tls_fixture(&expired, &expired_key, &[]);
-    let (code, _) = app.exit().await;
-    assert_eq!(code, 2, "{}", app.log());
-    assert!(!app.listened(), "{}", app.log());
-    let failed = app
-        .event_where(&[("startup", "failed")])
-        .unwrap_or_else(|| panic!("no start-up failure: {}", app.log()));
-    let error = failed["error"].as_str().unwrap_or_default();
+    let error = failed_start(&mut tls_fixture(&expired, &expired_key, &[])).await;
     assert!(
         error.contains(path(&expired)) && error.contains("expired"),
-        "{failed}"
+        "{error}"
     );
 
     let (soon, soon_key) = dated_certificate(
@@ -465,26 +457,7 @@ fn served_subject(port: u16) -> String {
 fn named_certificate(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).expect("a directory");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(made.success(), "openssl req failed");
+    openssl_pair(&cert, &key, cn);
     (cert, key)
 }
 
@@ -527,13 +500,7 @@ async fn a_certificate_renewed_by_a_directory_swap_is_served_without_refusing_an
         tokio::task::spawn_blocking(move || {
             let (mut served, mut failed) = (0, Vec::new());
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let out = Command::new("curl")
-                    .args(["-sS", "--max-time", "10", "--cacert"])
-                    .arg(&bundle)
-                    .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-                    .arg(format!("https://localhost:{port}/"))
-                    .output()
-                    .expect("curl");
+                let out = curl_to(&bundle, port, "/").output().expect("curl");
                 if out.status.success() && out.stdout == b"hello world" {
                     served += 1;
                 } else {
@@ -583,13 +550,7 @@ async fn the_handle_asks_for_the_certificates_to_be_read_again() {
     let (cert, key) = certificate(&dir, "server");
     let mut app = tls_fixture(&cert, &key, &[]);
     let port = app.addr("api").await.port();
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--cacert"])
-        .arg(&cert)
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .arg(format!("https://localhost:{port}/reload-tls"))
-        .output()
-        .expect("curl");
+    let out = curl_to(&cert, port, "/reload-tls").output().expect("curl");
     assert_eq!(
         out.stdout,
         b"reloading",
@@ -629,20 +590,8 @@ async fn a_restart_by_handoff_serves_tls_from_a_successor_that_read_the_files_it
 
 /// `curl` over TLS: the status code of `path`.
 fn status(cert: &Path, port: u16, path: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "10",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-        ])
-        .arg(cert)
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .arg(format!("https://localhost:{port}{path}"))
+    let out = curl_to(cert, port, path)
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
         .output()
         .expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
