@@ -767,3 +767,48 @@ async fn a_rustls_client_reads_every_close_to_a_clean_end() {
     );
     app.exit_clean(&[]).await;
 }
+
+#[tokio::test]
+async fn a_server_sent_event_stream_over_tls_ends_with_its_last_event() {
+    let dir = test_dir("tls-sse");
+    let (cert, key) = certificate(&dir, "server");
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    let mut curl = tokio::process::Command::from(curl_to(&cert, port, "/events"));
+    let mut stream = curl
+        .args(["-N", "--http1.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("curl");
+    let mut stdout = stream.stdout.take().expect("piped");
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    // Ticks flow; then the signal.
+    while !seen.windows(5).any(|w| w == b"data:") {
+        let n = tokio::time::timeout(support::PATIENCE, stdout.read(&mut chunk))
+            .await
+            .expect("a tick")
+            .expect("curl's output");
+        assert!(
+            n > 0,
+            "the stream ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    app.signal(SIGTERM);
+    stdout.read_to_end(&mut seen).await.expect("curl's output");
+    let out = stream.wait_with_output().await.expect("curl ends");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.ends_with("event: bye\ndata: going away\n\n"), "{text}");
+    // The response is complete (its chunked end read), so curl exits 0.
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.exit_clean(&[]).await;
+}
