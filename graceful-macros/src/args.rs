@@ -372,26 +372,27 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
                 .map_err(|_| syn::Error::new(lit.span(), "the phase must fit an `i32`"))
         }
         ValueKind::Setting(kind) => {
-            let Expr::Lit(ExprLit {
-                lit: Lit::Str(lit), ..
-            }) = value
-            else {
-                return Err(wrong(value.span()));
+            // A count may be written as an integer; its digits go through
+            // the same parser as the environment's text.
+            let (text, span) = match value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) => (lit.value(), lit.span()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(lit), ..
+                }) if kind == Kind::Count && lit.suffix().is_empty() => {
+                    (lit.base10_digits().to_owned(), lit.span())
+                }
+                _ => return Err(wrong(value.span())),
             };
-            kind.parse(&lit.value())
-                .map(Value::Setting)
-                .map_err(|reason| {
-                    let reason = match kind {
-                        Kind::Duration => {
-                            format!("invalid duration {:?}: {reason}", lit.value().trim())
-                        }
-                        Kind::Interval => {
-                            format!("invalid interval {:?}: {reason}", lit.value().trim())
-                        }
-                        Kind::Signals | Kind::SignalsOrNone | Kind::Path => reason,
-                    };
-                    syn::Error::new(lit.span(), reason)
-                })
+            kind.parse(&text).map(Value::Setting).map_err(|reason| {
+                let reason = match kind {
+                    Kind::Duration => format!("invalid duration {:?}: {reason}", text.trim()),
+                    Kind::Interval => format!("invalid interval {:?}: {reason}", text.trim()),
+                    Kind::Signals | Kind::SignalsOrNone | Kind::Path | Kind::Count => reason,
+                };
+                syn::Error::new(span, reason)
+            })
         }
         ValueKind::Path | ValueKind::Function => match value {
             Expr::Path(path) if path.qself.is_none() => Ok(Value::Path(path.path)),

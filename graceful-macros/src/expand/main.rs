@@ -64,5 +64,6 @@ fn setting_value(krate: &syn::Path, value: &settings::Value) -> TokenStream {
             quote!([#(#krate::Signal::#variants),*])
         }
         settings::Value::Path(path) => quote!(#path),
+        settings::Value::Count(count) => quote!(#count),
     }
 }

@@ -169,6 +169,24 @@ impl App {
         self
     }
 
+    /// How many TLS handshakes a server carries at once. A connection
+    /// accepted while that many are under way is closed at once, without a
+    /// handshake, and counted (`tls_handshakes_shed`): a flood of clients
+    /// that never finish their handshake can hold neither the memory nor
+    /// the accept loop, and clients that do finish free their place within
+    /// a round trip or two. Default 1024; `GRACEFUL_TLS_MAX_HANDSHAKES`.
+    /// Zero fails the start. Without the `tls` feature, nothing reads it.
+    ///
+    /// ```
+    /// let app = graceful::App::new().tls_max_handshakes(256);
+    /// # drop(app);
+    /// ```
+    pub fn tls_max_handshakes(mut self, max: u32) -> Self {
+        self.config
+            .set(&settings::TLS_MAX_HANDSHAKES, Value::Count(max));
+        self
+    }
+
     /// How often the drain logs what is still in flight. Default 1 s;
     /// `GRACEFUL_PROGRESS_INTERVAL`. Zero fails the start.
     ///

@@ -95,7 +95,7 @@ impl App {
         let mut bound = Vec::new();
         let mut crew = None;
         if lifecycle.phase() == Phase::Running {
-            bound = serve::bind_all(servers, &overrides, config.tls_handshake_timeout).await?;
+            bound = serve::bind_all(servers, &overrides, config.tls_limits()).await?;
             let started = Crew::start(task_plan, &handle);
             started
                 .arm()

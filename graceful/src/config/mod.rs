@@ -20,6 +20,7 @@
 //! | drain progress log | `progress_interval` | `GRACEFUL_PROGRESS_INTERVAL` | 1 s |
 //! | upgraded connections' budget from the signal | `upgrade_timeout` | `GRACEFUL_UPGRADE_TIMEOUT` | the drain deadline |
 //! | TLS handshake deadline (feature `tls`) | `tls_handshake_timeout` | `GRACEFUL_TLS_HANDSHAKE_TIMEOUT` | 10 s |
+//! | TLS handshakes under way per server, at most (feature `tls`) | `tls_max_handshakes` | `GRACEFUL_TLS_MAX_HANDSHAKES` | 1024 |
 //! | signals that start the shutdown | `signals` | `GRACEFUL_SIGNALS` | `TERM,INT,QUIT,HUP` |
 //! | signals that restart by handing the listeners over (empty: none) | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
 //! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
@@ -83,6 +84,7 @@ pub(crate) struct Config {
     pub(crate) progress_interval: Duration,
     pub(crate) upgrade_timeout: Option<Duration>,
     pub(crate) tls_handshake_timeout: Duration,
+    pub(crate) tls_max_handshakes: u32,
     pub(crate) signals: Vec<Signal>,
     pub(crate) restart_signals: Vec<Signal>,
     pub(crate) restart_timeout: Duration,
@@ -90,6 +92,17 @@ pub(crate) struct Config {
     /// The first value the builder was given that its setting refuses:
     /// reported when the app starts, since builder methods cannot fail.
     refused: Option<(&'static Setting, String)>,
+}
+
+/// What bounds a TLS server's handshakes: read by each TLS server (and so
+/// by nothing without the `tls` feature).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) struct TlsLimits {
+    /// How long a handshake may take from the accept.
+    pub(crate) handshake_timeout: Duration,
+    /// How many handshakes a server carries at once.
+    pub(crate) max_handshakes: u32,
 }
 
 impl Default for Config {
@@ -107,6 +120,7 @@ impl Default for Config {
             progress_interval: const { settings::PROGRESS_INTERVAL.default.duration() },
             upgrade_timeout: None,
             tls_handshake_timeout: const { settings::TLS_HANDSHAKE_TIMEOUT.default.duration() },
+            tls_max_handshakes: const { settings::TLS_MAX_HANDSHAKES.default.count() },
             signals: const { settings::SIGNALS.default.signals() }.to_vec(),
             restart_signals: const { settings::RESTART_SIGNALS.default.signals() }.to_vec(),
             restart_timeout: const { settings::RESTART_TIMEOUT.default.duration() },
@@ -144,6 +158,7 @@ impl Config {
             Id::TlsHandshakeTimeout => {
                 store(&mut self.tls_handshake_timeout, value.into_duration())
             }
+            Id::TlsMaxHandshakes => store(&mut self.tls_max_handshakes, value.into_count()),
             Id::Signals => store(&mut self.signals, value.into_signals()),
             Id::RestartSignals => store(&mut self.restart_signals, value.into_signals()),
             Id::RestartTimeout => store(&mut self.restart_timeout, value.into_duration()),
@@ -160,6 +175,14 @@ impl Config {
             Err(reason) => {
                 self.refused.get_or_insert((setting, reason));
             }
+        }
+    }
+
+    /// The bounds of every TLS server's handshakes.
+    pub(crate) fn tls_limits(&self) -> TlsLimits {
+        TlsLimits {
+            handshake_timeout: self.tls_handshake_timeout,
+            max_handshakes: self.tls_max_handshakes,
         }
     }
 
@@ -280,6 +303,7 @@ mod tests {
                 Kind::Duration | Kind::Interval => "7s",
                 Kind::Signals | Kind::SignalsOrNone => "USR1",
                 Kind::Path => "/ready",
+                Kind::Count => "7",
             };
             let env = move |var: &str| (var == setting.env).then(|| text.to_owned());
             let mut config = Config::default();

@@ -4,13 +4,12 @@
 
 use std::io as stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::listen::Listener;
 use super::server::{Server, Spawn};
 use super::tls::{TlsServer, server_tls};
 use crate::addr::ListenAddr;
-use crate::config::Overrides;
+use crate::config::{Overrides, TlsLimits};
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::system::activation::{ActivationError, Inherited, InheritedListener};
@@ -76,7 +75,7 @@ pub(crate) fn validate(servers: &[Server]) -> Result<(), Error> {
 pub(crate) async fn bind_all(
     servers: Vec<Server>,
     overrides: &Overrides,
-    tls_handshake_timeout: Duration,
+    tls_limits: TlsLimits,
 ) -> Result<Vec<Bound>, Error> {
     let mut resolved = Vec::with_capacity(servers.len());
     for server in servers {
@@ -85,7 +84,7 @@ pub(crate) async fn bind_all(
             &server.name,
             server.tls_given(),
             overrides.tls_files(&server.name),
-            tls_handshake_timeout,
+            tls_limits,
         )?;
         let addr_text = overrides
             .addr(&server.name)

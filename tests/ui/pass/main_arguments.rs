@@ -18,6 +18,7 @@ async fn api() -> &'static str {
     progress_interval = "500ms",
     upgrade_timeout = "1s",
     tls_handshake_timeout = "10s",
+    tls_max_handshakes = 1024,
     signals = "TERM, INT",
     restart_signals = "USR1",
     restart_timeout = "1m",

@@ -32,6 +32,8 @@ pub enum Id {
     UpgradeTimeout,
     /// [`TLS_HANDSHAKE_TIMEOUT`](super::TLS_HANDSHAKE_TIMEOUT).
     TlsHandshakeTimeout,
+    /// [`TLS_MAX_HANDSHAKES`](super::TLS_MAX_HANDSHAKES).
+    TlsMaxHandshakes,
     /// [`SIGNALS`](super::SIGNALS).
     Signals,
     /// [`RESTART_SIGNALS`](super::RESTART_SIGNALS).
@@ -58,6 +60,8 @@ pub enum Kind {
     SignalsOrNone,
     /// A URL path such as `"/healthz"`; see [`parse_path`].
     Path,
+    /// A positive count such as `"1024"`, at most `u32::MAX`.
+    Count,
 }
 
 /// A parsed value.
@@ -69,6 +73,8 @@ pub enum Value {
     Signals(Vec<Signal>),
     /// Of [`Kind::Path`].
     Path(String),
+    /// Of [`Kind::Count`].
+    Count(u32),
 }
 
 impl Value {
@@ -111,6 +117,19 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The count, if the value is one.
+    ///
+    /// ```
+    /// # use graceful_values::settings::Value;
+    /// assert_eq!(Value::Count(64).into_count(), Some(64));
+    /// ```
+    pub fn into_count(self) -> Option<u32> {
+        match self {
+            Value::Count(count) => Some(count),
+            _ => None,
+        }
+    }
 }
 
 impl Kind {
@@ -139,6 +158,8 @@ impl Kind {
                 Ok(Value::Signals(signals))
             }
             (Kind::Path, Value::Path(path)) => parse_path(&path).map(Value::Path),
+            (Kind::Count, Value::Count(0)) => Err("the count must be positive".to_owned()),
+            (Kind::Count, Value::Count(count)) => Ok(Value::Count(count)),
             (kind, value) => Err(format!("{value:?} is not {}", kind.example())),
         }
     }
@@ -154,6 +175,8 @@ impl Kind {
     /// assert!(Kind::Path.parse("healthz").is_err());
     /// assert_eq!(Kind::SignalsOrNone.parse(" "), Ok(Value::Signals(vec![])));
     /// assert!(Kind::Signals.parse("").is_err());
+    /// assert_eq!(Kind::Count.parse("64"), Ok(Value::Count(64)));
+    /// assert!(Kind::Count.parse("0").is_err());
     /// ```
     pub fn parse(self, text: &str) -> Result<Value, String> {
         match self {
@@ -162,6 +185,7 @@ impl Kind {
             Kind::SignalsOrNone if text.trim().is_empty() => Ok(Value::Signals(Vec::new())),
             Kind::Signals | Kind::SignalsOrNone => parse_signals(text).map(Value::Signals),
             Kind::Path => parse_path(text).map(Value::Path),
+            Kind::Count => self.check(Value::Count(parse_count(text)?)),
         }
     }
 
@@ -179,6 +203,7 @@ impl Kind {
             Kind::Signals => "a list of signals such as \"TERM, INT\"",
             Kind::SignalsOrNone => "a list of signals such as \"USR2\", or \"\" for none",
             Kind::Path => "a path such as \"/healthz\"",
+            Kind::Count => "a positive count such as 1024",
         }
     }
 }
@@ -190,6 +215,8 @@ pub enum DefaultValue {
     Duration(Duration),
     /// A list of signals.
     Signals(&'static [Signal]),
+    /// A count.
+    Count(u32),
     /// Unset; the text says what applies then.
     Unset(&'static str),
 }
@@ -226,6 +253,21 @@ impl DefaultValue {
         }
     }
 
+    /// The default count; a compile error where evaluated in a constant
+    /// for a setting whose default is not a count.
+    ///
+    /// ```
+    /// use graceful_values::settings::TLS_MAX_HANDSHAKES;
+    /// const MAX: u32 = TLS_MAX_HANDSHAKES.default.count();
+    /// assert_eq!(MAX, 1024);
+    /// ```
+    pub const fn count(self) -> u32 {
+        match self {
+            DefaultValue::Count(count) => count,
+            _ => panic!("this setting's default is not a count"),
+        }
+    }
+
     /// The default as the docs write it: `30 s`, `100 ms`, `0`, `TERM,INT`.
     ///
     /// ```
@@ -247,9 +289,29 @@ impl DefaultValue {
                     .collect();
                 format!("`{}`", names.join(","))
             }
+            DefaultValue::Count(count) => count.to_string(),
             DefaultValue::Unset(text) => text.to_owned(),
         }
     }
+}
+
+/// Parses a count: decimal digits, surrounding spaces allowed.
+///
+/// ```
+/// use graceful_values::settings::parse_count;
+/// assert_eq!(parse_count(" 1024 "), Ok(1024));
+/// assert!(parse_count("-1").is_err());
+/// assert!(parse_count("lots").is_err());
+/// ```
+pub fn parse_count(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} is not a count (decimal digits, such as \"1024\")"
+        ));
+    }
+    text.parse()
+        .map_err(|_| format!("{text:?} is larger than {}", u32::MAX))
 }
 
 /// Parses a URL path: it starts with `/`.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::Signal;
 
-pub use kind::{DefaultValue, Id, Kind, Value, parse_path};
+pub use kind::{DefaultValue, Id, Kind, Value, parse_count, parse_path};
 
 /// One setting of the lifecycle.
 #[derive(Clone, Copy, Debug)]
@@ -197,6 +197,17 @@ pub const TLS_HANDSHAKE_TIMEOUT: Setting = Setting {
     meaning: "TLS handshake deadline (feature `tls`)",
 };
 
+/// `tls_max_handshakes`: how many TLS handshakes a server carries at once;
+/// a connection accepted beyond them is closed at once.
+pub const TLS_MAX_HANDSHAKES: Setting = Setting {
+    id: Id::TlsMaxHandshakes,
+    name: "tls_max_handshakes",
+    env: "GRACEFUL_TLS_MAX_HANDSHAKES",
+    kind: Kind::Count,
+    default: DefaultValue::Count(1024),
+    meaning: "TLS handshakes under way per server, at most (feature `tls`)",
+};
+
 /// Every setting, in the order the docs list them.
 pub const SETTINGS: &[Setting] = &[
     SHUTDOWN_TIMEOUT,
@@ -210,6 +221,7 @@ pub const SETTINGS: &[Setting] = &[
     PROGRESS_INTERVAL,
     UPGRADE_TIMEOUT,
     TLS_HANDSHAKE_TIMEOUT,
+    TLS_MAX_HANDSHAKES,
     SIGNALS,
     RESTART_SIGNALS,
     RESTART_TIMEOUT,

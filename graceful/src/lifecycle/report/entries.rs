@@ -124,6 +124,9 @@ pub struct ServerReport {
     /// `tls_handshake_timeout`, or was still under way a header grace after
     /// the shutdown began.
     pub tls_handshake_timeouts: u64,
+    /// TLS connections closed at once, without a handshake, because
+    /// `tls_max_handshakes` handshakes were under way on the server.
+    pub tls_handshakes_shed: u64,
 }
 
 /// How a shutdown callback ended.

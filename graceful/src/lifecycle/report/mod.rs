@@ -101,6 +101,7 @@ impl Report {
                 header_timeouts = server.header_timeouts,
                 tls_handshakes_failed = server.tls_handshakes_failed,
                 tls_handshake_timeouts = server.tls_handshake_timeouts,
+                tls_handshakes_shed = server.tls_handshakes_shed,
                 upgraded = server.upgraded,
                 upgraded_closed = server.upgraded_closed,
                 upgraded_cut_off = server.upgraded_cut_off,
@@ -247,6 +248,7 @@ mod tests {
             header_timeouts: 0,
             tls_handshakes_failed: 0,
             tls_handshake_timeouts: 0,
+            tls_handshakes_shed: 0,
         }
     }
 

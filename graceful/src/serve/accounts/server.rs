@@ -92,6 +92,7 @@ pub(crate) struct Stats {
     pub(crate) unanswered: AtomicU64,
     pub(crate) tls_handshakes_failed: AtomicU64,
     pub(crate) tls_handshake_timeouts: AtomicU64,
+    pub(crate) tls_handshakes_shed: AtomicU64,
 }
 
 impl Stats {
@@ -232,6 +233,7 @@ impl ServerShared {
             header_timeouts: s.header_timeouts.load(Relaxed),
             tls_handshakes_failed: s.tls_handshakes_failed.load(Relaxed),
             tls_handshake_timeouts: s.tls_handshake_timeouts.load(Relaxed),
+            tls_handshakes_shed: s.tls_handshakes_shed.load(Relaxed),
             connections_aborted: s.connections_aborted.load(Relaxed),
         }
     }

@@ -24,8 +24,8 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
 mod files;
 mod reload;
@@ -37,7 +37,7 @@ use tokio_util::task::AbortOnDropHandle;
 use files::PemFiles;
 use reload::{Resolver, Watch};
 
-use crate::config::TlsFiles;
+use crate::config::{TlsFiles, TlsLimits};
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
@@ -161,7 +161,7 @@ pub(crate) fn server_tls(
     server: &str,
     given: Option<&Tls>,
     from_env: Option<&TlsFiles>,
-    handshake_timeout: Duration,
+    limits: TlsLimits,
 ) -> Result<Option<TlsServer>, Error> {
     let from_env = from_env.map(|files| Tls::from_pem_files(&files.cert, &files.key));
     from_env
@@ -171,7 +171,8 @@ pub(crate) fn server_tls(
             let (acceptor, watch) = tls.load(server)?;
             Ok(TlsServer {
                 acceptor,
-                handshake_timeout,
+                limits,
+                under_way: AtomicU32::new(0),
                 watch,
             })
         })
@@ -189,30 +190,58 @@ pub(crate) fn start_watching(
     Some(AbortOnDropHandle::new(tokio::spawn(watch.run(asks))))
 }
 
-/// A TLS server's acceptor, handshake deadline, and the watch of its files
-/// (taken by the accept loop).
+/// A TLS server's acceptor, the bounds of its handshakes and how many are
+/// under way, and the watch of its files (taken by the accept loop).
 pub(crate) struct TlsServer {
-    pub(crate) acceptor: TlsAcceptor,
-    pub(crate) handshake_timeout: Duration,
+    acceptor: TlsAcceptor,
+    limits: TlsLimits,
+    under_way: AtomicU32,
     watch: Option<Watch>,
 }
 
 impl fmt::Debug for TlsServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsServer")
-            .field("handshake_timeout", &self.handshake_timeout)
+            .field("limits", &self.limits)
+            .field("under_way", &self.under_way)
             .finish_non_exhaustive()
     }
 }
 
+/// A handshake's place among those under way, given back when dropped.
+struct Place<'a>(&'a AtomicU32);
+
+impl<'a> Place<'a> {
+    /// A place, if fewer than `max` handshakes are under way.
+    fn take(under_way: &'a AtomicU32, max: u32) -> Option<Place<'a>> {
+        under_way
+            .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| Place(under_way))
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Completes the handshake of an accepted connection: within the handshake
-/// timeout, and, once the shutdown has begun, within the header grace.
-/// `None` if it failed, timed out or was cut (counted on the server's books).
+/// timeout, and, once the shutdown has begun, within the header grace; at
+/// once closed instead if the server carries its most handshakes already.
+/// `None` if it was shed, failed, timed out or was cut (counted on the
+/// server's books).
 pub(crate) async fn handshake(
     tls: &TlsServer,
     stream: Stream,
     server: &ServerShared,
 ) -> Option<Stream> {
+    let Some(_place) = Place::take(&tls.under_way, tls.limits.max_handshakes) else {
+        server.stats.tls_handshakes_shed.fetch_add(1, Relaxed);
+        tracing::debug!(server = %server.name, max = tls.limits.max_handshakes, "closing a connection at once: the most TLS handshakes are under way");
+        return None;
+    };
     let lifecycle = &*server.lifecycle;
     let cut = async {
         lifecycle.begun().await;
@@ -227,9 +256,9 @@ pub(crate) async fn handshake(
                 None
             }
         },
-        () = tokio::time::sleep(tls.handshake_timeout) => {
+        () = tokio::time::sleep(tls.limits.handshake_timeout) => {
             server.stats.tls_handshake_timeouts.fetch_add(1, Relaxed);
-            tracing::debug!(server = %server.name, timeout = ?tls.handshake_timeout, "closing a connection whose TLS handshake did not finish in time");
+            tracing::debug!(server = %server.name, timeout = ?tls.limits.handshake_timeout, "closing a connection whose TLS handshake did not finish in time");
             None
         }
         () = cut => {

@@ -2,7 +2,7 @@
 //! same names as the feature's, so that serving is written once; the
 //! types are uninhabited, and every branch on them compiles away.
 
-use crate::config::TlsFiles;
+use crate::config::{TlsFiles, TlsLimits};
 use crate::error::Error;
 use crate::serve::accounts::ServerShared;
 use crate::serve::listen::Stream;
@@ -21,7 +21,7 @@ pub(crate) fn server_tls(
     server: &str,
     _given: Option<&Tls>,
     from_env: Option<&TlsFiles>,
-    _handshake_timeout: std::time::Duration,
+    _limits: TlsLimits,
 ) -> Result<Option<TlsServer>, Error> {
     match from_env {
         None => Ok(None),
@@ -57,17 +57,21 @@ pub(crate) async fn handshake(
 mod tests {
     use super::*;
 
+    fn limits() -> TlsLimits {
+        TlsLimits {
+            handshake_timeout: std::time::Duration::ZERO,
+            max_handshakes: 1,
+        }
+    }
+
     #[test]
     fn tls_files_from_the_environment_are_an_error_without_the_feature() {
-        assert!(matches!(
-            server_tls("api", None, None, std::time::Duration::ZERO),
-            Ok(None)
-        ));
+        assert!(matches!(server_tls("api", None, None, limits()), Ok(None)));
         let files = TlsFiles {
             cert: "tls.crt".into(),
             key: "tls.key".into(),
         };
-        let err = server_tls("api", None, Some(&files), std::time::Duration::ZERO)
+        let err = server_tls("api", None, Some(&files), limits())
             .err()
             .map(|err| err.to_string())
             .unwrap_or_default();
