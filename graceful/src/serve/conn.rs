@@ -54,6 +54,7 @@ pub(crate) async fn serve_connection<S: HttpService>(
         },
     };
     server.stats.open_connections.fetch_add(1, Relaxed);
+    let tls = protocols.tls.is_some();
     let io = TrackedIo::new(stream, Arc::clone(&conn));
     let mut connection = Serving::new(io, Tracked::new(service, Arc::clone(&conn)), protocols);
 
@@ -77,13 +78,18 @@ pub(crate) async fn serve_connection<S: HttpService>(
         }
     })
     .await;
-    match ended {
-        Ended::Closed => {}
-        Ended::Stopping => close_gracefully(&mut connection, &conn).await,
+    let ours = match ended {
+        Ended::Closed => false,
+        Ended::Stopping => close_gracefully(&mut connection, &conn).await == Close::Ours,
         Ended::HeadTimeout => {
             server.stats.header_timeouts.fetch_add(1, Relaxed);
             tracing::debug!(server = %server.name, timeout = ?server.header_read_timeout, "closing a connection that sent no complete request head in time");
+            true
         }
+    };
+    if ours && tls {
+        // hyper closes what it ends with the alert; what we drop says it too.
+        connection.close_notify(LAST_WORD).await;
     }
     if conn.is_upgraded() {
         // hyper handed the socket to the app: it stays on the books.
@@ -98,6 +104,20 @@ pub(crate) async fn serve_connection<S: HttpService>(
         tracing::warn!(server = %server.name, requests = unanswered, "requests pipelined behind the response that closed their connection were never answered; the client may retry them");
     }
     server.stats.open_connections.fetch_sub(1, Relaxed);
+}
+
+/// How long a connection that we close ourselves gets to say TLS's
+/// `close_notify` before its socket goes: the alert is one small record, so
+/// this bounds only a client that reads nothing.
+const LAST_WORD: Duration = Duration::from_millis(100);
+
+/// Who ended a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    /// hyper, closing it cleanly (or the client).
+    Served,
+    /// We, dropping it: at the drain deadline, or silent past the grace.
+    Ours,
 }
 
 /// Why the running phase of a connection ended.
@@ -156,7 +176,7 @@ impl<'c, 's> HeadTimer<'c, 's> {
 }
 
 /// Steps 2 and 3 of the module's rule.
-async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &ConnState) {
+async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &ConnState) -> Close {
     let server = &*conn.server;
     let lifecycle = &*server.lifecycle;
     let mut cancelled = pin!(lifecycle.cancelled());
@@ -171,7 +191,7 @@ async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &Co
             let notified = conn.notify.notified();
             tokio::select! {
                 biased;
-                _ = &mut *connection => return,
+                _ = &mut *connection => return Close::Served,
                 () = &mut cancelled => return aborted(conn),
                 () = notified => {}
                 () = sleep(wait.unwrap_or_default()), if wait.is_some() => {}
@@ -196,20 +216,21 @@ async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &Co
         let notified = conn.notify.notified();
         tokio::select! {
             biased;
-            _ = &mut *connection => return,
+            _ = &mut *connection => return Close::Served,
             () = &mut cancelled => return aborted(conn),
             () = notified => {}
             () = sleep_until(grace_end), if idle => {
                 if conn.is_idle() {
                     server.stats.idle_closed.fetch_add(1, Relaxed);
                     tracing::debug!(server = %server.name, "closing a connection that sent no complete request within the header grace");
-                    return;
+                    return Close::Ours;
                 }
             }
         }
     }
 }
 
-fn aborted(conn: &ConnState) {
+fn aborted(conn: &ConnState) -> Close {
     conn.server.stats.connections_aborted.fetch_add(1, Relaxed);
+    Close::Ours
 }

@@ -104,6 +104,10 @@ pub(crate) enum Serving<S: HttpService> {
     },
     H1(http1::UpgradeableConnection<Io, Tracked<S>>),
     H2(Box<http2::Connection<Io, Tracked<S>, StreamExecutor>>),
+    /// Closed by us, with what hyper had read and never answered.
+    Closed {
+        unanswered: usize,
+    },
     Done,
 }
 
@@ -137,7 +141,7 @@ impl<S: HttpService> Serving<S> {
         match self {
             Serving::Detecting { go_away_if_h2, .. } => *go_away_if_h2 = true,
             Serving::H2(conn) => Pin::new(&mut **conn).graceful_shutdown(),
-            Serving::H1(_) | Serving::Done => {}
+            Serving::H1(_) | Serving::Closed { .. } | Serving::Done => {}
         }
     }
 
@@ -149,7 +153,7 @@ impl<S: HttpService> Serving<S> {
             Serving::Detecting { cancelled, .. } => *cancelled = true,
             Serving::H1(conn) => Pin::new(conn).graceful_shutdown(),
             Serving::H2(conn) => Pin::new(&mut **conn).graceful_shutdown(),
-            Serving::Done => {}
+            Serving::Closed { .. } | Serving::Done => {}
         }
     }
 
@@ -161,8 +165,45 @@ impl<S: HttpService> Serving<S> {
             Serving::H1(conn) => conn
                 .into_parts()
                 .map_or(0, |parts| count_requests(&parts.read_buf)),
+            Serving::Closed { unanswered } => unanswered,
             _ => 0,
         }
+    }
+
+    /// Ends a connection that we close ourselves (at the drain deadline, or
+    /// silent past a grace) with TLS's `close_notify`, within `within`, the
+    /// bound on a client that reads nothing. HTTP/1's socket is taken back
+    /// from hyper (what hyper read and never answered is counted first) and
+    /// shut down, which sends the alert; HTTP/2's connection, whose GOAWAY
+    /// went out and whose streams are cut, is polled to its own end, which
+    /// sends it.
+    pub(crate) async fn close_notify(&mut self, within: std::time::Duration) {
+        use tokio::io::AsyncWriteExt;
+        let end = async {
+            match self {
+                Serving::Detecting { io, .. } => {
+                    if let Some(io) = io.as_mut() {
+                        let _ = io.shutdown().await;
+                    }
+                }
+                Serving::H1(_) => {
+                    let Serving::H1(conn) = std::mem::replace(self, Serving::Done) else {
+                        return;
+                    };
+                    if let Some(parts) = conn.into_parts() {
+                        *self = Serving::Closed {
+                            unanswered: count_requests(&parts.read_buf),
+                        };
+                        let _ = parts.io.into_inner().shutdown().await;
+                    }
+                }
+                Serving::H2(conn) => {
+                    let _ = (&mut **conn).await;
+                }
+                Serving::Closed { .. } | Serving::Done => {}
+            }
+        };
+        let _ = tokio::time::timeout(within, end).await;
     }
 
     /// Reads until the first bytes tell HTTP/2's preface from anything else.
@@ -232,7 +273,9 @@ impl<S: HttpService> Future for Serving<S> {
         match this {
             Serving::H1(conn) => Pin::new(conn).poll(cx).map_err(Into::into),
             Serving::H2(conn) => Pin::new(&mut **conn).poll(cx).map_err(Into::into),
-            Serving::Detecting { .. } | Serving::Done => Poll::Ready(Ok(())),
+            Serving::Detecting { .. } | Serving::Closed { .. } | Serving::Done => {
+                Poll::Ready(Ok(()))
+            }
         }
     }
 }
