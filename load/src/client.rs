@@ -1,5 +1,6 @@
 //! An HTTP/1.1 keep-alive client, driven by hyper, that classifies every
-//! request: answered, refused cleanly, or lost after it was written.
+//! request: answered, refused cleanly, or lost after it was written; over
+//! cleartext TCP, or over TLS (feature `tls`, rustls).
 
 use std::net::SocketAddr;
 
@@ -13,9 +14,75 @@ use tokio::net::TcpStream;
 /// One keep-alive connection.
 pub type Connection = SendRequest<Full<Bytes>>;
 
-/// Opens a keep-alive connection.
+/// Where a client connects: a TCP address, spoken to in cleartext or over
+/// TLS.
+#[derive(Clone)]
+pub enum Dial {
+    /// Cleartext HTTP/1.1.
+    Tcp(SocketAddr),
+    /// HTTP/1.1 over TLS, with the name the server's certificate is checked
+    /// against.
+    #[cfg(feature = "tls")]
+    Tls {
+        /// The server's address.
+        addr: SocketAddr,
+        /// The client's TLS configuration.
+        connector: tokio_rustls::TlsConnector,
+        /// The server's name.
+        name: rustls::pki_types::ServerName<'static>,
+    },
+}
+
+impl From<SocketAddr> for Dial {
+    fn from(addr: SocketAddr) -> Dial {
+        Dial::Tcp(addr)
+    }
+}
+
+impl Dial {
+    /// Opens a keep-alive connection.
+    pub async fn connect(&self) -> std::io::Result<Connection> {
+        match self {
+            Dial::Tcp(addr) => connect(*addr).await,
+            #[cfg(feature = "tls")]
+            Dial::Tls {
+                addr,
+                connector,
+                name,
+            } => {
+                let stream = TcpStream::connect(addr).await?;
+                let stream = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(tls_refused)?;
+                handshake(stream).await
+            }
+        }
+    }
+}
+
+/// A TLS handshake that the server ended (a closed connection, a reset)
+/// wrote no request: a clean refusal. A certificate refused is not one.
+#[cfg(feature = "tls")]
+fn tls_refused(err: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match err.kind() {
+        UnexpectedEof | ConnectionReset | BrokenPipe => {
+            std::io::Error::new(ConnectionAborted, format!("TLS handshake ended: {err}"))
+        }
+        _ => err,
+    }
+}
+
+/// Opens a cleartext keep-alive connection.
 pub async fn connect(addr: SocketAddr) -> std::io::Result<Connection> {
-    let stream = TcpStream::connect(addr).await?;
+    handshake(TcpStream::connect(addr).await?).await
+}
+
+async fn handshake<T>(stream: T) -> std::io::Result<Connection>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(std::io::Error::other)?;
@@ -26,11 +93,14 @@ pub async fn connect(addr: SocketAddr) -> std::io::Result<Connection> {
 }
 
 /// Whether a connect error means the server refused cleanly: refused, or
-/// reset during the handshake by a closing listener (no byte was written).
+/// reset during the handshake by a closing listener, or a TLS handshake
+/// the server ended (no byte of a request was written).
 pub fn refused(err: &std::io::Error) -> bool {
     matches!(
         err.kind(),
-        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
     )
 }
 

@@ -1,14 +1,13 @@
 //! Classified load: back-to-back requests on keep-alive connections, each
 //! counted as answered, refused cleanly, or lost ("dirty").
 
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::client::{self, Outcome};
+use crate::client::{self, Dial, Outcome};
 
 /// The request each connection repeats, and the body a success answers.
 #[derive(Clone, Copy, Debug)]
@@ -63,16 +62,17 @@ impl Tally {
 /// whenever the server closes one, until `stop` is set, `bound` has passed,
 /// or (unless `keep_connecting`) a connection is refused.
 pub async fn hammer(
-    addr: SocketAddr,
+    dial: impl Into<Dial>,
     repeat: Repeat,
     tally: &Tally,
     keep_connecting: bool,
     stop: &AtomicBool,
     bound: Duration,
 ) {
+    let dial = dial.into();
     let deadline = Instant::now() + bound;
     while !stop.load(Relaxed) && Instant::now() < deadline {
-        let mut sender = match client::connect(addr).await {
+        let mut sender = match dial.connect().await {
             Ok(sender) => sender,
             Err(err) => {
                 if client::refused(&err) {

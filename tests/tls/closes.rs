@@ -2,7 +2,6 @@
 //! rustls client that fails on a missing one.
 
 use super::*;
-use crate::certificates::dated_certificate;
 
 #[tokio::test]
 async fn a_response_with_connection_close_ends_with_close_notify() {
@@ -45,20 +44,7 @@ async fn rustls_connect(
     cert: &Path,
     alpn: &[&[u8]],
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for trusted in rustls::pki_types::CertificateDer::pem_file_iter(cert).expect("the certificate")
-    {
-        roots.add(trusted.expect("a certificate")).expect("a root");
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(rustls_client(cert, alpn));
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
     connector.connect(name, tcp).await
@@ -90,15 +76,7 @@ async fn rustls_exchange(
 #[tokio::test]
 async fn a_rustls_client_reads_every_close_to_a_clean_end() {
     let dir = test_dir("tls-rustls");
-    // rustls (webpki) takes no CA certificate as a server's, which the
-    // `openssl req -x509` ones are: rcgen's is not.
-    let now = time::OffsetDateTime::now_utc();
-    let (cert, key) = dated_certificate(
-        &dir,
-        "server",
-        now - time::Duration::days(1),
-        now + time::Duration::days(30),
-    );
+    let (cert, key) = rustls_certificate(&dir);
     let mut app = tls_fixture(&cert, &key, &[("GRACEFUL_READ_GRACE", "50ms")]);
     let port = app.addr("api").await.port();
     // A response with `Connection: close`.
@@ -266,16 +244,4 @@ async fn connections_cut_at_the_drain_deadline_hear_close_notify() {
     let (code, _) = app.exit().await;
     assert_eq!(code, 3, "{}", app.log());
     app.assert_report("api", &[("cut_off", 2)]);
-}
-
-/// A certificate rustls takes as a server's (the `openssl req -x509` ones
-/// are CA certificates, which webpki refuses as a server's).
-fn rustls_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let now = time::OffsetDateTime::now_utc();
-    dated_certificate(
-        dir,
-        "server",
-        now - time::Duration::days(1),
-        now + time::Duration::days(30),
-    )
 }

@@ -9,12 +9,14 @@ mod support;
 mod certificates;
 mod closes;
 mod handshakes;
+mod race;
 mod serving;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use certificates::dated_certificate;
 use nix::sys::signal::Signal::SIGTERM;
 use support::{Fixture, JSON, has, test_dir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -172,4 +174,34 @@ pub(crate) fn heard_close_notify(output: &str) -> bool {
     output.lines().any(|line| {
         line.starts_with("<<<") && line.contains("Alert") && line.contains("close_notify")
     }) || output.contains("warning close_notify")
+}
+
+/// A certificate rustls takes as a server's (the `openssl req -x509` ones
+/// are CA certificates, which webpki refuses as a server's).
+pub(crate) fn rustls_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let now = time::OffsetDateTime::now_utc();
+    dated_certificate(
+        dir,
+        "server",
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    )
+}
+
+/// A rustls client's configuration, trusting `cert`, offering `alpn`.
+pub(crate) fn rustls_client(cert: &Path, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for trusted in rustls::pki_types::CertificateDer::pem_file_iter(cert).expect("the certificate")
+    {
+        roots.add(trusted.expect("a certificate")).expect("a root");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    std::sync::Arc::new(config)
 }
