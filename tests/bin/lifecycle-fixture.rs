@@ -26,6 +26,8 @@
 //!   `hello`, echoes what it reads, and at the shutdown's start writes `bye`
 //!   and closes (logs `upgraded connection open`)
 //! - `GET /upgrade-stubborn`: the same, but never closes by itself
+//! - `GET /ws`: a WebSocket echoing text; at the shutdown it closes with
+//!   `1001 going away` (logs `WebSocket open`, with `started = "websocket"`)
 //! - `GET /spawn-blocking?ms=N`: awaits N ms of `spawn_blocking` work
 //!   (logs `spawn_blocking request started`, `started = "spawn-blocking"`)
 //! - `GET /trailers`: a body in two chunks, then trailers (`grpc-status: 0`),
@@ -72,6 +74,9 @@ use graceful::{
 };
 use http_body_util::BodyExt;
 
+#[path = "fixture/upgrades.rs"]
+mod upgrades;
+
 async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -104,7 +109,10 @@ async fn handle(req: Request, shutdown: ShutdownHandle) -> Result<Response<Body>
                 .last_frame(Bytes::from_static(b"event: bye\ndata: going away\n\n"));
             return Ok(Response::new(Body::new(body)));
         }
-        "/upgrade" | "/upgrade-stubborn" => return Ok(upgrade(req, path == "/upgrade")),
+        "/upgrade" | "/upgrade-stubborn" => {
+            return Ok(upgrades::echo(req, path == "/upgrade"));
+        }
+        "/ws" => return Ok(upgrades::websocket(req)),
         "/block" => {
             let ms = millis(&query);
             tracing::info!(started = "block", ms, "blocking request started");
@@ -203,57 +211,6 @@ impl graceful::hyper::body::Body for WithTrailers {
         };
         std::task::Poll::Ready(Some(Ok(frame)))
     }
-}
-
-/// Switches to an echo protocol on the upgraded connection, in a task of
-/// its own; a polite one says `bye` and closes when the shutdown begins.
-fn upgrade(req: Request, polite: bool) -> Response<Body> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let handle = req.extensions().get::<ShutdownHandle>().cloned();
-    let on_upgrade = graceful::hyper::upgrade::on(req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let mut io = hyper_util::rt::TokioIo::new(upgraded);
-        tracing::info!(polite, "upgraded connection open");
-        let _ = io.write_all(b"hello\n").await;
-        let told = async {
-            match &handle {
-                Some(handle) if polite => handle.shutting_down().await,
-                _ => std::future::pending().await,
-            }
-        };
-        tokio::pin!(told);
-        let mut buf = [0; 1024];
-        loop {
-            tokio::select! {
-                () = &mut told => {
-                    let _ = io.write_all(b"bye\n").await;
-                    let _ = io.shutdown().await;
-                    return;
-                }
-                read = io.read(&mut buf) => match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        let _ = io.write_all(&buf[..n]).await;
-                    }
-                },
-            }
-        }
-    });
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(
-        "upgrade",
-        graceful::hyper::header::HeaderValue::from_static("echo"),
-    );
-    headers.insert(
-        "connection",
-        graceful::hyper::header::HeaderValue::from_static("upgrade"),
-    );
-    response
 }
 
 /// `ms=N` in the query, else 1000.

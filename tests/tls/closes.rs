@@ -37,19 +37,6 @@ async fn an_idle_connection_closed_in_the_drain_ends_with_close_notify() {
     app.assert_report("api", &[("served", 1), ("cut_off", 0)]);
 }
 
-/// A rustls client's TLS connection to the server at `port`, trusting
-/// `cert`, offering `alpn`.
-async fn rustls_connect(
-    port: u16,
-    cert: &Path,
-    alpn: &[&[u8]],
-) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let connector = tokio_rustls::TlsConnector::from(rustls_client(cert, alpn));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
-    connector.connect(name, tcp).await
-}
-
 /// A rustls client: sends `request` to the server at `port`, trusting
 /// `cert`, and reads to the end. rustls reads an end without `close_notify`
 /// as an error (`UnexpectedEof`), so `Ok` means the server said it.

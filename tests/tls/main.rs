@@ -205,3 +205,16 @@ pub(crate) fn rustls_client(cert: &Path, alpn: &[&[u8]]) -> std::sync::Arc<rustl
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     std::sync::Arc::new(config)
 }
+
+/// A rustls client's TLS connection to the server at `port`, trusting
+/// `cert`, offering `alpn`.
+pub(crate) async fn rustls_connect(
+    port: u16,
+    cert: &Path,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let connector = tokio_rustls::TlsConnector::from(rustls_client(cert, alpn));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+    connector.connect(name, tcp).await
+}

@@ -220,3 +220,81 @@ async fn the_kubernetes_tls_recipe_serves_the_mounted_secret_and_its_renewal() {
     app.signal(SIGTERM);
     app.exit_clean(&[]).await;
 }
+
+/// A WebSocket over TLS (`wss`): served like any upgrade, told at the
+/// signal, and closed with `1001 going away`, then the TLS alert.
+#[tokio::test]
+async fn a_websocket_over_tls_says_goodbye_at_the_signal() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let dir = test_dir("tls-wss");
+    let (cert, key) = rustls_certificate(&dir);
+    let mut app = tls_fixture(&cert, &key, &[]);
+    let port = app.addr("api").await.port();
+    let tls = rustls_connect(port, &cert, &[b"http/1.1"])
+        .await
+        .expect("TLS");
+    let (mut socket, _) =
+        tokio_tungstenite::client_async(format!("wss://localhost:{port}/ws"), tls)
+            .await
+            .expect("a WebSocket handshake over TLS");
+    socket.send(Message::text("ping")).await.expect("sent");
+    assert_eq!(
+        socket.next().await.and_then(Result::ok),
+        Some(Message::text("ping"))
+    );
+    app.signal(SIGTERM);
+    let close = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("no close frame: {other:?}: {}", app.log()),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Away, "going away")
+    );
+    // The client's reply completes the closing handshake; the server's end
+    // then reads as a clean one (rustls reports one without `close_notify`).
+    while let Some(next) = socket.next().await {
+        assert!(next.is_ok(), "an unclean end: {next:?}");
+    }
+    app.exit_clean(&[]).await;
+    app.assert_report(
+        "api",
+        &[
+            ("upgraded", 1),
+            ("upgraded_closed", 1),
+            ("upgraded_cut_off", 0),
+        ],
+    );
+}
+
+/// Socket activation over TLS: `systemd-socket-activate` holds the port,
+/// the first connection starts the process, which reads its certificate
+/// and serves that connection's handshake from the inherited listener.
+#[tokio::test]
+async fn an_activated_tls_server_serves_the_connection_that_started_it() {
+    let dir = test_dir("tls-activated");
+    let (cert, key) = certificate(&dir, "server");
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let files = format!("{}:{}", path(&cert), path(&key));
+    let mut app = Fixture::socket_activated(
+        &[&listen],
+        &["--fdname=api"],
+        &[],
+        &[("FIXTURE_TLS", files.as_str()), JSON],
+    );
+    app.activation_listening(1).await;
+    assert_eq!(curl(&cert, port, "--http2").0, "hello world");
+    app.wait_for_event(&[("name", "api"), ("inherited", "api (fd 3)")])
+        .await;
+    app.signal(SIGTERM);
+    app.exit_clean(&[]).await;
+    app.assert_report("api", &[("served", 1), ("tls_handshakes_failed", 0)]);
+}

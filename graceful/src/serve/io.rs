@@ -37,6 +37,10 @@ pin_project! {
 
     impl PinnedDrop for TrackedIo {
         fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // A TLS stream dropped without its shutdown still says
+            // `close_notify`, if the socket takes it at once.
+            this.stream.get_mut().close_notify_now();
             // Before the socket closes: see `ConnState::shut_down_socket`.
             this.conn.io_closed();
         }

@@ -213,6 +213,31 @@ pub(crate) enum Stream {
     Tls(Box<tokio_rustls::server::TlsStream<Stream>>),
 }
 
+impl Stream {
+    /// Over TLS, says `close_notify` now if it has not been said, writing
+    /// what the socket takes at once and waiting for nothing: called as the
+    /// connection is dropped, whoever drops it (the app, with an upgraded
+    /// connection; the drain, at its deadline).
+    pub(crate) fn close_notify_now(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(stream) = self {
+            super::tls::close_notify_now(stream);
+        }
+    }
+
+    /// Writes what the socket takes now, without waiting.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.try_write(buf),
+            #[cfg(unix)]
+            Stream::Unix(stream) => stream.try_write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+}
+
 #[cfg(unix)]
 impl std::os::fd::AsRawFd for Stream {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
