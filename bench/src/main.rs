@@ -5,7 +5,8 @@
 //! `-- shutdown [SERVER...]` the exits and memory alone, `-- rolling
 //! [SERVER...]` a rolling restart of three replicas behind nginx alone,
 //! `-- worker` the queue worker beside tokio-graceful-shutdown's (build
-//! `-p graceful-examples-sqlite --example worker` first).
+//! `-p graceful-examples-sqlite --example worker` first), `-- tls` the TLS
+//! servers side by side (build `-p graceful-bench-tls --bins` first).
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -42,6 +43,7 @@ use crate::scenarios::restart::*;
 use crate::scenarios::rolling::*;
 use crate::scenarios::shutdown::*;
 use crate::scenarios::throughput::*;
+use crate::scenarios::tls::*;
 use crate::scenarios::worker::*;
 use crate::server::*;
 
@@ -62,11 +64,14 @@ fn main() {
         Some("runtimes") => return load_generator().block_on(runtimes_only()),
         // The worker beside tokio-graceful-shutdown's: `worker`.
         Some("worker") => return load_generator().block_on(worker_only(&binaries_dir())),
+        // TLS side by side: `tls [--smoke] [--write]` (build
+        // `-p graceful-bench-tls --bins` first).
+        Some("tls") => return load_generator().block_on(tls_only(&args[1..])),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | tls [--smoke] [--write] | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -128,6 +133,24 @@ async fn runtimes_only() {
             median(&m.throughput),
             median(&m.vs_hyper)
         );
+    }
+}
+
+/// TLS side by side ([`TLS_PEERS`]); with `--write`, the table replaces the
+/// TLS section of `BENCHMARKS.md`.
+async fn tls_only(args: &[String]) {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let table = tls_run(&binaries_dir(), if smoke { TLS_SMOKE } else { TLS_FULL }).await;
+    println!("{table}");
+    if args.iter().any(|a| a == "--write") {
+        let page = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+        let (start, end) = ("<!-- tls:start -->\n", "<!-- tls:end -->");
+        let (Some(a), Some(b)) = (page.find(start), page.find(end)) else {
+            eprintln!("BENCHMARKS.md has no TLS section to replace");
+            std::process::exit(1);
+        };
+        let page = format!("{}{start}{table}{}", &page[..a], &page[b..]);
+        write_file(Path::new("BENCHMARKS.md"), &page);
     }
 }
 
@@ -310,7 +333,12 @@ async fn run(plan: Plan, write: bool, args: String) {
     chart(&results, &out.join("chart.svg"));
     if write {
         chart(&results, Path::new("bench/chart.svg"));
-        let doc = benchmarks_page(&results, &table);
+        let mut doc = benchmarks_page(&results, &table);
+        // The TLS section has its own run (`-- tls --write`): kept.
+        let before = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+        if let Some(at) = before.find("\n## TLS") {
+            doc.push_str(&before[at..]);
+        }
         write_file(Path::new("BENCHMARKS.md"), &doc);
     }
 }

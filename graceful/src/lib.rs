@@ -239,6 +239,7 @@
 //! |---|---|---|
 //! | `tower` | off | serve any `tower::Service`, such as an `axum::Router`: `Server::from_tower`, or a `#[graceful::server]` `fn` returning one (`TowerService`) |
 //! | `tls` | off | terminate TLS: `Server::tls` with `Tls::from_pem_files` or a `rustls::ServerConfig` of your own (rustls, the `ring` provider given explicitly), ALPN `h2` and `http/1.1`, handshakes bounded by `tls_handshake_timeout` and `tls_max_handshakes` |
+//! | `tls-aws-lc-rs` | off | `tls` with the `aws-lc-rs` provider instead of `ring` (FIPS-capable; its first build takes minutes) |
 //!
 //! Without a feature, the build is hyper and tokio, and nothing else of the
 //! HTTP ecosystem.

@@ -7,4 +7,5 @@ pub(crate) mod restart;
 pub(crate) mod rolling;
 pub(crate) mod shutdown;
 pub(crate) mod throughput;
+pub(crate) mod tls;
 pub(crate) mod worker;

@@ -54,8 +54,12 @@ impl PemFiles {
     }
 }
 
-/// The provider every server's config is built with, given explicitly.
+/// The provider every server's config is built with, given explicitly:
+/// `ring`, or `aws-lc-rs` with the `tls-aws-lc-rs` feature.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "tls-aws-lc-rs")]
+    return Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    #[cfg(not(feature = "tls-aws-lc-rs"))]
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

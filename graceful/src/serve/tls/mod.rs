@@ -1,9 +1,10 @@
 //! TLS (feature `tls`): a server's certificate and key, loaded once before
 //! any listener is bound, and each connection's handshake, bounded.
 //!
-//! rustls with the `ring` provider, given to each server's config
-//! explicitly (`ServerConfig::builder_with_provider`): nothing is installed
-//! as the process's default provider, so an app that uses another provider
+//! rustls with the `ring` provider (or `aws-lc-rs`, with the
+//! `tls-aws-lc-rs` feature), given to each server's config explicitly
+//! (`ServerConfig::builder_with_provider`): nothing is installed as the
+//! process's default provider, so an app that uses another provider
 //! elsewhere keeps it. `ring` builds with a C compiler alone, which keeps
 //! the feature's first build light. PEM is read with `rustls-pki-types`.
 //!
@@ -290,5 +291,64 @@ pub(crate) async fn handshake(
             server.stats.tls_handshake_timeouts.fetch_add(1, Relaxed);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The provider given explicitly is the one the features choose: ring,
+    /// or aws-lc-rs with `tls-aws-lc-rs`.
+    #[test]
+    fn the_provider_is_the_one_the_features_choose() {
+        let key_provider = format!("{:?}", files::provider().key_provider);
+        let expected = if cfg!(feature = "tls-aws-lc-rs") {
+            "AwsLcRs"
+        } else {
+            "Ring"
+        };
+        assert_eq!(key_provider, expected);
+    }
+
+    /// A handshake in memory with the acceptor of PEM files: ALPN `h2`, and
+    /// the server's certificate.
+    #[tokio::test]
+    async fn files_make_an_acceptor_a_rustls_client_shakes_hands_with() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = std::env::temp_dir().join(format!("graceful-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a certificate");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).expect("written");
+        std::fs::write(&key, made.signing_key.serialize_pem()).expect("written");
+        let (acceptor, _watch) = Tls::from_pem_files(&cert, &key)
+            .load("api")
+            .expect("the files load");
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).expect("a root");
+        let mut client = rustls::ClientConfig::builder_with_provider(files::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(async move {
+            let mut stream = acceptor.accept(far).await.expect("accepted");
+            stream.write_all(b"hello").await.expect("written");
+            stream.shutdown().await.expect("close_notify");
+        });
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let mut stream = connector.connect(name, near).await.expect("connected");
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.expect("a clean end");
+        assert_eq!(text, "hello");
+        server.await.expect("the server");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
