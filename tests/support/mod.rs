@@ -542,6 +542,7 @@ impl Fixture {
 
 mod kernel;
 mod processes;
+pub mod race;
 mod service_manager;
 
 pub use graceful_load::client::{Answer, Outcome, connect, send};

@@ -160,24 +160,18 @@ async fn exchange<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, reque
     true
 }
 
-/// Requests per second on `connections` keep-alive TLS connections.
-async fn keep_alive(dial: &Dial, connections: usize, seconds: f64) -> f64 {
+/// Runs `work` on `connections` tasks until `seconds` have passed; `work`
+/// counts what it completes. Returns the completions per second.
+async fn per_second<F, W>(dial: &Dial, connections: usize, seconds: f64, work: W) -> f64
+where
+    W: Fn(Dial, Instant, Arc<AtomicU64>) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (dial, done) = (dial.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                let Some(mut stream) = connect_raw(&dial).await else {
-                    return;
-                };
-                let request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
-                while Instant::now() < deadline && exchange(&mut stream, request).await {
-                    done.fetch_add(1, Relaxed);
-                }
-            })
-        })
+        .map(|_| tokio::spawn(work(dial.clone(), deadline, Arc::clone(&done))))
         .collect();
     for w in workers {
         let _ = w.await;
@@ -185,32 +179,45 @@ async fn keep_alive(dial: &Dial, connections: usize, seconds: f64) -> f64 {
     done.load(Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Requests per second on `connections` keep-alive TLS connections.
+async fn keep_alive(dial: &Dial, connections: usize, seconds: f64) -> f64 {
+    per_second(
+        dial,
+        connections,
+        seconds,
+        |dial, deadline, done| async move {
+            let Some(mut stream) = connect_raw(&dial).await else {
+                return;
+            };
+            let request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+            while Instant::now() < deadline && exchange(&mut stream, request).await {
+                done.fetch_add(1, Relaxed);
+            }
+        },
+    )
+    .await
+}
+
 /// New connections per second: each a full handshake, one request with
 /// `Connection: close`, and the close, `connections` at a time.
 async fn handshakes(dial: &Dial, connections: usize, seconds: f64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (dial, done) = (dial.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                let request = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
-                while Instant::now() < deadline {
-                    let Some(mut stream) = connect_raw(&dial).await else {
-                        continue;
-                    };
-                    if exchange(&mut stream, request).await {
-                        done.fetch_add(1, Relaxed);
-                    }
+    per_second(
+        dial,
+        connections,
+        seconds,
+        |dial, deadline, done| async move {
+            let request = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+            while Instant::now() < deadline {
+                let Some(mut stream) = connect_raw(&dial).await else {
+                    continue;
+                };
+                if exchange(&mut stream, request).await {
+                    done.fetch_add(1, Relaxed);
                 }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.await;
-    }
-    done.load(Relaxed) as f64 / started.elapsed().as_secs_f64()
+            }
+        },
+    )
+    .await
 }
 
 /// Resident memory per idle TLS connection, each open after one request.

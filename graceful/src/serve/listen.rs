@@ -219,9 +219,29 @@ impl Stream {
     /// connection is dropped, whoever drops it (the app, with an upgraded
     /// connection; the drain, at its deadline).
     pub(crate) fn close_notify_now(&mut self) {
+        /// The socket, written without waiting.
+        #[cfg(feature = "tls")]
+        struct Now<'a>(&'a Stream);
+        #[cfg(feature = "tls")]
+        impl io::Write for Now<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.try_write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
         #[cfg(feature = "tls")]
         if let Stream::Tls(stream) = self {
-            super::tls::close_notify_now(stream);
+            let (io, conn) = stream.get_mut();
+            // Once said (tokio-rustls' shutdown), it is not said again.
+            conn.send_close_notify();
+            while conn.wants_write() {
+                match conn.write_tls(&mut Now(io)) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
         }
     }
 

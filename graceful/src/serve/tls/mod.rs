@@ -209,31 +209,6 @@ impl fmt::Debug for TlsServer {
     }
 }
 
-/// Says `close_notify` on `stream` now, if it has not been said: queued,
-/// then written as far as the socket takes it at once. A client that reads
-/// nothing (a full socket buffer) does not get it, and costs no wait.
-pub(crate) fn close_notify_now(stream: &mut tokio_rustls::server::TlsStream<Stream>) {
-    /// The socket, written without waiting.
-    struct Now<'a>(&'a Stream);
-    impl std::io::Write for Now<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.try_write(buf)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let (io, conn) = stream.get_mut();
-    // Once said (tokio-rustls' shutdown), it is not said again.
-    conn.send_close_notify();
-    while conn.wants_write() {
-        match conn.write_tls(&mut Now(io)) {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
-    }
-}
-
 /// A handshake's place among those under way, given back when dropped.
 struct Place<'a>(&'a AtomicU32);
 
