@@ -39,24 +39,75 @@ impl From<SocketAddr> for Dial {
     }
 }
 
+/// A rustls client's configuration (the `ring` provider), trusting the PEM
+/// certificates in `cert`, offering `alpn`; session resumption off, so that
+/// every new connection is a full handshake.
+#[cfg(feature = "tls")]
+pub fn tls_config(
+    cert: &std::path::Path,
+    alpn: &[&[u8]],
+) -> std::io::Result<std::sync::Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for trusted in
+        rustls::pki_types::CertificateDer::pem_file_iter(cert).map_err(std::io::Error::other)?
+    {
+        roots
+            .add(trusted.map_err(std::io::Error::other)?)
+            .map_err(std::io::Error::other)?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(std::sync::Arc::new(config))
+}
+
+#[cfg(feature = "tls")]
+impl Dial {
+    /// TLS to `addr` as `localhost`, trusting `cert`, offering `alpn` (see
+    /// [`tls_config`]).
+    pub fn tls_to_localhost(
+        addr: SocketAddr,
+        cert: &std::path::Path,
+        alpn: &[&[u8]],
+    ) -> std::io::Result<Dial> {
+        Ok(Dial::Tls {
+            addr,
+            connector: tokio_rustls::TlsConnector::from(tls_config(cert, alpn)?),
+            name: rustls::pki_types::ServerName::try_from("localhost")
+                .map_err(std::io::Error::other)?,
+        })
+    }
+
+    /// Opens the TLS stream itself, with no HTTP on it (`Nagle` off); an
+    /// error for a cleartext dial.
+    pub async fn connect_tls(&self) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let Dial::Tls {
+            addr,
+            connector,
+            name,
+        } = self
+        else {
+            return Err(std::io::ErrorKind::Unsupported.into());
+        };
+        let stream = TcpStream::connect(addr).await?;
+        let _ = stream.set_nodelay(true);
+        connector.connect(name.clone(), stream).await
+    }
+}
+
 impl Dial {
     /// Opens a keep-alive connection.
     pub async fn connect(&self) -> std::io::Result<Connection> {
         match self {
             Dial::Tcp(addr) => connect(*addr).await,
             #[cfg(feature = "tls")]
-            Dial::Tls {
-                addr,
-                connector,
-                name,
-            } => {
-                let stream = TcpStream::connect(addr).await?;
-                let stream = connector
-                    .connect(name.clone(), stream)
-                    .await
-                    .map_err(tls_refused)?;
-                handshake(stream).await
-            }
+            Dial::Tls { .. } => handshake(self.connect_tls().await.map_err(tls_refused)?).await,
         }
     }
 }

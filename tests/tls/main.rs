@@ -188,24 +188,6 @@ pub(crate) fn rustls_certificate(dir: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
-/// A rustls client's configuration, trusting `cert`, offering `alpn`.
-pub(crate) fn rustls_client(cert: &Path, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for trusted in rustls::pki_types::CertificateDer::pem_file_iter(cert).expect("the certificate")
-    {
-        roots.add(trusted.expect("a certificate")).expect("a root");
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    std::sync::Arc::new(config)
-}
-
 /// A rustls client's TLS connection to the server at `port`, trusting
 /// `cert`, offering `alpn`.
 pub(crate) async fn rustls_connect(
@@ -213,8 +195,7 @@ pub(crate) async fn rustls_connect(
     cert: &Path,
     alpn: &[&[u8]],
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let connector = tokio_rustls::TlsConnector::from(rustls_client(cert, alpn));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
-    connector.connect(name, tcp).await
+    graceful_load::client::Dial::tls_to_localhost(([127, 0, 0, 1], port).into(), cert, alpn)?
+        .connect_tls()
+        .await
 }

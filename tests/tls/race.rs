@@ -13,10 +13,6 @@ async fn no_request_is_lost_across_sigterm_under_keep_alive_load_over_tls() {
     let (cert, key) = rustls_certificate(&dir);
     let mut app = tls_fixture(&cert, &key, &[]);
     let addr = app.addr("api").await;
-    let dial = Dial::Tls {
-        addr,
-        connector: tokio_rustls::TlsConnector::from(rustls_client(&cert, &[b"http/1.1"])),
-        name: rustls::pki_types::ServerName::try_from("localhost").expect("a name"),
-    };
+    let dial = Dial::tls_to_localhost(addr, &cert, &[b"http/1.1"]).expect("a TLS client");
     support::race::no_request_is_lost_across_sigterm(&mut app, dial).await;
 }

@@ -88,27 +88,9 @@ fn make_certificate() -> Files {
 }
 
 /// The client's dial: TLS to `addr`, trusting the certificate, ALPN
-/// `http/1.1`, the `ring` provider.
+/// `http/1.1`, every new connection a full handshake.
 fn dial(files: &Files, addr: std::net::SocketAddr) -> Dial {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&files.cert).expect("the cert") {
-        roots.add(cert.expect("a certificate")).expect("a root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    // Every new connection a full handshake, as a fleet of clients makes.
-    config.resumption = rustls::client::Resumption::disabled();
-    Dial::Tls {
-        addr,
-        connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-        name: rustls::pki_types::ServerName::try_from("localhost").expect("a name"),
-    }
+    Dial::tls_to_localhost(addr, &files.cert, &[b"http/1.1"]).expect("a TLS client")
 }
 
 async fn start(binary: &Path, files: &Files) -> Server {
@@ -125,23 +107,6 @@ async fn start(binary: &Path, files: &Files) -> Server {
         .env("GRACEFUL_TLS_CERT_BENCH", &files.cert)
         .env("GRACEFUL_TLS_KEY_BENCH", &files.key);
     Server::spawn(command, binary).await
-}
-
-/// Opens a TLS connection as `dial` says, the raw stream.
-async fn connect_raw(
-    dial: &Dial,
-) -> Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let Dial::Tls {
-        addr,
-        connector,
-        name,
-    } = dial
-    else {
-        return None;
-    };
-    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let _ = tcp.set_nodelay(true);
-    connector.connect(name.clone(), tcp).await.ok()
 }
 
 /// Sends `request` and reads one response; `false` once the connection fails.
@@ -186,7 +151,7 @@ async fn keep_alive(dial: &Dial, connections: usize, seconds: f64) -> f64 {
         connections,
         seconds,
         |dial, deadline, done| async move {
-            let Some(mut stream) = connect_raw(&dial).await else {
+            let Some(mut stream) = dial.connect_tls().await.ok() else {
                 return;
             };
             let request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
@@ -208,7 +173,7 @@ async fn handshakes(dial: &Dial, connections: usize, seconds: f64) -> f64 {
         |dial, deadline, done| async move {
             let request = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
             while Instant::now() < deadline {
-                let Some(mut stream) = connect_raw(&dial).await else {
+                let Some(mut stream) = dial.connect_tls().await.ok() else {
                     continue;
                 };
                 if exchange(&mut stream, request).await {
