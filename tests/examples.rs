@@ -3,6 +3,7 @@
 mod support;
 
 use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+use support::manifest::{manifest_env, manifest_value};
 use support::{Fixture, JSON, get};
 
 #[tokio::test]
@@ -445,28 +446,6 @@ async fn the_systemd_units_verify_add_up_and_run_the_example_as_written() {
     // The example's own line, which has no field.
     assert!(app.log().contains("flushed"), "{}", app.log());
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The `- name:` / `value:` pairs of a Kubernetes manifest's `env` list.
-fn manifest_env(yaml: &str) -> Vec<(String, String)> {
-    let mut env = Vec::new();
-    let mut name = None;
-    for line in yaml.lines().map(str::trim) {
-        if let Some(n) = line.strip_prefix("- name: ") {
-            name = Some(n.to_owned());
-        } else if let (Some(n), Some(v)) = (name.take(), line.strip_prefix("value: ")) {
-            env.push((n, v.trim_matches('"').to_owned()));
-        }
-    }
-    env
-}
-
-/// The value of the first `key:` in a manifest.
-fn manifest_value<'a>(yaml: &'a str, key: &str) -> &'a str {
-    yaml.lines()
-        .find_map(|line| line.trim().strip_prefix(&format!("{key}:")))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {key} in the manifest"))
 }
 
 #[tokio::test]

@@ -213,3 +213,63 @@ async fn a_busy_http2_client_gets_its_goaway_and_every_stream_it_sent_is_answere
         assert_eq!(app.exit().await.0, 0, "{}", app.log());
     }
 }
+
+/// A connection that says nothing until the shutdown has begun (one the
+/// client opened just before the signal, or that was accepted with it),
+/// and then speaks HTTP/2 and stays busy: it gets its GOAWAY as soon as
+/// its preface is read. Waiting for it to go quiet first, as an HTTP/1
+/// connection would, meant never: a busy client kept the drain open as
+/// long as it liked.
+#[tokio::test]
+async fn an_http2_connection_that_speaks_only_after_the_signal_gets_its_goaway_however_busy() {
+    // A long read grace: the silent connection is not quiet yet when the
+    // signal comes, and waits for its first bytes.
+    let mut app = Fixture::spawn(&[], &[JSON, ("GRACEFUL_READ_GRACE", "5s")]);
+    let addr = app.addr("api").await;
+    let sockets = app.sockets();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    app.wait_for_sockets(sockets + 1).await;
+    app.signal(SIGTERM);
+    app.wait_for_event_with(&["pre_stop_delay"]).await;
+
+    let (client, connection) = h2::client::handshake(tcp).await.expect("the h2 handshake");
+    let connection = tokio::spawn(connection);
+    let tally = Arc::new(Tally::default());
+    let streams: Vec<_> = (0..4)
+        .map(|_| {
+            let (mut client, tally) = (client.clone(), Arc::clone(&tally));
+            tokio::spawn(async move {
+                loop {
+                    match get(&mut client, addr, "/slow?ms=2").await {
+                        Ended::Answered(_) => tally.answered.fetch_add(1, Ordering::Relaxed),
+                        Ended::Refused => return tally.refused.fetch_add(1, Ordering::Relaxed),
+                        Ended::Lost(err) => {
+                            eprintln!("lost: {err:?}");
+                            return tally.lost.fetch_add(1, Ordering::Relaxed);
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+    drop(client);
+    for stream in streams {
+        tokio::time::timeout(PATIENCE, stream)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no GOAWAY: the busy connection is still served ({} answered)\n{}",
+                    tally.answered.load(Ordering::Relaxed),
+                    app.log()
+                )
+            })
+            .unwrap();
+    }
+    assert_eq!(tally.lost.load(Ordering::Relaxed), 0, "{}", app.log());
+    let closed = tokio::time::timeout(PATIENCE, connection)
+        .await
+        .expect("the connection ends")
+        .unwrap();
+    assert!(closed.is_ok(), "{closed:?}\n{}", app.log());
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}

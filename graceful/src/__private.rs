@@ -136,22 +136,48 @@ impl Drop for DefaultSubscriberAfter {
     }
 }
 
-/// A server from a `fn` returning a `tower::Service`, such as an `axum::Router`.
+/// What a `#[graceful::server]` `fn` may return: a `tower::Service` (such
+/// as an `axum::Router`, with the `tower` feature), or a [`Grpc`](crate::Grpc)
+/// (with the `grpc` feature).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a service graceful can serve",
+    note = "a `#[graceful::server]` `fn` returns a `tower::Service` such as an `axum::Router` (the `tower` feature), or a `graceful::Grpc` (the `grpc` feature)"
+)]
+pub trait ServedAs {
+    /// The server named `name`, on `addr`, serving this.
+    #[track_caller]
+    fn server(self, name: String, addr: String) -> crate::serve::Server;
+}
+
 #[cfg(feature = "tower")]
-#[track_caller]
-pub fn tower_server<S: crate::serve::TowerService>(
-    name: String,
-    addr: String,
-    service: S,
-) -> crate::serve::Server {
-    crate::serve::Server::from_tower(name, addr, service)
+impl<S: crate::serve::TowerService> ServedAs for S {
+    #[track_caller]
+    fn server(self, name: String, addr: String) -> crate::serve::Server {
+        crate::serve::Server::from_tower(name, addr, self)
+    }
 }
 
 /// Without the `tower` feature, a `fn` returning a service cannot be served:
-/// say so at compile time.
+/// the bound says so at compile time.
 #[cfg(not(feature = "tower"))]
-pub fn tower_server<S: TowerFeatureRequired>(_: String, _: String, _: S) -> crate::serve::Server {
-    unreachable!("TowerFeatureRequired has no implementation")
+impl<S: TowerFeatureRequired> ServedAs for S {
+    fn server(self, _: String, _: String) -> crate::serve::Server {
+        unreachable!("TowerFeatureRequired has no implementation")
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl ServedAs for crate::serve::Grpc {
+    #[track_caller]
+    fn server(self, name: String, addr: String) -> crate::serve::Server {
+        crate::serve::Server::grpc(name, addr, self)
+    }
+}
+
+/// A server from a `fn` returning what it serves.
+#[track_caller]
+pub fn service_server<S: ServedAs>(name: String, addr: String, service: S) -> crate::serve::Server {
+    service.server(name, addr)
 }
 
 /// Implemented by nothing: its bound turns a missing feature into a clear error.

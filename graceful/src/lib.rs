@@ -66,6 +66,9 @@
 //!   `404`. Give `addr` once per server.
 //! - With the `tower` feature, a plain `fn` returning an `axum::Router` (any
 //!   `tower::Service`) serves the whole server, routing and middleware kept.
+//! - With the `grpc` feature, a plain `fn` returning a `Grpc` (tonic's
+//!   services, added with `add_service`) serves gRPC over HTTP/2, with the
+//!   health protocol built in.
 //! - With the `tls` feature, `tls_cert = "..."` and `tls_key = "..."` (PEM
 //!   files, given with `addr`) make the server serve TLS (see `Tls`);
 //!   `GRACEFUL_TLS_CERT_<NAME>` and `GRACEFUL_TLS_KEY_<NAME>` override them.
@@ -239,6 +242,7 @@
 //! |---|---|---|
 //! | `tower` | off | serve any `tower::Service`, such as an `axum::Router`: `Server::from_tower`, or a `#[graceful::server]` `fn` returning one (`TowerService`) |
 //! | `tls` | off | terminate TLS: `Server::tls` with `Tls::from_pem_files` or a `rustls::ServerConfig` of your own (rustls, the `ring` provider given explicitly), ALPN `h2` and `http/1.1`, handshakes bounded by `tls_handshake_timeout` and `tls_max_handshakes` |
+//! | `grpc` | off | serve tonic's services: `Server::grpc`, or a `#[graceful::server]` `fn` returning a `Grpc`; the health protocol (`grpc.health.v1`, tonic-health) answered from the lifecycle, `UNAVAILABLE` for an RPC refused in the drain, a `ShutdownHandle` in every request's extensions |
 //! | `tls-aws-lc-rs` | off | `tls` with the `aws-lc-rs` provider instead of `ring` (FIPS-capable; its first build takes minutes) |
 //!
 //! Without a feature, the build is hyper and tokio, and nothing else of the
@@ -310,6 +314,9 @@ pub use lifecycle::report::{
 pub use lifecycle::signals::Signal;
 pub use lifecycle::tasks::{Task, TaskContext};
 pub use lifecycle::{ForcedBy, Trigger};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use serve::Grpc;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use serve::Tls;
@@ -327,3 +334,8 @@ pub use graceful_macros::{main, on_shutdown, server, task};
 
 /// hyper, re-exported so that handlers need no version of their own.
 pub use hyper;
+/// tonic, re-exported so that a gRPC server's services and graceful agree on
+/// its version.
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use tonic;

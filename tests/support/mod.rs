@@ -541,6 +541,7 @@ impl Fixture {
 }
 
 mod kernel;
+pub mod manifest;
 mod processes;
 pub mod race;
 mod service_manager;

@@ -102,7 +102,7 @@ pub(crate) fn service(f: &ItemFn, args: &ServerArgs, params: &Params) -> TokenSt
         )
     });
     let make = quote_spanned!(return_span(f)=>
-        #krate::__private::tower_server(__graceful_name, __graceful_addr, #ident(#(#call_args),*))
+        #krate::__private::service_server(__graceful_name, __graceful_addr, #ident(#(#call_args),*))
     );
     let registration = registration(f, args, quote!(Service(__graceful_service)));
     quote! {

@@ -189,7 +189,7 @@ impl Running {
             config,
             report_hook,
         } = parts;
-        let lifecycle = &*handle.lifecycle;
+        let lifecycle = &**handle.lifecycle();
         let notifier = supervision.notifier();
         // Signals reach the lifecycle through the sentinel's thread.
         lifecycle.begun().await;

@@ -32,7 +32,7 @@ impl App {
     where
         S: Future<Output = Result<(), BoxError>>,
     {
-        let lifecycle = Arc::clone(&self.handle.lifecycle);
+        let lifecycle = Arc::clone(self.handle.lifecycle());
         let started = self.start_inner(env, startup).await;
         if started.is_err() {
             lifecycle.set_ready(Vec::new(), false);
@@ -57,7 +57,7 @@ impl App {
             sentinel,
             owns_process,
         } = self;
-        let lifecycle = Arc::clone(&handle.lifecycle);
+        let lifecycle = Arc::clone(handle.lifecycle());
         // 1. Everything that can be checked before anything starts.
         config.validate()?;
         config.apply_env(env)?;
@@ -154,7 +154,7 @@ impl App {
                 listeners: handed,
                 timeout: config.restart_timeout,
                 sharing,
-                asks: Arc::clone(&handle.restarts),
+                asks: Arc::clone(handle.restarts()),
             },
         );
         Ok(Running::new(
@@ -228,7 +228,7 @@ fn serve_all(
         let mut shared = ServerShared::new(
             Arc::clone(&b.name),
             b.addr.clone(),
-            Arc::clone(&handle.lifecycle),
+            Arc::clone(handle.lifecycle()),
             config.read_grace,
             config.header_grace,
             config.header_read_timeout,
@@ -236,8 +236,8 @@ fn serve_all(
         );
         shared.managed = b.managed;
         shared.sharing = Arc::clone(sharing);
-        shared.restarts = Arc::clone(&handle.restarts);
-        shared.reloads = Arc::clone(&handle.reloads);
+        shared.restarts = Arc::clone(handle.restarts());
+        shared.reloads = Arc::clone(handle.reloads());
         let shared = Arc::new(shared);
         match &b.inherited {
             Some(inherited) => {

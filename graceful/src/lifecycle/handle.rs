@@ -39,11 +39,20 @@ use crate::lifecycle::{Lifecycle, Phase, RestartAsk, RestartAsks, Trigger};
 /// ```
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
-    pub(crate) lifecycle: Arc<Lifecycle>,
-    /// Where [`restart`](Self::restart) asks (see `restart`).
-    pub(crate) restarts: Arc<RestartAsks>,
-    /// Where [`reload_tls`](Self::reload_tls) asks.
-    pub(crate) reloads: Arc<Reloads>,
+    parts: Arc<Parts>,
+}
+
+/// What a [`ShutdownHandle`] reaches. Behind one pointer of its own, so
+/// that a copy made for one connection ([`ShutdownHandle::separate`]) is
+/// cloned per request without writing a reference count every connection
+/// shares.
+#[derive(Debug)]
+struct Parts {
+    lifecycle: Arc<Lifecycle>,
+    /// Where [`restart`](ShutdownHandle::restart) asks (see `restart`).
+    restarts: Arc<RestartAsks>,
+    /// Where [`reload_tls`](ShutdownHandle::reload_tls) asks.
+    reloads: Arc<Reloads>,
 }
 
 /// Asks to read the TLS servers' certificate files again: a count each
@@ -80,11 +89,54 @@ impl ShutdownHandle {
     /// The handle of a new app: its lifecycle, and where its restarts are
     /// asked for.
     pub(crate) fn new() -> Self {
+        ShutdownHandle::from_parts(Arc::new(Lifecycle::new()), Arc::default(), Arc::default())
+    }
+
+    /// A handle on these parts.
+    pub(crate) fn from_parts(
+        lifecycle: Arc<Lifecycle>,
+        restarts: Arc<RestartAsks>,
+        reloads: Arc<Reloads>,
+    ) -> Self {
         ShutdownHandle {
-            lifecycle: Arc::new(Lifecycle::new()),
-            restarts: Arc::default(),
-            reloads: Arc::default(),
+            parts: Arc::new(Parts {
+                lifecycle,
+                restarts,
+                reloads,
+            }),
         }
+    }
+
+    /// A handle on the same app whose clones share no reference count with
+    /// this one's: made once per connection, cloned per request.
+    #[cfg_attr(
+        not(feature = "grpc"),
+        allow(
+            dead_code,
+            reason = "only gRPC connections hand every request a handle"
+        )
+    )]
+    pub(crate) fn separate(&self) -> Self {
+        ShutdownHandle::from_parts(
+            Arc::clone(self.lifecycle()),
+            Arc::clone(self.restarts()),
+            Arc::clone(self.reloads()),
+        )
+    }
+
+    /// The lifecycle this handle reads and triggers.
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.parts.lifecycle
+    }
+
+    /// Where restarts are asked for.
+    pub(crate) fn restarts(&self) -> &Arc<RestartAsks> {
+        &self.parts.restarts
+    }
+
+    /// Where TLS reloads are asked for.
+    pub(crate) fn reloads(&self) -> &Arc<Reloads> {
+        &self.parts.reloads
     }
 
     /// Starts the graceful shutdown, exactly as the first signal would.
@@ -97,8 +149,8 @@ impl ShutdownHandle {
     /// assert!(handle.is_shutting_down());
     /// ```
     pub fn shutdown(&self) {
-        if self.lifecycle.phase() == Phase::Running {
-            self.lifecycle.trigger(Trigger::Handle);
+        if self.lifecycle().phase() == Phase::Running {
+            self.lifecycle().trigger(Trigger::Handle);
         }
     }
 
@@ -118,7 +170,7 @@ impl ShutdownHandle {
     pub fn fail(&self, reason: impl Into<String>) {
         let reason: Arc<str> = Arc::from(reason.into());
         tracing::error!(reason = %reason, "the app failed: the shutdown begins");
-        self.lifecycle.trigger(Trigger::Failed { reason });
+        self.lifecycle().trigger(Trigger::Failed { reason });
     }
 
     /// Restarts the service without refusing a connection: starts a
@@ -136,7 +188,7 @@ impl ShutdownHandle {
     /// handle.restart(); // before the start: refused once the app runs, if shutting down
     /// ```
     pub fn restart(&self) {
-        self.restarts.ask(RestartAsk::Handle);
+        self.restarts().ask(RestartAsk::Handle);
     }
 
     /// Reads every TLS server's certificate and key files again now (they
@@ -150,7 +202,7 @@ impl ShutdownHandle {
     /// handle.reload_tls();
     /// ```
     pub fn reload_tls(&self) {
-        self.reloads.ask();
+        self.reloads().ask();
     }
 
     /// Whether the shutdown has begun.
@@ -160,7 +212,7 @@ impl ShutdownHandle {
     /// assert!(!handle.is_shutting_down());
     /// ```
     pub fn is_shutting_down(&self) -> bool {
-        self.lifecycle.phase() >= Phase::NotReady
+        self.lifecycle().phase() >= Phase::NotReady
     }
 
     /// Completes when the shutdown has begun: the moment for a long-lived
@@ -177,7 +229,7 @@ impl ShutdownHandle {
     /// # }
     /// ```
     pub async fn shutting_down(&self) {
-        self.lifecycle.begun().await
+        self.lifecycle().begun().await
     }
 
     /// Completes once the start is over. Returns `true` if every server
@@ -194,7 +246,7 @@ impl ShutdownHandle {
     /// # }
     /// ```
     pub async fn ready(&self) -> bool {
-        self.lifecycle.started().await
+        self.lifecycle().started().await
     }
 
     /// The TCP address the named server listens on, once
@@ -217,7 +269,7 @@ impl ShutdownHandle {
     /// assert_eq!(handle.listen_addr("api"), None); // not started
     /// ```
     pub fn listen_addr(&self, name: &str) -> Option<ListenAddr> {
-        self.lifecycle.listen_addr(name)
+        self.lifecycle().listen_addr(name)
     }
 
     /// Whether the drain deadline has passed.
@@ -227,7 +279,7 @@ impl ShutdownHandle {
     /// assert!(!handle.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.lifecycle.phase() >= Phase::CutOff
+        self.lifecycle().phase() >= Phase::CutOff
     }
 
     /// Completes when the drain deadline has passed and whatever still runs
@@ -244,6 +296,6 @@ impl ShutdownHandle {
     /// # }
     /// ```
     pub async fn cancelled(&self) {
-        self.lifecycle.cancelled().await
+        self.lifecycle().cancelled().await
     }
 }

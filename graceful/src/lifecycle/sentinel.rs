@@ -79,7 +79,7 @@ impl Sentinel {
         restart: &[Signal],
         handle: &ShutdownHandle,
     ) -> Result<Self, Error> {
-        let lifecycle = &handle.lifecycle;
+        let lifecycle = handle.lifecycle();
         // The restart signals too, installed now so that none kills the
         // process (their default action). One that also starts the shutdown
         // does that (and the start reports the contradiction).
@@ -97,7 +97,7 @@ impl Sentinel {
         let (sender, receiver) = wake::channel().map_err(Error::Sentinel)?;
         let shared = Arc::new(Shared {
             lifecycle: Arc::clone(lifecycle),
-            restarts: Arc::clone(&handle.restarts),
+            restarts: Arc::clone(handle.restarts()),
             state: Mutex::new(State::default()),
             wake: sender,
         });

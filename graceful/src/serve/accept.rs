@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use super::http_service::HttpService;
 use super::listen::{Listener, Stream};
-use super::protocol::{Protocols, StreamExecutor};
+use super::protocol::{Protocols, StreamExecutor, Versions};
 use super::tls::{TlsServer, start_watching};
 use super::{conn, handshakes};
 use crate::lifecycle::Phase;
@@ -28,13 +28,14 @@ pub(super) async fn accept_loop<S: HttpService>(
     server: Arc<ServerShared>,
     service: S,
     mut tls: Option<TlsServer>,
+    versions: Versions,
 ) {
     // New handshakes use a renewed certificate while this loop accepts.
     let _watching = start_watching(&mut tls, &server);
     let executor = StreamExecutor {
         server: Arc::clone(&server),
     };
-    let builder = Arc::new(Protocols::new(executor, tls));
+    let builder = Arc::new(Protocols::new(executor, tls, versions));
     let lifecycle = &*server.lifecycle;
     let mut refusing = pin!(lifecycle.refusing());
     let mut moment = Moment::new(lifecycle, Phase::Refusing, refusing.as_mut());

@@ -181,9 +181,15 @@ async fn close_gracefully<S: HttpService>(connection: &mut Serving<S>, conn: &Co
     let lifecycle = &*server.lifecycle;
     let mut cancelled = pin!(lifecycle.cancelled());
 
-    // Wait for a quiet moment, so that a request already on its way is served.
+    // Wait for a quiet moment, so that a request already on its way is
+    // served. Not for HTTP/2, whose GOAWAY is safe at any moment: a
+    // connection whose preface is read meanwhile stops waiting (were it
+    // busy, it would never be quiet).
     if !connection.is_h2() {
         loop {
+            if connection.is_h2() {
+                break;
+            }
             let wait = conn.quiet_in(server.read_grace);
             if wait == Some(Duration::ZERO) {
                 break;

@@ -6,16 +6,20 @@
 //!   (TCP and Unix listeners), `handshakes` (the close that resets nothing);
 //! - serving: `accept`, `conn` (one connection), `protocol` (HTTP/1 and
 //!   HTTP/2, and the executor of HTTP/2 streams), `io`, `service` (each
-//!   request counted), [`accounts`] (the books every request is kept in);
+//!   request counted), `answers` (what we answer ourselves), [`accounts`]
+//!   (the books every request is kept in);
 //! - what handlers meet: `router`, `response`, `stream`.
 //!
-//! TLS goes beside the protocols; gRPC health beside the router; metrics
-//! beside the accounts.
+//! TLS goes beside the protocols (`tls`); gRPC beside the router (`grpc`,
+//! with its health service); metrics beside the accounts.
 
 mod accept;
 pub(crate) mod accounts;
+mod answers;
 mod bind;
 mod conn;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod handshakes;
 pub(crate) mod http_service;
 mod io;
@@ -33,6 +37,8 @@ pub(crate) mod tls;
 pub(crate) mod tls;
 
 pub(crate) use bind::{Bound, bind_all, validate};
+#[cfg(feature = "grpc")]
+pub use grpc::Grpc;
 #[cfg(feature = "tower")]
 pub use http_service::TowerService;
 pub use http_service::{HttpService, Request};

@@ -57,17 +57,31 @@ where
     }
 }
 
+/// The HTTP versions a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Versions {
+    /// HTTP/1.1 and HTTP/2, told apart by the first bytes.
+    Both,
+    /// HTTP/2 alone (gRPC): a connection that starts otherwise is closed.
+    Http2Only,
+}
+
 /// How every connection of a server is served.
 #[derive(Debug)]
 pub(crate) struct Protocols {
     h1: http1::Builder,
     h2: http2::Builder<StreamExecutor>,
+    versions: Versions,
     /// The TLS every connection first completes, if the server has it.
     pub(crate) tls: Option<TlsServer>,
 }
 
 impl Protocols {
-    pub(crate) fn new(executor: StreamExecutor, tls: Option<TlsServer>) -> Self {
+    pub(crate) fn new(
+        executor: StreamExecutor,
+        tls: Option<TlsServer>,
+        versions: Versions,
+    ) -> Self {
         let mut h1 = http1::Builder::new();
         // A client that half-closes its socket after its request still gets
         // the response.
@@ -75,6 +89,7 @@ impl Protocols {
         Protocols {
             h1,
             h2: http2::Builder::new(executor),
+            versions,
             tls,
         }
     }
@@ -243,6 +258,10 @@ impl<S: HttpService> Serving<S> {
                 break false;
             }
         };
+        if !h2 && protocols.versions == Versions::Http2Only {
+            // Not HTTP/2: nothing here can answer it.
+            return Poll::Ready(Ok(()));
+        }
         let (Some(mut stream), Some(service)) = (io.take(), service.take()) else {
             return Poll::Ready(Ok(()));
         };

@@ -11,6 +11,7 @@ use super::http_service::HttpService;
 #[cfg(feature = "tower")]
 use super::http_service::TowerService;
 use super::listen::Listener;
+use super::protocol::Versions;
 use super::tls::TlsServer;
 use crate::serve::accounts::ServerShared;
 use crate::site::Site;
@@ -78,16 +79,58 @@ impl Server {
         addr: impl Into<String>,
         service: S,
     ) -> Self {
-        Server {
-            name: name.into(),
-            addr: addr.into(),
-            source: Site::caller(),
-            spawn: Box::new(move |listener, shared, tls| {
-                tokio::spawn(accept::accept_loop(listener, shared, service, tls))
+        Server::spawning(
+            name.into(),
+            addr.into(),
+            Box::new(move |listener, shared, tls| {
+                tokio::spawn(accept::accept_loop(
+                    listener,
+                    shared,
+                    service,
+                    tls,
+                    Versions::Both,
+                ))
             }),
+        )
+    }
+
+    #[track_caller]
+    fn spawning(name: String, addr: String, spawn: Spawn) -> Self {
+        Server {
+            name,
+            addr,
+            source: Site::caller(),
+            spawn,
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// A gRPC server: tonic's services, with the health protocol, over
+    /// HTTP/2 alone (see [`Grpc`](crate::Grpc)). Needs the `grpc` feature.
+    ///
+    /// ```
+    /// let server = graceful::Server::grpc("api", "127.0.0.1:50051", graceful::Grpc::new());
+    /// assert_eq!(server.name(), "api");
+    /// ```
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    #[track_caller]
+    pub fn grpc(name: impl Into<String>, addr: impl Into<String>, grpc: super::grpc::Grpc) -> Self {
+        Server::spawning(
+            name.into(),
+            addr.into(),
+            Box::new(move |listener, shared, tls| {
+                let service = grpc.serve(&shared);
+                tokio::spawn(accept::accept_loop(
+                    listener,
+                    shared,
+                    service,
+                    tls,
+                    Versions::Http2Only,
+                ))
+            }),
+        )
     }
 
     /// A server answering with a [`tower::Service`](tower_service::Service),

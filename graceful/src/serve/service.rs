@@ -10,15 +10,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONNECTION, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
+use super::answers;
 use crate::error::BoxError;
 use crate::lifecycle::Phase;
-use crate::lifecycle::handle::ShutdownHandle;
 use crate::serve::accounts::{ConnState, Refusal, RequestGuard, Streams};
 
 /// The user's service, as one connection sees it.
@@ -142,65 +142,9 @@ fn admit(
         .get::<hyper::upgrade::OnUpgrade>()
         .is_some()
     {
-        req.extensions_mut().insert(ShutdownHandle {
-            lifecycle: Arc::clone(&server.lifecycle),
-            restarts: Arc::clone(&server.restarts),
-            reloads: Arc::clone(&server.reloads),
-        });
+        req.extensions_mut().insert(server.handle());
     }
     Ok(RequestGuard::start(conn, req, h1, streams))
-}
-
-/// `200 ok` while ready, `503` from the first signal on (but after a
-/// handover).
-fn health<B>(ready: bool, close: bool) -> Response<TrackedBody<B>> {
-    if ready {
-        fixed_response(StatusCode::OK, "ok\n", close, TrackedBody::fixed)
-    } else {
-        retry_later(fixed_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting down\n",
-            close,
-            TrackedBody::fixed,
-        ))
-    }
-}
-
-/// The answer to a request that arrives once the server is refusing work:
-/// retryable, and the connection closes after it.
-fn unavailable<B>(refusal: Refusal, h1: bool) -> Response<TrackedBody<B>> {
-    retry_later(fixed_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "shutting down\n",
-        h1,
-        |body| TrackedBody::Refused { body, refusal },
-    ))
-}
-
-fn retry_later<B>(mut response: Response<B>) -> Response<B> {
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    response
-}
-
-fn fixed_response<B>(
-    status: StatusCode,
-    body: &'static str,
-    close: bool,
-    wrap: impl FnOnce(crate::serve::response::Body) -> TrackedBody<B>,
-) -> Response<TrackedBody<B>> {
-    let mut response = Response::new(wrap(body.into()));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if close {
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 pin_project! {
@@ -229,7 +173,7 @@ fn answer<B>(
     conn: &ConnState,
 ) -> Box<Response<TrackedBody<B>>> {
     Box::new(match ours {
-        OwnAnswer::Health { ready, close } => health(ready, close),
+        OwnAnswer::Health { ready, close } => answers::health(ready, close, TrackedBody::fixed),
         // Answer at once, whatever the body: a client may send it for a long
         // time, and read the answer only then. The body is left unread
         // (hyper stops reading and closes after the 503), so the connection
@@ -239,7 +183,12 @@ fn answer<B>(
             if !req.body().is_end_stream() {
                 conn.set_linger();
             }
-            unavailable(refusal, h1)
+            let refused = |body| TrackedBody::Refused { body, refusal };
+            if answers::is_grpc(&req) {
+                answers::grpc_unavailable(refused)
+            } else {
+                answers::unavailable(h1, refused)
+            }
         }
     })
 }
@@ -319,12 +268,7 @@ fn panicked<B>(
         guard.panicked(payload);
     }
     if h1 {
-        Ok(fixed_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal server error\n",
-            false,
-            TrackedBody::fixed,
-        ))
+        Ok(answers::internal_error(TrackedBody::fixed))
     } else {
         Err("the handler panicked".into())
     }

@@ -69,7 +69,7 @@ impl<B> EndOnShutdown<B> {
     pub fn new(body: B, handle: &ShutdownHandle) -> Self {
         EndOnShutdown {
             body,
-            shutting_down: handle.lifecycle.begun_owned(),
+            shutting_down: handle.lifecycle().begun_owned(),
             last: None,
             ended: false,
         }

@@ -185,7 +185,7 @@ impl Crew {
     /// Starts every task, each with its keeper, on the runtime.
     pub(crate) fn start(plan: TaskPlan, handle: &ShutdownHandle) -> Crew {
         let watch = Arc::new(Watch {
-            lifecycle: Arc::clone(&handle.lifecycle),
+            lifecycle: Arc::clone(handle.lifecycle()),
             starting: Mutex::new(Some(None)),
         });
         let mut entries = Vec::with_capacity(plan.tasks.len());

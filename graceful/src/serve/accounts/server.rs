@@ -16,7 +16,7 @@ use super::cut::{Cut, log_cut_off};
 use super::roster::Roster;
 use super::tally::Tally;
 use crate::addr::ListenAddr;
-use crate::lifecycle::handle::Reloads;
+use crate::lifecycle::handle::{Reloads, ShutdownHandle};
 use crate::lifecycle::report::{OpenRequest, ServerReport};
 use crate::lifecycle::{Lifecycle, RestartAsks};
 use crate::system::restart::Sharing;
@@ -135,6 +135,17 @@ impl ServerShared {
 
     /// Hands in the roster of every connection the accept loop spawned,
     /// once the listener has closed.
+    /// A handle on the app this server serves, for a request or an
+    /// upgraded connection to see the shutdown coming; one that shares no
+    /// reference count with any other (see [`ShutdownHandle::separate`]).
+    pub(crate) fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle::from_parts(
+            Arc::clone(&self.lifecycle),
+            Arc::clone(&self.restarts),
+            Arc::clone(&self.reloads),
+        )
+    }
+
     pub(crate) fn hand_in(&self, connections: Roster<dyn OpenConnection>) {
         let _ = self.connections.set(connections);
     }
