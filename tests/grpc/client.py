@@ -15,6 +15,8 @@ object per line on stdout, for the test to read.
         outcome, by status code ("UNAVAILABLE (refused)" when the server
         refused the call). --retry turns on a retry policy for
         UNAVAILABLE; --health, round-robin with client-side health checking.
+
+    Either command takes `--tls CERT`: TLS, trusting the certificate CERT.
 """
 
 import json
@@ -23,6 +25,18 @@ import threading
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+# With `--tls CERT` anywhere on the command line: TLS, trusting CERT.
+TLS_CA = sys.argv[sys.argv.index("--tls") + 1] if "--tls" in sys.argv else None
+
+
+def open_channel(addr, options=()):
+    if TLS_CA is None:
+        return grpc.insecure_channel(addr, options=list(options))
+    with open(TLS_CA, "rb") as ca:
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca.read())
+    return grpc.secure_channel(addr, credentials, options=list(options))
 
 
 def say(obj):
@@ -35,7 +49,7 @@ def status_name(status):
 
 def check_all(addr):
     checks = {}
-    with grpc.insecure_channel(addr) as channel:
+    with open_channel(addr) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         for service in ["", "fixture.Work", "unknown"]:
             try:
@@ -47,7 +61,7 @@ def check_all(addr):
 
 
 def health(addr):
-    with grpc.insecure_channel(addr) as channel:
+    with open_channel(addr) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         # A service nobody added: SERVICE_UNKNOWN, and the call stays open.
         unknown = stub.Watch(health_pb2.HealthCheckRequest(service="unknown"), timeout=60)
@@ -89,7 +103,7 @@ def load(target, threads, retry, health_check):
         # A target of several addresses is no authority (HTTP/2 refuses it).
         ("grpc.default_authority", "localhost"),
     ]
-    channel = grpc.insecure_channel(target, options=options)
+    channel = open_channel(target, options)
     unary = channel.unary_unary("/fixture.Work/Unary")
     stop = threading.Event()
     lock = threading.Lock()

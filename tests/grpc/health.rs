@@ -8,7 +8,8 @@ use nix::sys::signal::Signal::SIGTERM;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::PATIENCE;
+use crate::support::certificates::certificate;
+use crate::support::{PATIENCE, test_dir};
 use crate::{Python, grpc_app};
 
 #[tokio::test]
@@ -72,4 +73,35 @@ async fn a_grpc_server_closes_an_http1_connection_without_an_answer() {
     app.signal(SIGTERM);
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
     app.assert_report("grpc", &[("served", 0)]);
+}
+
+/// Over TLS (the `tls` feature, ALPN `h2`), with grpcio's TLS: the health
+/// protocol is the same, across the same SIGTERM.
+#[tokio::test]
+async fn over_tls_health_says_the_same_and_watch_ends() {
+    let dir = test_dir("grpc-tls");
+    let (cert, key) = certificate(&dir, "grpc");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut app = grpc_app(&[
+        ("GRACEFUL_TLS_CERT_GRPC", cert),
+        ("GRACEFUL_TLS_KEY_GRPC", key),
+        ("GRACEFUL_PRE_STOP_DELAY", "500ms"),
+    ]);
+    let addr = app.addr("grpc").await.to_string();
+    let mut client = Python::start(&["health", &addr, "--tls", cert]);
+    client.next().await;
+    let serving = client.next().await;
+    assert_eq!(
+        serving["checks"]["fixture.Work"],
+        "SERVING",
+        "{serving}\n{}",
+        app.log()
+    );
+    app.signal(SIGTERM);
+    let leaving = client.next().await;
+    assert_eq!(leaving["checks"][""], "NOT_SERVING", "{leaving}");
+    assert_eq!(client.next().await["watch_end"], "OK");
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+    app.assert_report("grpc", &[("tls_handshakes_failed", 0), ("cut_off", 0)]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

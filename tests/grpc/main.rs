@@ -10,6 +10,7 @@ mod support;
 mod health;
 mod load;
 mod recipe;
+mod restart;
 mod streams;
 
 use std::process::Stdio;

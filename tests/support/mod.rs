@@ -540,6 +540,7 @@ impl Fixture {
     }
 }
 
+pub mod certificates;
 mod kernel;
 pub mod manifest;
 mod processes;
