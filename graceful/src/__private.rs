@@ -137,7 +137,7 @@ impl Drop for DefaultSubscriberAfter {
 }
 
 /// What a `#[graceful::server]` `fn` may return: a `tower::Service` (such
-/// as an `axum::Router`, with the `tower` feature), or a [`Grpc`](crate::Grpc)
+/// as an `axum::Router`, with the `tower` feature), or a `graceful::Grpc`
 /// (with the `grpc` feature).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a service graceful can serve",
