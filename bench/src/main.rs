@@ -6,7 +6,9 @@
 //! [SERVER...]` a rolling restart of three replicas behind nginx alone,
 //! `-- worker` the queue worker beside tokio-graceful-shutdown's (build
 //! `-p graceful-examples-sqlite --example worker` first), `-- tls` the TLS
-//! servers side by side (build `-p graceful-bench-tls --bins` first).
+//! servers side by side (build `-p graceful-bench-tls --bins` first), `--
+//! grpc` the gRPC servers side by side (build `-p graceful-bench-grpc --bins`
+//! first; it needs `h2load`, from Debian's `nghttp2-client`).
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -37,6 +39,7 @@ use crate::machine::*;
 use crate::plan::*;
 use crate::render::*;
 use crate::scenarios::drain::*;
+use crate::scenarios::grpc::*;
 use crate::scenarios::instructions::*;
 use crate::scenarios::memory::*;
 use crate::scenarios::restart::*;
@@ -67,11 +70,14 @@ fn main() {
         // TLS side by side: `tls [--smoke] [--write]` (build
         // `-p graceful-bench-tls --bins` first).
         Some("tls") => return load_generator().block_on(tls_only(&args[1..])),
+        // gRPC side by side: `grpc [--smoke] [--write]` (build
+        // `-p graceful-bench-grpc --bins` first).
+        Some("grpc") => return load_generator().block_on(grpc_only(&args[1..])),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | tls [--smoke] [--write] | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | tls|grpc [--smoke] [--write] | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -143,15 +149,35 @@ async fn tls_only(args: &[String]) {
     let table = tls_run(&binaries_dir(), if smoke { TLS_SMOKE } else { TLS_FULL }).await;
     println!("{table}");
     if args.iter().any(|a| a == "--write") {
-        let page = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
-        let (start, end) = ("<!-- tls:start -->\n", "<!-- tls:end -->");
-        let (Some(a), Some(b)) = (page.find(start), page.find(end)) else {
-            eprintln!("BENCHMARKS.md has no TLS section to replace");
-            std::process::exit(1);
-        };
-        let page = format!("{}{start}{table}{}", &page[..a], &page[b..]);
-        write_file(Path::new("BENCHMARKS.md"), &page);
+        replace_section("tls", &table);
     }
+}
+
+/// gRPC side by side ([`GRPC_PEERS`]); with `--write`, the table replaces
+/// the gRPC section of `BENCHMARKS.md`.
+async fn grpc_only(args: &[String]) {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let table = grpc_run(&binaries_dir(), if smoke { GRPC_SMOKE } else { GRPC_FULL }).await;
+    println!("{table}");
+    if args.iter().any(|a| a == "--write") {
+        replace_section("grpc", &table);
+    }
+}
+
+/// Replaces what is between `<!-- NAME:start -->` and `<!-- NAME:end -->` in
+/// `BENCHMARKS.md` with `table`.
+fn replace_section(name: &str, table: &str) {
+    let page = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+    let (start, end) = (
+        format!("<!-- {name}:start -->\n"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (Some(a), Some(b)) = (page.find(&start), page.find(&end)) else {
+        eprintln!("BENCHMARKS.md has no {name} section to replace");
+        std::process::exit(1);
+    };
+    let page = format!("{}{start}{table}{}", &page[..a], &page[b..]);
+    write_file(Path::new("BENCHMARKS.md"), &page);
 }
 
 /// Counts the instructions per request of the servers named (all without
@@ -334,7 +360,8 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let mut doc = benchmarks_page(&results, &table);
-        // The TLS section has its own run (`-- tls --write`): kept.
+        // The TLS and gRPC sections have their own runs (`-- tls --write`,
+        // `-- grpc --write`): kept.
         let before = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
         if let Some(at) = before.find("\n## TLS") {
             doc.push_str(&before[at..]);

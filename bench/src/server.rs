@@ -1,5 +1,6 @@
 //! A server under test, as a child process pinned to its core.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -22,13 +23,20 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) async fn start(binary: &Path) -> Server {
-        let command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
+        Server::start_with_env(binary, &[]).await
+    }
+
+    /// Starts `binary` pinned to the second core, with `env` added to its
+    /// environment.
+    pub(crate) async fn start_with_env(binary: &Path, env: &[(&str, &OsStr)]) -> Server {
+        let mut command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
             let mut command = Command::new("/usr/bin/taskset");
             command.arg("-c").arg("1").arg(binary);
             command
         } else {
             Command::new(binary)
         };
+        command.envs(env.iter().copied());
         Server::spawn(command, binary).await
     }
 

@@ -51,7 +51,16 @@ impl Tally {
         self.dirty.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    fn lost(&self, what: String) {
+    /// Counts one answered request, and notifies [`Tally::reached`] at the
+    /// milestone.
+    pub fn answered(&self) {
+        if self.ok.fetch_add(1, Relaxed) + 1 == self.milestone {
+            self.reached.notify_one();
+        }
+    }
+
+    /// Records one lost request.
+    pub fn lost(&self, what: String) {
         if let Ok(mut dirty) = self.dirty.lock() {
             dirty.push(what);
         }
@@ -90,9 +99,7 @@ pub async fn hammer(
         loop {
             match client::send(&mut sender, repeat.method, repeat.path, repeat.body).await {
                 Outcome::Answered(a) if a.status == 200 && a.text() == repeat.expect => {
-                    if tally.ok.fetch_add(1, Relaxed) + 1 == tally.milestone {
-                        tally.reached.notify_one();
-                    }
+                    tally.answered();
                     if a.closes() {
                         break;
                     }

@@ -1,6 +1,7 @@
 //! One module per scenario.
 
 pub(crate) mod drain;
+pub(crate) mod grpc;
 pub(crate) mod instructions;
 pub(crate) mod memory;
 pub(crate) mod restart;

@@ -20,7 +20,6 @@ use graceful_bench::client::{self, Dial, Outcome};
 use graceful_bench::endpoints;
 use graceful_bench::load::{self, Repeat, Tally};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
 
 use crate::scenarios::throughput::response_complete;
 use crate::server::*;
@@ -94,19 +93,14 @@ fn dial(files: &Files, addr: std::net::SocketAddr) -> Dial {
 }
 
 async fn start(binary: &Path, files: &Files) -> Server {
-    let mut command = if Path::new("/usr/bin/taskset").exists() && cores() >= 2 {
-        let mut command = Command::new("/usr/bin/taskset");
-        command.arg("-c").arg("1").arg(binary);
-        command
-    } else {
-        Command::new(binary)
-    };
-    command
-        .env("TLS_CERT", &files.cert)
-        .env("TLS_KEY", &files.key)
-        .env("GRACEFUL_TLS_CERT_BENCH", &files.cert)
-        .env("GRACEFUL_TLS_KEY_BENCH", &files.key);
-    Server::spawn(command, binary).await
+    let (cert, key) = (files.cert.as_os_str(), files.key.as_os_str());
+    let env = [
+        ("TLS_CERT", cert),
+        ("TLS_KEY", key),
+        ("GRACEFUL_TLS_CERT_BENCH", cert),
+        ("GRACEFUL_TLS_KEY_BENCH", key),
+    ];
+    Server::start_with_env(binary, &env).await
 }
 
 /// Sends `request` and reads one response; `false` once the connection fails.
