@@ -243,6 +243,8 @@
 //! | `tower` | off | serve any `tower::Service`, such as an `axum::Router`: `Server::from_tower`, or a `#[graceful::server]` `fn` returning one (`TowerService`) |
 //! | `tls` | off | terminate TLS: `Server::tls` with `Tls::from_pem_files` or a `rustls::ServerConfig` of your own (rustls, the `ring` provider given explicitly), ALPN `h2` and `http/1.1`, handshakes bounded by `tls_handshake_timeout` and `tls_max_handshakes` |
 //! | `grpc` | off | serve tonic's services: `Server::grpc`, or a `#[graceful::server]` `fn` returning a `Grpc`; the health protocol (`grpc.health.v1`, tonic-health) answered from the lifecycle, `UNAVAILABLE` for an RPC refused in the drain, a `ShutdownHandle` in every request's extensions |
+//! | `metrics` | off | the figures of the report, live, through the `metrics` facade to the recorder the app installs: requests in flight and by outcome, connections, the lifecycle's phase and each phase's duration, signals, restarts (the `graceful::metrics` module lists them) |
+//! | `prometheus` | off | `metrics`, served in Prometheus' text format at the `metrics_path` on every server, through the pre-stop window and the drain (`metrics-exporter-prometheus`) |
 //! | `tls-aws-lc-rs` | off | `tls` with the `aws-lc-rs` provider instead of `ring` (FIPS-capable; its first build takes minutes) |
 //!
 //! Without a feature, the build is hyper and tokio, and nothing else of the
@@ -290,6 +292,9 @@ pub mod exit_code;
 mod hook;
 mod lifecycle;
 mod logging;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod serve;
 mod site;
 mod system;

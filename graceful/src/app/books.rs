@@ -4,6 +4,7 @@
 //! Everything here is read from atomics and short-held locks, never from a
 //! task: a forced exit must be able to report while the runtime is stalled.
 
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -24,8 +25,25 @@ pub(crate) struct Books {
     callbacks: Arc<Ledger>,
     tasks: Arc<TaskLedger>,
     phases: Mutex<Vec<PhaseReport>>,
+    /// The phase under way: 0 while running, then [`phase_number`]'s.
+    current: AtomicU8,
     during_startup: bool,
 }
+
+/// A shutdown phase's number, from 1 in the order they run; after the last,
+/// [`DONE`].
+fn phase_number(phase: ShutdownPhase) -> u8 {
+    match phase {
+        ShutdownPhase::NotReady => 1,
+        ShutdownPhase::Refuse => 2,
+        ShutdownPhase::Drain => 3,
+        ShutdownPhase::Tasks => 4,
+        ShutdownPhase::Callbacks => 5,
+    }
+}
+
+/// The shutdown is over: the report is final.
+const DONE: u8 = 6;
 
 impl Books {
     pub(crate) fn new(
@@ -41,12 +59,20 @@ impl Books {
             callbacks,
             tasks,
             phases: Mutex::new(Vec::new()),
+            current: AtomicU8::new(0),
             during_startup,
         }
     }
 
     pub(crate) fn servers(&self) -> &[Arc<ServerShared>] {
         &self.servers
+    }
+
+    /// Records that a phase starts now; returns the moment, for
+    /// [`Books::phase_ended`].
+    pub(crate) fn phase_started(&self, name: ShutdownPhase) -> Instant {
+        self.current.store(phase_number(name), Relaxed);
+        Instant::now()
     }
 
     /// Records (and logs) that a phase which started at `started` ended.
@@ -146,7 +172,41 @@ impl Books {
             }))
             .collect();
         report.total = first.elapsed();
+        self.current.store(DONE, Relaxed);
         report
+    }
+
+    /// The figures of the moment, for a publication of the metrics.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn metrics_sources(&self) -> crate::metrics::Sources {
+        crate::metrics::Sources {
+            servers: self
+                .servers
+                .iter()
+                .map(|s| crate::metrics::ServerFigures {
+                    report: s.report(),
+                    open_connections: s.stats.open_connections.load(Relaxed),
+                })
+                .collect(),
+            phase: crate::metrics::PHASES[usize::from(self.current.load(Relaxed))],
+            phases: self
+                .phases
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            triggers: self
+                .lifecycle
+                .triggers()
+                .into_iter()
+                .map(|(trigger, _)| trigger)
+                .collect(),
+        }
+    }
+
+    /// Publishes the metrics of the moment to the recorder installed.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn publish_metrics(&self) {
+        crate::metrics::publish(&self.metrics_sources());
     }
 
     /// What started the shutdown.

@@ -1,6 +1,8 @@
 //! The app: servers and callbacks assembled, and the lifecycle that runs them.
 
 pub(crate) mod books;
+#[cfg(feature = "metrics")]
+mod metrics;
 pub(crate) mod one_shot;
 pub(crate) mod params;
 pub(crate) mod process;

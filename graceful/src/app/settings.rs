@@ -265,6 +265,24 @@ impl App {
             .set(&settings::HEALTH_PATH, Value::Path(path.into()));
         self
     }
+
+    /// Serves the metrics in Prometheus' text format at `path` on every
+    /// server, from the pre-stop window through the drain on the
+    /// connections still open (the `graceful::metrics` module says what is
+    /// measured). Needs the `prometheus` feature: without it, a
+    /// metrics path is a start-up error ([`Error::Setting`](crate::Error::Setting),
+    /// exit code 2). Scrapes are not counted as requests. Default none;
+    /// `GRACEFUL_METRICS_PATH` (empty turns it off).
+    ///
+    /// ```
+    /// let app = graceful::App::new().metrics_path("/metrics");
+    /// # drop(app);
+    /// ```
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.config
+            .set(&settings::METRICS_PATH, Value::Path(path.into()));
+        self
+    }
 }
 
 #[cfg(test)]

@@ -219,6 +219,9 @@ impl Running {
         };
         let report = books.finish(report);
         report.log();
+        // The last publication, before the hook that may flush an exporter.
+        #[cfg(feature = "metrics")]
+        books.publish_metrics();
         if let Some(hook) = report_hook {
             // Still under the sentinel: the hook has what is left of the
             // global deadline, at most `callback_timeout`, and none after a
@@ -269,7 +272,11 @@ impl Conductor<'_> {
     /// waits for them and for those told at the signal.
     async fn stop_tasks(&self, at_signal: AbortOnDropHandle<()>) {
         let names = self.tasks.ledger().told_at(When::Drained).join(", ");
-        let started = Instant::now();
+        let started = if names.is_empty() {
+            Instant::now()
+        } else {
+            self.books.phase_started(ShutdownPhase::Tasks)
+        };
         if !names.is_empty() {
             self.notifier
                 .send(&[Note::Status(&format!("stopping tasks: {names}"))]);
@@ -287,7 +294,7 @@ impl Conductor<'_> {
     /// The callbacks of the signal run meanwhile: the listeners stay open
     /// until they have ended.
     async fn not_ready(&self, plan: &mut Plan) {
-        let started = Instant::now();
+        let started = self.books.phase_started(ShutdownPhase::NotReady);
         let delay = if self.lifecycle.is_handed_over() {
             Duration::ZERO
         } else {
@@ -306,7 +313,7 @@ impl Conductor<'_> {
     /// Closes every listener; the accept loops serve what the kernel had
     /// accepted first.
     async fn refuse(&self, accept_loops: Vec<JoinHandle<()>>) {
-        let started = Instant::now();
+        let started = self.books.phase_started(ShutdownPhase::Refuse);
         self.lifecycle.advance(Phase::Refusing);
         for accept_loop in accept_loops {
             let _ = accept_loop.await;
@@ -317,7 +324,7 @@ impl Conductor<'_> {
     /// Waits until no connection is left, or the drain deadline, which cuts
     /// off what remains.
     async fn drain(&self) {
-        let started = Instant::now();
+        let started = self.books.phase_started(ShutdownPhase::Drain);
         let servers = self.books.servers();
         for server in servers {
             server.tasks.close();
@@ -380,7 +387,7 @@ impl Conductor<'_> {
         if plan.is_empty(When::Drained) {
             return plan.reports();
         }
-        let started = Instant::now();
+        let started = self.books.phase_started(ShutdownPhase::Callbacks);
         self.notifier
             .send(&[Note::Status("running the shutdown callbacks")]);
         let callbacks = plan.run(When::Drained).await;

@@ -72,6 +72,10 @@ impl App {
         let task_plan = TaskPlan::new(tasks, config.task_timeout, &overrides)?;
         serve::validate(&servers)?;
         warn_of_budget(&config, &plan, &task_plan);
+        // The recorder, before anything starts: a recorder of another kind
+        // in the way fails the start here.
+        #[cfg(feature = "metrics")]
+        let metrics = super::metrics::Metrics::start(&config)?;
 
         // 2. The signal handlers: from here on, a signal goes through the
         // lifecycle.
@@ -118,7 +122,15 @@ impl App {
 
         // 5. Serving.
         let sharing = Arc::new(Sharing::default());
-        let (servers, accept_loops) = serve_all(bound, &config, &handle, &sharing);
+        let prepared = prepare_all(
+            bound,
+            &config,
+            &handle,
+            &sharing,
+            #[cfg(feature = "prometheus")]
+            metrics.exposition(),
+        );
+        let servers: Vec<Arc<ServerShared>> = prepared.iter().map(|(_, s)| Arc::clone(s)).collect();
         lifecycle.set_ready(
             servers
                 .iter()
@@ -133,6 +145,10 @@ impl App {
             crew.ledger(),
             during_startup,
         ));
+        // The metrics read the books from the first request on.
+        #[cfg(feature = "metrics")]
+        metrics.publish_from(&books);
+        let accept_loops = serve_all(prepared);
         sentinel.arm(
             config.shutdown_timeout,
             Arc::clone(&books) as Arc<dyn ForcedReport>,
@@ -213,17 +229,16 @@ fn handed(bound: &[Bound]) -> Vec<Handed> {
     }
 }
 
-/// Serves every bound listener; returns each server's books and its
-/// accept loop.
-fn serve_all(
+/// Each bound listener with its server's books, not yet serving.
+fn prepare_all(
     bound: Vec<Bound>,
     config: &Config,
     handle: &ShutdownHandle,
     sharing: &Arc<Sharing>,
-) -> (Vec<Arc<ServerShared>>, Vec<JoinHandle<()>>) {
+    #[cfg(feature = "prometheus")] metrics: Option<Arc<crate::serve::exposition::Exposition>>,
+) -> Vec<(Bound, Arc<ServerShared>)> {
     let health_path: Option<Box<str>> = config.health_path.as_deref().map(Box::from);
-    let mut servers = Vec::with_capacity(bound.len());
-    let mut accept_loops = Vec::with_capacity(bound.len());
+    let mut prepared = Vec::with_capacity(bound.len());
     for b in bound {
         let mut shared = ServerShared::new(
             Arc::clone(&b.name),
@@ -238,15 +253,27 @@ fn serve_all(
         shared.sharing = Arc::clone(sharing);
         shared.restarts = Arc::clone(handle.restarts());
         shared.reloads = Arc::clone(handle.reloads());
-        let shared = Arc::new(shared);
-        match &b.inherited {
-            Some(inherited) => {
-                tracing::info!(name = %b.name, addr = %b.addr, inherited = %inherited, "listening");
-            }
-            None => tracing::info!(name = %b.name, addr = %b.addr, "listening"),
+        #[cfg(feature = "prometheus")]
+        {
+            shared.metrics = metrics.clone();
         }
-        accept_loops.push(b.serve(Arc::clone(&shared)));
-        servers.push(shared);
+        prepared.push((b, Arc::new(shared)));
     }
-    (servers, accept_loops)
+    prepared
+}
+
+/// Serves every prepared listener; returns each accept loop.
+fn serve_all(prepared: Vec<(Bound, Arc<ServerShared>)>) -> Vec<JoinHandle<()>> {
+    prepared
+        .into_iter()
+        .map(|(b, shared)| {
+            match &b.inherited {
+                Some(inherited) => {
+                    tracing::info!(name = %b.name, addr = %b.addr, inherited = %inherited, "listening");
+                }
+                None => tracing::info!(name = %b.name, addr = %b.addr, "listening"),
+            }
+            b.serve(shared)
+        })
+        .collect()
 }

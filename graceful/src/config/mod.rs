@@ -25,6 +25,7 @@
 //! | signals that restart by handing the listeners over (empty: none) | `restart_signals` | `GRACEFUL_RESTART_SIGNALS` | `USR2` |
 //! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
 //! | health endpoint (empty in the environment: none) | `health_path` | `GRACEFUL_HEALTH_PATH` | none |
+//! | Prometheus metrics endpoint (feature `prometheus`; empty in the environment: none) | `metrics_path` | `GRACEFUL_METRICS_PATH` | none |
 //! <!-- end of settings table -->
 //!
 //! Names that vary have a variable each; a restart and the default subscriber
@@ -89,6 +90,7 @@ pub(crate) struct Config {
     pub(crate) restart_signals: Vec<Signal>,
     pub(crate) restart_timeout: Duration,
     pub(crate) health_path: Option<String>,
+    pub(crate) metrics_path: Option<String>,
     /// The first value the builder was given that its setting refuses:
     /// reported when the app starts, since builder methods cannot fail.
     refused: Option<(&'static Setting, String)>,
@@ -125,6 +127,7 @@ impl Default for Config {
             restart_signals: const { settings::RESTART_SIGNALS.default.signals() }.to_vec(),
             restart_timeout: const { settings::RESTART_TIMEOUT.default.duration() },
             health_path: None,
+            metrics_path: None,
             refused: None,
         }
     }
@@ -163,6 +166,7 @@ impl Config {
             Id::RestartSignals => store(&mut self.restart_signals, value.into_signals()),
             Id::RestartTimeout => store(&mut self.restart_timeout, value.into_duration()),
             Id::HealthPath => store(&mut self.health_path, value.into_path().map(Some)),
+            Id::MetricsPath => store(&mut self.metrics_path, value.into_path().map(Some)),
         }
     }
 
@@ -198,8 +202,23 @@ impl Config {
     }
 
     /// Settings that contradict each other: a signal that would both start
-    /// the shutdown and restart.
+    /// the shutdown and restart; one path for health and metrics; a metrics
+    /// path in a build that cannot serve it.
     pub(crate) fn check_together(&self) -> Result<(), Error> {
+        if let Some(path) = &self.metrics_path {
+            if !cfg!(feature = "prometheus") {
+                return Err(Error::Setting {
+                    setting: settings::METRICS_PATH.name.to_owned(),
+                    reason: "serving metrics needs the `prometheus` feature of graceful".to_owned(),
+                });
+            }
+            if self.health_path.as_ref() == Some(path) {
+                return Err(Error::Setting {
+                    setting: settings::METRICS_PATH.name.to_owned(),
+                    reason: format!("{path} is the health path too: give each endpoint its own"),
+                });
+            }
+        }
         match self
             .restart_signals
             .iter()
@@ -225,7 +244,10 @@ impl Config {
             };
             if setting.kind == Kind::Path && text.is_empty() {
                 // An empty path turns the endpoint off.
-                self.health_path = None;
+                match setting.id {
+                    Id::MetricsPath => self.metrics_path = None,
+                    _ => self.health_path = None,
+                }
                 continue;
             }
             let value = setting

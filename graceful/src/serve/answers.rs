@@ -24,6 +24,21 @@ pub(super) fn health<T>(ready: bool, close: bool, wrap: impl FnOnce(Body) -> T) 
     }
 }
 
+/// The metrics endpoint's answer: `text`, in Prometheus' text format.
+#[cfg(feature = "prometheus")]
+pub(super) fn metrics<T>(text: String, close: bool, wrap: impl FnOnce(Body) -> T) -> Response<T> {
+    let mut response = Response::new(wrap(text.into()));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    if close {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// The answer to a request that arrives once the server is refusing work:
 /// retryable, and an HTTP/1 connection closes after it.
 pub(super) fn unavailable<T>(h1: bool, wrap: impl FnOnce(Body) -> T) -> Response<T> {

@@ -18,6 +18,8 @@ pub(crate) mod accounts;
 mod answers;
 mod bind;
 mod conn;
+#[cfg(feature = "prometheus")]
+pub(crate) mod exposition;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod handshakes;

@@ -90,6 +90,9 @@ enum OwnAnswer {
     /// The health endpoint's: `ready`, or not; `close`: the connection
     /// closes after it.
     Health { ready: bool, close: bool },
+    /// The metrics endpoint's; `close`: the connection closes after it.
+    #[cfg(feature = "prometheus")]
+    Metrics { close: bool },
     /// 503: the server is stopping.
     Refuse { refusal: Refusal, h1: bool },
 }
@@ -117,6 +120,14 @@ fn admit(
             let ready = phase == Phase::Running || server.lifecycle.is_handed_over();
             let close = h1 && phase != Phase::Running;
             return Err(OwnAnswer::Health { ready, close });
+        }
+    }
+    #[cfg(feature = "prometheus")]
+    if let Some(metrics) = &server.metrics {
+        if req.uri().path() == &*metrics.path {
+            // Answered through the drain, on the connections still open.
+            let close = h1 && phase != Phase::Running;
+            return Err(OwnAnswer::Metrics { close });
         }
     }
     // Once the listeners are closed, a request is refused on a connection
@@ -174,6 +185,11 @@ fn answer<B>(
 ) -> Box<Response<TrackedBody<B>>> {
     Box::new(match ours {
         OwnAnswer::Health { ready, close } => answers::health(ready, close, TrackedBody::fixed),
+        #[cfg(feature = "prometheus")]
+        OwnAnswer::Metrics { close } => {
+            let text = conn.server.metrics.as_ref().map(|m| m.render());
+            answers::metrics(text.unwrap_or_default(), close, TrackedBody::fixed)
+        }
         // Answer at once, whatever the body: a client may send it for a long
         // time, and read the answer only then. The body is left unread
         // (hyper stops reading and closes after the 503), so the connection

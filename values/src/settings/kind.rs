@@ -42,6 +42,8 @@ pub enum Id {
     RestartTimeout,
     /// [`HEALTH_PATH`](super::HEALTH_PATH).
     HealthPath,
+    /// [`METRICS_PATH`](super::METRICS_PATH).
+    MetricsPath,
 }
 
 /// What a setting's value is, and so which parser reads its text.

@@ -186,6 +186,16 @@ pub const HEALTH_PATH: Setting = Setting {
     meaning: "health endpoint (empty in the environment: none)",
 };
 
+/// `metrics_path`: the path of the Prometheus metrics endpoint.
+pub const METRICS_PATH: Setting = Setting {
+    id: Id::MetricsPath,
+    name: "metrics_path",
+    env: "GRACEFUL_METRICS_PATH",
+    kind: Kind::Path,
+    default: DefaultValue::Unset("none"),
+    meaning: "Prometheus metrics endpoint (feature `prometheus`; empty in the environment: none)",
+};
+
 /// `tls_handshake_timeout`: how long a TLS client may take to finish its
 /// handshake, from its accept.
 pub const TLS_HANDSHAKE_TIMEOUT: Setting = Setting {
@@ -226,6 +236,7 @@ pub const SETTINGS: &[Setting] = &[
     RESTART_SIGNALS,
     RESTART_TIMEOUT,
     HEALTH_PATH,
+    METRICS_PATH,
 ];
 
 /// The setting named `name`, as an attribute key or builder method.

@@ -47,6 +47,9 @@ pub(crate) struct ServerShared {
     pub(crate) header_grace: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) health_path: Option<Box<str>>,
+    /// The metrics endpoint, if the app serves one.
+    #[cfg(feature = "prometheus")]
+    pub(crate) metrics: Option<Arc<crate::serve::exposition::Exposition>>,
     /// Whether the service manager holds its listener too (see
     /// `activation`), and keeps it once this process is gone.
     pub(crate) managed: bool,
@@ -121,6 +124,8 @@ impl ServerShared {
             header_grace,
             header_read_timeout,
             health_path,
+            #[cfg(feature = "prometheus")]
+            metrics: None,
             managed: false,
             sharing: Arc::default(),
             restarts: Arc::default(),

@@ -1,0 +1,106 @@
+//! Metrics, through the [`metrics`](https://docs.rs/metrics) facade (the
+//! `metrics` feature): what every server is doing while the app runs, and
+//! what its shutdown did, as it does it.
+//!
+//! Nothing here runs per request. The figures are the ones the report is
+//! made of, kept by the runtime in counters that are striped by thread (see
+//! the accounts of `serve`), and handed to the facade's recorder at a
+//! publication: every second, at each scrape of the Prometheus endpoint
+//! (the `prometheus` feature and the `metrics_path` setting), and once more
+//! when the report is final, before the `on_report` hook runs. An exporter
+//! that pushes (OTLP, StatsD) is installed by the app as usual
+//! (`metrics::set_global_recorder`) and flushed in the `on_report` hook,
+//! which runs after the last publication.
+//!
+//! | name | kind | labels | what |
+//! |---|---|---|---|
+//! | `http.server.active_requests` | gauge | `server` | requests whose handler started and whose response has not ended (a connection cut or aborted takes its requests with it: the gauge cannot leak) |
+//! | `graceful.requests` | counter | `server`, `outcome` | requests ended, by outcome: `served` (before the signal), `drained` (after it), `refused` (`503` or `UNAVAILABLE`), `cut_off` (at the drain deadline), `disconnected` (the client left), `panicked` |
+//! | `graceful.connections` | counter | `server` | connections accepted |
+//! | `graceful.connections.open` | gauge | `server` | connections open |
+//! | `graceful.connections.closed` | counter | `server`, `reason` | connections we closed: `idle` (in the drain), `aborted` (at the drain deadline), `header_timeout`, `unanswered` (no request came) |
+//! | `graceful.connections.upgraded` | counter | `server` | connections upgraded (WebSockets) |
+//! | `graceful.connections.upgraded.open` | gauge | `server` | upgraded connections open |
+//! | `graceful.tls.handshakes.failed` | counter | `server`, `reason` | TLS handshakes that did not complete: `failed`, `timeout` (or cut by the shutdown), `shed` (over `tls_max_handshakes`) |
+//! | `graceful.phase` | gauge | `phase` | 1 for the phase the app is in, 0 for the others: `running`, `not-ready`, `refuse`, `drain`, `tasks`, `callbacks`, `done` |
+//! | `graceful.phase.duration` | gauge (seconds) | `phase` | how long each phase of the shutdown took, once it has ended |
+//! | `graceful.signals` | counter | `signal` | signals received that start or force the shutdown (`SIGTERM`, ...) |
+//! | `graceful.restarts` | counter | | restarts by listener handoff this process handed over to a successor |
+//!
+//! Label values are bounded: server names and phases are the app's, never
+//! a request's path.
+
+mod publish;
+
+#[cfg(feature = "prometheus")]
+pub(crate) mod prometheus;
+
+pub(crate) use publish::{PHASES, ServerFigures, Sources, publish};
+
+/// The names of the metrics, as the facade receives them. A Prometheus
+/// exporter writes `.` as `_`, and adds `_total` to counters and the unit
+/// to `graceful_phase_duration_seconds`.
+pub(crate) mod names {
+    pub(crate) const ACTIVE_REQUESTS: &str = "http.server.active_requests";
+    pub(crate) const REQUESTS: &str = "graceful.requests";
+    pub(crate) const CONNECTIONS: &str = "graceful.connections";
+    pub(crate) const CONNECTIONS_OPEN: &str = "graceful.connections.open";
+    pub(crate) const CONNECTIONS_CLOSED: &str = "graceful.connections.closed";
+    pub(crate) const UPGRADED: &str = "graceful.connections.upgraded";
+    pub(crate) const UPGRADED_OPEN: &str = "graceful.connections.upgraded.open";
+    pub(crate) const TLS_HANDSHAKES_FAILED: &str = "graceful.tls.handshakes.failed";
+    pub(crate) const PHASE: &str = "graceful.phase";
+    pub(crate) const PHASE_DURATION: &str = "graceful.phase.duration";
+    pub(crate) const SIGNALS: &str = "graceful.signals";
+    pub(crate) const RESTARTS: &str = "graceful.restarts";
+}
+
+/// Tells the recorder installed what each metric is (its help text and
+/// unit). Called once a recorder is in place, at the start.
+pub(crate) fn describe() {
+    use ::metrics::{Unit, describe_counter, describe_gauge};
+    use names::*;
+    describe_gauge!(
+        ACTIVE_REQUESTS,
+        Unit::Count,
+        "Requests whose handler started and whose response has not ended."
+    );
+    describe_counter!(
+        REQUESTS,
+        Unit::Count,
+        "Requests ended, by outcome (served, drained, refused, cut_off, disconnected, panicked)."
+    );
+    describe_counter!(CONNECTIONS, Unit::Count, "Connections accepted.");
+    describe_gauge!(CONNECTIONS_OPEN, Unit::Count, "Connections open.");
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        Unit::Count,
+        "Connections the server closed, by reason (idle, aborted, header_timeout, unanswered)."
+    );
+    describe_counter!(UPGRADED, Unit::Count, "Connections upgraded.");
+    describe_gauge!(UPGRADED_OPEN, Unit::Count, "Upgraded connections open.");
+    describe_counter!(
+        TLS_HANDSHAKES_FAILED,
+        Unit::Count,
+        "TLS handshakes that did not complete, by reason (failed, timeout, shed)."
+    );
+    describe_gauge!(
+        PHASE,
+        "1 for the lifecycle phase the app is in, 0 for the others."
+    );
+    describe_gauge!(
+        PHASE_DURATION,
+        Unit::Seconds,
+        "How long each phase of the shutdown took, once it has ended."
+    );
+    describe_counter!(
+        SIGNALS,
+        Unit::Count,
+        "Signals received that start or force the shutdown."
+    );
+    describe_counter!(
+        RESTARTS,
+        Unit::Count,
+        "Restarts by listener handoff this process handed over."
+    );
+}

@@ -1,0 +1,211 @@
+//! The metrics endpoint of a real process (`GRACEFUL_METRICS_PATH`, the
+//! `prometheus` feature), scraped across a SIGTERM; every scrape is checked
+//! by `promtool check metrics` (Debian's `prometheus` package).
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Instant;
+
+use nix::sys::signal::Signal::SIGTERM;
+use support::{Fixture, JSON, PATIENCE, get};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const METRICS: (&str, &str) = ("GRACEFUL_METRICS_PATH", "/metrics");
+
+/// One scrape, checked by promtool.
+struct Scrape {
+    text: String,
+}
+
+impl Scrape {
+    /// The value of the sample `name{labels}` (the labels given, in any
+    /// order, and no others).
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.text.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, rest) = series.split_once('{').unwrap_or((series, "}"));
+            if series_name != name {
+                return None;
+            }
+            let mut got: Vec<&str> = rest
+                .trim_end_matches('}')
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .collect();
+            let mut want: Vec<String> =
+                labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            (got == want).then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    fn expect(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{}", self.text))
+    }
+}
+
+/// `promtool check metrics` on `text`: the exposition is valid, and
+/// follows Prometheus' naming rules.
+fn promtool(text: &str) {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's `prometheus` package; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(text.as_bytes())
+        .expect("promtool reads the scrape");
+    let out = child.wait_with_output().expect("promtool ends");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn scrape(addr: SocketAddr) -> Scrape {
+    let answer = get(addr, "/metrics").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let kind = answer.headers["content-type"].to_str().expect("text");
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    promtool(answer.text());
+    Scrape {
+        text: answer.text().to_owned(),
+    }
+}
+
+/// Scrapes until `done` holds of a scrape, within [`PATIENCE`].
+async fn scrape_until(addr: SocketAddr, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let scrape = scrape(addr).await;
+        if done(&scrape) {
+            return scrape;
+        }
+        assert!(Instant::now() < deadline, "never {what}:\n{}", scrape.text);
+        tokio::task::yield_now().await;
+    }
+}
+
+const API: (&str, &str) = ("server", "api");
+
+#[tokio::test]
+async fn scrapes_across_sigterm_follow_the_requests_and_the_phases() {
+    let mut app = Fixture::spawn(&[], &[METRICS, ("GRACEFUL_PRE_STOP_DELAY", "1s"), JSON]);
+    let addr = app.addr("api").await;
+
+    let running = scrape(addr).await;
+    assert_eq!(
+        running.expect("graceful_phase", &[("phase", "running")]),
+        1.0
+    );
+    assert_eq!(running.expect("graceful_phase", &[("phase", "drain")]), 0.0);
+    assert_eq!(running.expect("http_server_active_requests", &[API]), 0.0);
+
+    assert_eq!(get(addr, "/").await.status, 200);
+    assert_eq!(get(addr, "/no/such/path?x=1").await.status, 404);
+    let slow = tokio::spawn(async move { get(addr, "/slow?ms=1500").await });
+    app.wait_for_started("slow", 1).await;
+    let busy = scrape(addr).await;
+    // The scrapes are not requests: the slow one is the one in flight.
+    assert_eq!(busy.expect("http_server_active_requests", &[API]), 1.0);
+    let served = [API, ("outcome", "served")];
+    assert_eq!(busy.expect("graceful_requests_total", &served), 2.0);
+    assert!(busy.expect("graceful_connections_total", &[API]) >= 3.0);
+    // No label value is a request's path.
+    assert!(!busy.text.contains("/no/such/path"), "{}", busy.text);
+
+    app.signal(SIGTERM);
+    let leaving = scrape_until(addr, "not-ready", |s| {
+        s.value("graceful_phase", &[("phase", "not-ready")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        leaving.expect("graceful_phase", &[("phase", "running")]),
+        0.0
+    );
+    assert_eq!(
+        leaving.expect("graceful_signals_total", &[("signal", "SIGTERM")]),
+        1.0
+    );
+    assert_eq!(leaving.expect("http_server_active_requests", &[API]), 1.0);
+
+    let slow = slow.await.expect("the slow request");
+    assert_eq!(slow.status, 200);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+    app.assert_report("api", &[("served", 2), ("drained", 1)]);
+}
+
+#[tokio::test]
+async fn the_in_flight_gauge_comes_back_to_zero_when_a_client_leaves() {
+    let mut app = Fixture::spawn(&[], &[METRICS, JSON]);
+    let addr = app.addr("api").await;
+    // An event stream whose client goes away in the middle.
+    let mut left = TcpStream::connect(addr).await.expect("connect");
+    left.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("written");
+    let mut first = [0u8; 64];
+    let n = left.read(&mut first).await.expect("the stream's start");
+    assert!(n > 0, "the stream started");
+    let streaming = scrape(addr).await;
+    assert_eq!(streaming.expect("http_server_active_requests", &[API]), 1.0);
+    drop(left);
+    let after = scrape_until(addr, "the request ended", |s| {
+        s.value("http_server_active_requests", &[API]) == Some(0.0)
+    })
+    .await;
+    let disconnected = [API, ("outcome", "disconnected")];
+    assert_eq!(after.expect("graceful_requests_total", &disconnected), 1.0);
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}
+
+#[tokio::test]
+async fn one_path_for_health_and_metrics_is_a_start_up_error() {
+    let mut app = Fixture::spawn(
+        &[],
+        &[
+            ("GRACEFUL_METRICS_PATH", "/healthz"),
+            ("GRACEFUL_HEALTH_PATH", "/healthz"),
+            JSON,
+        ],
+    );
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    assert!(!app.listened(), "{}", app.log());
+    let failed = app
+        .event_where(&[("startup", "failed")])
+        .unwrap_or_else(|| panic!("no start-up error in {}", app.log()));
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("metrics_path")),
+        "{failed}"
+    );
+
+    // The same, typed, from the builder.
+    let err = graceful::App::new()
+        .health_path("/healthz")
+        .metrics_path("/healthz")
+        .start()
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, graceful::Error::Setting { setting, .. } if setting == "metrics_path"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 2);
+}
