@@ -23,12 +23,14 @@ async fn api() -> &'static str {
     restart_signals = "USR1",
     restart_timeout = "1m",
     health_path = "/healthz",
+    metrics_path = "/metrics",
     on_report = export,
 )]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     after_ready(|| async {
         let api = graceful::shutdown_handle().local_addr("api").expect("api");
         check(get(api, "/healthz").await == (200, "ok\n".into()), "the health endpoint");
+        check(get(api, "/metrics").await.0 == 200, "the metrics endpoint");
     });
     Ok(())
 }
