@@ -126,6 +126,24 @@ async fn scrapes_across_sigterm_follow_the_requests_and_the_phases() {
     assert!(busy.expect("graceful_connections_total", &[API]) >= 3.0);
     // No label value is a request's path.
     assert!(!busy.text.contains("/no/such/path"), "{}", busy.text);
+    // Each answered request is in the duration histogram, by its labels.
+    let get_11 = |status| {
+        [
+            API,
+            ("http_request_method", "GET"),
+            ("network_protocol_version", "1.1"),
+            ("http_response_status_code", status),
+        ]
+    };
+    let duration = "http_server_request_duration_seconds_count";
+    assert_eq!(busy.expect(duration, &get_11("200")), 1.0);
+    assert_eq!(busy.expect(duration, &get_11("404")), 1.0);
+    let mut le_inf = get_11("200").to_vec();
+    le_inf.push(("le", "+Inf"));
+    assert_eq!(
+        busy.expect("http_server_request_duration_seconds_bucket", &le_inf),
+        1.0
+    );
 
     app.signal(SIGTERM);
     let leaving = scrape_until(addr, "not-ready", |s| {
@@ -169,6 +187,16 @@ async fn the_in_flight_gauge_comes_back_to_zero_when_a_client_leaves() {
     .await;
     let disconnected = [API, ("outcome", "disconnected")];
     assert_eq!(after.expect("graceful_requests_total", &disconnected), 1.0);
+    let timed = [
+        API,
+        ("http_request_method", "GET"),
+        ("network_protocol_version", "1.1"),
+        ("error_type", "disconnected"),
+    ];
+    assert_eq!(
+        after.expect("http_server_request_duration_seconds_count", &timed),
+        1.0
+    );
     app.signal(SIGTERM);
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }

@@ -2,9 +2,10 @@
 //! `metrics` feature): what every server is doing while the app runs, and
 //! what its shutdown did, as it does it.
 //!
-//! Nothing here runs per request. The figures are the ones the report is
-//! made of, kept by the runtime in counters that are striped by thread (see
-//! the accounts of `serve`), and handed to the facade's recorder at a
+//! Nothing here calls the recorder per request. The figures are the ones
+//! the report is made of, kept by the runtime in counters that are striped
+//! by thread (see the accounts of `serve`), and the request durations, kept
+//! per thread the same way; they are handed to the facade's recorder at a
 //! publication: every second, at each scrape of the Prometheus endpoint
 //! (the `prometheus` feature and the `metrics_path` setting), and once more
 //! when the report is final, before the `on_report` hook runs. An exporter
@@ -14,6 +15,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
+//! | `http.server.request.duration` | histogram (seconds, OpenTelemetry's advised buckets) | `server`, `http.request.method` (`_OTHER` for a method the conventions do not name), `network.protocol.version`, `http.response.status_code`, or `error.type` for a request that ended without a response (`cut_off`, `disconnected`, `panicked`, `handler_error`) | from the handler's start to the response body's end; kept per thread, handed to the recorder at each publication |
 //! | `http.server.active_requests` | gauge | `server` | requests whose handler started and whose response has not ended (a connection cut or aborted takes its requests with it: the gauge cannot leak) |
 //! | `graceful.requests` | counter | `server`, `outcome` | requests ended, by outcome: `served` (before the signal), `drained` (after it), `refused` (`503` or `UNAVAILABLE`), `cut_off` (at the drain deadline), `disconnected` (the client left), `panicked` |
 //! | `graceful.connections` | counter | `server` | connections accepted |
@@ -42,6 +44,7 @@ pub(crate) use publish::{PHASES, ServerFigures, Sources, publish};
 /// to `graceful_phase_duration_seconds`.
 pub(crate) mod names {
     pub(crate) const ACTIVE_REQUESTS: &str = "http.server.active_requests";
+    pub(crate) const REQUEST_DURATION: &str = "http.server.request.duration";
     pub(crate) const REQUESTS: &str = "graceful.requests";
     pub(crate) const CONNECTIONS: &str = "graceful.connections";
     pub(crate) const CONNECTIONS_OPEN: &str = "graceful.connections.open";
@@ -58,8 +61,13 @@ pub(crate) mod names {
 /// Tells the recorder installed what each metric is (its help text and
 /// unit). Called once a recorder is in place, at the start.
 pub(crate) fn describe() {
-    use ::metrics::{Unit, describe_counter, describe_gauge};
+    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     use names::*;
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "Duration of HTTP server requests, from the handler's start to the response's end."
+    );
     describe_gauge!(
         ACTIVE_REQUESTS,
         Unit::Count,

@@ -4,9 +4,10 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::error::Error;
+use crate::serve::accounts::durations;
 use graceful_values::settings;
 
 /// The recorder's handle, once installed: an app started again in the same
@@ -21,6 +22,14 @@ pub(crate) fn install() -> Result<PrometheusHandle, Error> {
     }
     let recorder = PrometheusBuilder::new()
         .with_recommended_naming(true)
+        .set_buckets_for_metric(
+            Matcher::Full(super::names::REQUEST_DURATION.to_owned()),
+            &durations::BOUNDS,
+        )
+        .map_err(|err| Error::Setting {
+            setting: settings::METRICS_PATH.name.to_owned(),
+            reason: err.to_string(),
+        })?
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| Error::Setting {

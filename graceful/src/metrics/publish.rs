@@ -4,11 +4,12 @@
 //! go down), gauges to theirs; so a publication may come at any time, as
 //! often as scrapes do, and none is lost by coming late.
 
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, histogram};
 
 use super::names::*;
 use crate::lifecycle::Trigger;
 use crate::lifecycle::report::{PhaseReport, ServerReport, ShutdownPhase};
+use crate::serve::accounts::durations::{self, Ended};
 
 /// Every phase, in the order the app goes through them, as the `phase`
 /// label says it.
@@ -61,6 +62,19 @@ pub(crate) fn publish(sources: &Sources) {
     for server in &sources.servers {
         publish_server(server);
     }
+    durations::take_new(|labels, seconds, count| {
+        let (ended_key, ended) = match labels.ended {
+            Ended::Status(status) => ("http.response.status_code", status.to_string()),
+            Ended::Error(error) => ("error.type", error.to_owned()),
+        };
+        let labels = [
+            ("server", labels.server.to_owned()),
+            ("http.request.method", labels.method.to_owned()),
+            ("network.protocol.version", labels.version.to_owned()),
+            (ended_key, ended),
+        ];
+        histogram!(REQUEST_DURATION, &labels).record_many(seconds, count);
+    });
     for phase in PHASES {
         gauge!(PHASE, "phase" => phase).set(if phase == sources.phase { 1.0 } else { 0.0 });
     }

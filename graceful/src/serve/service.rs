@@ -246,6 +246,8 @@ where
             .expect("TrackedFuture polled after completion");
         match result {
             Ok(response) => {
+                #[cfg(feature = "metrics")]
+                guard.answered(response.status());
                 let upgrading = response.status() == StatusCode::SWITCHING_PROTOCOLS;
                 if upgrading && guard.is_h1() {
                     guard.conn().mark_upgraded();

@@ -22,6 +22,8 @@
 
 mod connection;
 mod cut;
+#[cfg(feature = "metrics")]
+pub(crate) mod durations;
 mod names;
 mod request;
 mod roster;

@@ -74,6 +74,20 @@ pub(crate) struct RequestGuard {
     end: Cell<End>,
     /// The stripe its start was counted on, where its end is counted too.
     stripe: u8,
+    /// What the duration histogram needs.
+    #[cfg(feature = "metrics")]
+    timing: Timing,
+}
+
+/// A request's start and labels, for the duration histogram.
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct Timing {
+    started: std::time::Instant,
+    method: u8,
+    version: u8,
+    /// Its response's status, once the handler has answered (0 before).
+    status: Cell<u16>,
 }
 
 /// How a request ended, as far as its guard knows.
@@ -119,7 +133,21 @@ impl RequestGuard {
             own_name,
             end: Cell::new(End::Open),
             stripe,
+            #[cfg(feature = "metrics")]
+            timing: Timing {
+                started: std::time::Instant::now(),
+                method: super::durations::method_number(req.method()),
+                version: super::durations::version_number(req.version()),
+                status: Cell::new(0),
+            },
         }
+    }
+
+    /// The handler answered with `status`.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn answered(&self, status: http::StatusCode) {
+        self.timing.status.set(status.as_u16());
     }
 
     /// The request's connection.
@@ -189,6 +217,8 @@ impl Drop for RequestGuard {
             End::Panicked => &mine.panicked,
             End::Open => self.cut(phase, now, mine),
         };
+        #[cfg(feature = "metrics")]
+        self.time(phase);
         conn.last_active.store(now, Relaxed);
         conn.add_in_flight(self.is_h1(), -1);
         counter.fetch_add(1, Relaxed);
@@ -199,6 +229,29 @@ impl Drop for RequestGuard {
 }
 
 impl RequestGuard {
+    /// Adds the request's duration to the histogram, labelled with how it
+    /// ended.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn time(&self, phase: Phase) {
+        use super::durations::{Ended, record};
+        let t = &self.timing;
+        let ended = match (self.end.get(), t.status.get()) {
+            (End::Finished, 0) => Ended::Error("handler_error"),
+            (End::Finished, status) => Ended::Status(status),
+            (End::Panicked, _) => Ended::Error("panicked"),
+            (End::Open, _) if phase == Phase::CutOff => Ended::Error("cut_off"),
+            (End::Open, _) => Ended::Error("disconnected"),
+        };
+        record(
+            &self.conn.server.name,
+            t.method,
+            t.version,
+            ended,
+            t.started.elapsed(),
+        );
+    }
+
     /// The counter of a request that ended without its response: cut off at
     /// the drain deadline (named in the report), or its client went away.
     fn cut<'a>(&self, phase: Phase, now: u64, mine: &'a Stripe) -> &'a AtomicU64 {
