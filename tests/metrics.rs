@@ -237,3 +237,68 @@ async fn one_path_for_health_and_metrics_is_a_start_up_error() {
     );
     assert_eq!(err.exit_code(), 2);
 }
+
+#[tokio::test]
+async fn the_admin_server_is_scraped_through_the_drain_and_the_callbacks() {
+    let mut app = Fixture::spawn(
+        &["--callback", "flush:0:sleep=1000"],
+        &[
+            METRICS,
+            ("GRACEFUL_ADMIN_ADDR", "127.0.0.1:0"),
+            ("GRACEFUL_HEALTH_PATH", "/healthz"),
+            JSON,
+        ],
+    );
+    let api = app.addr("api").await;
+    let admin = app.addr("admin").await;
+    assert_eq!(get(admin, "/healthz").await.status, 200);
+    assert_eq!(
+        get(admin, "/").await.status,
+        404,
+        "the admin server serves nothing else"
+    );
+    let slow = tokio::spawn(async move { get(api, "/slow?ms=1500").await });
+    app.wait_for_started("slow", 1).await;
+
+    app.signal(SIGTERM);
+    let draining = scrape_until(admin, "the drain", |s| {
+        s.value("graceful_phase", &[("phase", "drain")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(draining.expect("http_server_active_requests", &[API]), 1.0);
+    assert_eq!(get(admin, "/healthz").await.status, 503);
+    // The app's own listener is closed by now; the admin server's is not.
+    assert!(
+        TcpStream::connect(api).await.is_err(),
+        "the api listener is closed"
+    );
+
+    let calling_back = scrape_until(admin, "the callbacks", |s| {
+        s.value("graceful_phase", &[("phase", "callbacks")]) == Some(1.0)
+    })
+    .await;
+    let drained = [API, ("outcome", "drained")];
+    assert_eq!(
+        calling_back.expect("graceful_requests_total", &drained),
+        1.0
+    );
+    assert_eq!(
+        calling_back.expect("http_server_active_requests", &[API]),
+        0.0
+    );
+    let drain_took = calling_back.expect("graceful_phase_duration_seconds", &[("phase", "drain")]);
+    assert!(drain_took > 0.0, "{drain_took}");
+
+    assert_eq!(slow.await.expect("the slow request").status, 200);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}
+
+#[tokio::test]
+async fn an_admin_address_taken_is_a_start_up_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let mut app = Fixture::spawn(&[], &[METRICS, ("GRACEFUL_ADMIN_ADDR", &addr), JSON]);
+    let (code, _) = app.exit().await;
+    assert_eq!(code, 2, "{}", app.log());
+    assert!(!app.listened(), "{}", app.log());
+}

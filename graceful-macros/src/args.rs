@@ -389,7 +389,9 @@ fn check(key: &Key, value: Expr) -> syn::Result<Value> {
                 let reason = match kind {
                     Kind::Duration => format!("invalid duration {:?}: {reason}", text.trim()),
                     Kind::Interval => format!("invalid interval {:?}: {reason}", text.trim()),
-                    Kind::Signals | Kind::SignalsOrNone | Kind::Path | Kind::Count => reason,
+                    Kind::Signals | Kind::SignalsOrNone | Kind::Path | Kind::Count | Kind::Addr => {
+                        reason
+                    }
                 };
                 syn::Error::new(span, reason)
             })

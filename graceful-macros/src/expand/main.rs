@@ -65,5 +65,6 @@ fn setting_value(krate: &syn::Path, value: &settings::Value) -> TokenStream {
         }
         settings::Value::Path(path) => quote!(#path),
         settings::Value::Count(count) => quote!(#count),
+        settings::Value::Addr(addr) => quote!(#addr),
     }
 }

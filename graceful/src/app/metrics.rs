@@ -59,7 +59,7 @@ impl Metrics {
 
     /// Publishes from `books` at every scrape, and every
     /// [`PUBLICATION_INTERVAL`] for as long as they last.
-    pub(crate) fn publish_from(self, books: &Arc<Books>) {
+    pub(crate) fn publish_from(&self, books: &Arc<Books>) {
         let _ = self.books.set(Arc::downgrade(books));
         crate::metrics::describe();
         books.publish_metrics();

@@ -283,6 +283,26 @@ impl App {
             .set(&settings::METRICS_PATH, Value::Path(path.into()));
         self
     }
+
+    /// Starts an admin server at `addr` that answers the health and metrics
+    /// paths, and nothing else, from the start until the report is final:
+    /// it is not drained with the others, so a scrape sees the drain, the
+    /// tasks and the callbacks to their end. Needs the `prometheus` feature
+    /// and a health or metrics path; an address that cannot be bound fails
+    /// the start (exit code 2), as any server's does. Default none;
+    /// `GRACEFUL_ADMIN_ADDR` (empty turns it off).
+    ///
+    /// ```
+    /// let app = graceful::App::new()
+    ///     .metrics_path("/metrics")
+    ///     .admin_addr("127.0.0.1:9090");
+    /// # drop(app);
+    /// ```
+    pub fn admin_addr(mut self, addr: impl Into<String>) -> Self {
+        self.config
+            .set(&settings::ADMIN_ADDR, Value::Addr(addr.into()));
+        self
+    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub(crate) struct Parts {
     pub(crate) config: Config,
     /// The app's hook for the final report, if it has one.
     pub(crate) report_hook: Option<ReportHook>,
+    /// The admin server, if the app has one: closed once the report is final.
+    #[cfg(feature = "prometheus")]
+    pub(crate) admin: Option<tokio_util::task::AbortOnDropHandle<()>>,
 }
 
 impl fmt::Debug for Running {
@@ -188,6 +191,8 @@ impl Running {
             sentinel,
             config,
             report_hook,
+            #[cfg(feature = "prometheus")]
+            admin,
         } = parts;
         let lifecycle = &**handle.lifecycle();
         let notifier = supervision.notifier();
@@ -229,6 +234,9 @@ impl Running {
             let left = deadline.saturating_duration_since(Instant::now());
             hook.run(&report, config.callback_timeout.min(left)).await;
         }
+        // Scraped to the end: the admin server closes only now.
+        #[cfg(feature = "prometheus")]
+        drop(admin);
         sentinel.stop();
         report
     }

@@ -98,8 +98,14 @@ impl App {
         // start. A task that fails as it starts fails the start.
         let mut bound = Vec::new();
         let mut crew = None;
+        #[cfg(feature = "prometheus")]
+        let mut admin = None;
         if lifecycle.phase() == Phase::Running {
             bound = serve::bind_all(servers, &overrides, config.tls_limits()).await?;
+            #[cfg(feature = "prometheus")]
+            if let Some(addr) = &config.admin_addr {
+                admin = Some(crate::serve::admin::bind(addr).await?);
+            }
             let started = Crew::start(task_plan, &handle);
             started
                 .arm()
@@ -112,6 +118,8 @@ impl App {
         if during_startup {
             // Never ready: release the listeners without serving.
             drop(bound);
+            #[cfg(feature = "prometheus")]
+            drop(admin.take());
             tracing::info!(
                 during_startup = true,
                 "shutdown requested during start-up; no server was started"
@@ -149,6 +157,14 @@ impl App {
         #[cfg(feature = "metrics")]
         metrics.publish_from(&books);
         let accept_loops = serve_all(prepared);
+        #[cfg(feature = "prometheus")]
+        let admin = admin.map(|listener| {
+            listener.serve(crate::serve::admin::Answers {
+                health_path: config.health_path.as_deref().map(Box::from),
+                metrics: metrics.exposition(),
+                lifecycle: Arc::clone(&lifecycle),
+            })
+        });
         sentinel.arm(
             config.shutdown_timeout,
             Arc::clone(&books) as Arc<dyn ForcedReport>,
@@ -183,6 +199,8 @@ impl App {
                 sentinel,
                 config,
                 report_hook,
+                #[cfg(feature = "prometheus")]
+                admin,
             },
             supervision,
         ))

@@ -26,6 +26,7 @@
 //! | a restart's successor's time to serve | `restart_timeout` | `GRACEFUL_RESTART_TIMEOUT` | 30 s |
 //! | health endpoint (empty in the environment: none) | `health_path` | `GRACEFUL_HEALTH_PATH` | none |
 //! | Prometheus metrics endpoint (feature `prometheus`; empty in the environment: none) | `metrics_path` | `GRACEFUL_METRICS_PATH` | none |
+//! | admin server for health and metrics, open until the report (feature `prometheus`; empty in the environment: none) | `admin_addr` | `GRACEFUL_ADMIN_ADDR` | none |
 //! <!-- end of settings table -->
 //!
 //! Names that vary have a variable each; a restart and the default subscriber
@@ -91,6 +92,7 @@ pub(crate) struct Config {
     pub(crate) restart_timeout: Duration,
     pub(crate) health_path: Option<String>,
     pub(crate) metrics_path: Option<String>,
+    pub(crate) admin_addr: Option<String>,
     /// The first value the builder was given that its setting refuses:
     /// reported when the app starts, since builder methods cannot fail.
     refused: Option<(&'static Setting, String)>,
@@ -128,6 +130,7 @@ impl Default for Config {
             restart_timeout: const { settings::RESTART_TIMEOUT.default.duration() },
             health_path: None,
             metrics_path: None,
+            admin_addr: None,
             refused: None,
         }
     }
@@ -167,6 +170,7 @@ impl Config {
             Id::RestartTimeout => store(&mut self.restart_timeout, value.into_duration()),
             Id::HealthPath => store(&mut self.health_path, value.into_path().map(Some)),
             Id::MetricsPath => store(&mut self.metrics_path, value.into_path().map(Some)),
+            Id::AdminAddr => store(&mut self.admin_addr, value.into_addr().map(Some)),
         }
     }
 
@@ -205,6 +209,21 @@ impl Config {
     /// the shutdown and restart; one path for health and metrics; a metrics
     /// path in a build that cannot serve it.
     pub(crate) fn check_together(&self) -> Result<(), Error> {
+        if self.admin_addr.is_some() {
+            let reason = if !cfg!(feature = "prometheus") {
+                Some("the admin server needs the `prometheus` feature of graceful")
+            } else if self.metrics_path.is_none() && self.health_path.is_none() {
+                Some("the admin server answers the health and metrics paths: set one of them")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::Setting {
+                    setting: settings::ADMIN_ADDR.name.to_owned(),
+                    reason: reason.to_owned(),
+                });
+            }
+        }
         if let Some(path) = &self.metrics_path {
             if !cfg!(feature = "prometheus") {
                 return Err(Error::Setting {
@@ -242,10 +261,11 @@ impl Config {
             let Some(text) = env(setting.env) else {
                 continue;
             };
-            if setting.kind == Kind::Path && text.is_empty() {
-                // An empty path turns the endpoint off.
+            if matches!(setting.kind, Kind::Path | Kind::Addr) && text.is_empty() {
+                // An empty path or address turns the endpoint off.
                 match setting.id {
                     Id::MetricsPath => self.metrics_path = None,
+                    Id::AdminAddr => self.admin_addr = None,
                     _ => self.health_path = None,
                 }
                 continue;
@@ -326,6 +346,7 @@ mod tests {
                 Kind::Signals | Kind::SignalsOrNone => "USR1",
                 Kind::Path => "/ready",
                 Kind::Count => "7",
+                Kind::Addr => "127.0.0.1:9090",
             };
             let env = move |var: &str| (var == setting.env).then(|| text.to_owned());
             let mut config = Config::default();

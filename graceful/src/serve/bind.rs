@@ -185,7 +185,7 @@ fn adopt(server: Server, inherited: InheritedListener) -> Result<Bound, Error> {
 
 /// Parses `addr` with the one parser the attributes use too, then resolves
 /// a host name.
-async fn resolve(addr: &str) -> stdio::Result<ListenAddr> {
+pub(super) async fn resolve(addr: &str) -> stdio::Result<ListenAddr> {
     let invalid = |reason: String| stdio::Error::new(stdio::ErrorKind::InvalidInput, reason);
     match parse_addr(addr).map_err(invalid)? {
         Address::Socket(addr) => Ok(ListenAddr::Tcp(addr)),

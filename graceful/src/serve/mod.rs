@@ -15,6 +15,8 @@
 
 mod accept;
 pub(crate) mod accounts;
+#[cfg(feature = "prometheus")]
+pub(crate) mod admin;
 mod answers;
 mod bind;
 mod conn;

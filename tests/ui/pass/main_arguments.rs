@@ -24,6 +24,7 @@ async fn api() -> &'static str {
     restart_timeout = "1m",
     health_path = "/healthz",
     metrics_path = "/metrics",
+    admin_addr = "127.0.0.1:0",
     on_report = export,
 )]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

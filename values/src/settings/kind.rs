@@ -44,6 +44,8 @@ pub enum Id {
     HealthPath,
     /// [`METRICS_PATH`](super::METRICS_PATH).
     MetricsPath,
+    /// [`ADMIN_ADDR`](super::ADMIN_ADDR).
+    AdminAddr,
 }
 
 /// What a setting's value is, and so which parser reads its text.
@@ -64,6 +66,9 @@ pub enum Kind {
     Path,
     /// A positive count such as `"1024"`, at most `u32::MAX`.
     Count,
+    /// An address to listen on, such as `"0.0.0.0:9090"`; see
+    /// [`parse_addr`](crate::addr::parse_addr).
+    Addr,
 }
 
 /// A parsed value.
@@ -77,6 +82,8 @@ pub enum Value {
     Path(String),
     /// Of [`Kind::Count`].
     Count(u32),
+    /// Of [`Kind::Addr`]: the address as written, checked.
+    Addr(String),
 }
 
 impl Value {
@@ -116,6 +123,19 @@ impl Value {
     pub fn into_path(self) -> Option<String> {
         match self {
             Value::Path(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The address, if the value is one.
+    ///
+    /// ```
+    /// # use graceful_values::settings::Value;
+    /// assert_eq!(Value::Addr("0.0.0.0:9090".into()).into_addr().as_deref(), Some("0.0.0.0:9090"));
+    /// ```
+    pub fn into_addr(self) -> Option<String> {
+        match self {
+            Value::Addr(addr) => Some(addr),
             _ => None,
         }
     }
@@ -162,6 +182,10 @@ impl Kind {
             (Kind::Path, Value::Path(path)) => parse_path(&path).map(Value::Path),
             (Kind::Count, Value::Count(0)) => Err("the count must be positive".to_owned()),
             (Kind::Count, Value::Count(count)) => Ok(Value::Count(count)),
+            (Kind::Addr, Value::Addr(addr)) => {
+                crate::addr::parse_addr(&addr)?;
+                Ok(Value::Addr(addr))
+            }
             (kind, value) => Err(format!("{value:?} is not {}", kind.example())),
         }
     }
@@ -188,6 +212,7 @@ impl Kind {
             Kind::Signals | Kind::SignalsOrNone => parse_signals(text).map(Value::Signals),
             Kind::Path => parse_path(text).map(Value::Path),
             Kind::Count => self.check(Value::Count(parse_count(text)?)),
+            Kind::Addr => self.check(Value::Addr(text.trim().to_owned())),
         }
     }
 
@@ -206,6 +231,7 @@ impl Kind {
             Kind::SignalsOrNone => "a list of signals such as \"USR2\", or \"\" for none",
             Kind::Path => "a path such as \"/healthz\"",
             Kind::Count => "a positive count such as 1024",
+            Kind::Addr => "an address such as \"0.0.0.0:9090\"",
         }
     }
 }

@@ -196,6 +196,17 @@ pub const METRICS_PATH: Setting = Setting {
     meaning: "Prometheus metrics endpoint (feature `prometheus`; empty in the environment: none)",
 };
 
+/// `admin_addr`: where the admin server listens, which answers the health
+/// and metrics paths until the report is final.
+pub const ADMIN_ADDR: Setting = Setting {
+    id: Id::AdminAddr,
+    name: "admin_addr",
+    env: "GRACEFUL_ADMIN_ADDR",
+    kind: Kind::Addr,
+    default: DefaultValue::Unset("none"),
+    meaning: "admin server for health and metrics, open until the report (feature `prometheus`; empty in the environment: none)",
+};
+
 /// `tls_handshake_timeout`: how long a TLS client may take to finish its
 /// handshake, from its accept.
 pub const TLS_HANDSHAKE_TIMEOUT: Setting = Setting {
@@ -237,6 +248,7 @@ pub const SETTINGS: &[Setting] = &[
     RESTART_TIMEOUT,
     HEALTH_PATH,
     METRICS_PATH,
+    ADMIN_ADDR,
 ];
 
 /// The setting named `name`, as an attribute key or builder method.
