@@ -241,7 +241,7 @@ async fn one_path_for_health_and_metrics_is_a_start_up_error() {
 #[tokio::test]
 async fn the_admin_server_is_scraped_through_the_drain_and_the_callbacks() {
     let mut app = Fixture::spawn(
-        &["--callback", "flush:0:sleep=1000"],
+        &["--callback", "first:0:ok", "--callback", "flush:1:sleep=1000"],
         &[
             METRICS,
             ("GRACEFUL_ADMIN_ADDR", "127.0.0.1:0"),
@@ -273,10 +273,12 @@ async fn the_admin_server_is_scraped_through_the_drain_and_the_callbacks() {
         "the api listener is closed"
     );
 
-    let calling_back = scrape_until(admin, "the callbacks", |s| {
-        s.value("graceful_phase", &[("phase", "callbacks")]) == Some(1.0)
+    // The first callback has ended, the second runs.
+    let calling_back = scrape_until(admin, "the first callback's end", |s| {
+        s.value("graceful_callbacks_total", &[("outcome", "succeeded")]) == Some(1.0)
     })
     .await;
+    assert_eq!(calling_back.expect("graceful_phase", &[("phase", "callbacks")]), 1.0);
     let drained = [API, ("outcome", "drained")];
     assert_eq!(
         calling_back.expect("graceful_requests_total", &drained),

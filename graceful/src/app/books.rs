@@ -200,6 +200,20 @@ impl Books {
                 .into_iter()
                 .map(|(trigger, _)| trigger)
                 .collect(),
+            callbacks: self
+                .callbacks
+                .outcomes_so_far()
+                .iter()
+                .map(|c| c.outcome.name())
+                .filter(|&o| o != "not-finished")
+                .collect(),
+            tasks: self
+                .tasks
+                .reports(self.first_trigger_at())
+                .iter()
+                .map(|t| t.outcome.name())
+                .filter(|&o| o != "not-stopped")
+                .collect(),
         }
     }
 

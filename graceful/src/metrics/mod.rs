@@ -28,6 +28,8 @@
 //! | `graceful.phase.duration` | gauge (seconds) | `phase` | how long each phase of the shutdown took, once it has ended |
 //! | `graceful.signals` | counter | `signal` | signals received that start or force the shutdown (`SIGTERM`, ...) |
 //! | `graceful.restarts` | counter | | restarts by listener handoff this process handed over to a successor |
+//! | `graceful.callbacks` | counter | `outcome` | shutdown callbacks ended: `succeeded`, `failed`, `panicked`, `timed-out` |
+//! | `graceful.tasks` | counter | `outcome` | background tasks ended: `finished`, `stopped`, `failed`, `panicked`, `timed-out`, `abandoned` |
 //!
 //! Label values are bounded: server names and phases are the app's, never
 //! a request's path.
@@ -56,6 +58,8 @@ pub(crate) mod names {
     pub(crate) const PHASE_DURATION: &str = "graceful.phase.duration";
     pub(crate) const SIGNALS: &str = "graceful.signals";
     pub(crate) const RESTARTS: &str = "graceful.restarts";
+    pub(crate) const CALLBACKS: &str = "graceful.callbacks";
+    pub(crate) const TASKS: &str = "graceful.tasks";
 }
 
 /// Tells the recorder installed what each metric is (its help text and
@@ -105,6 +109,16 @@ pub(crate) fn describe() {
         SIGNALS,
         Unit::Count,
         "Signals received that start or force the shutdown."
+    );
+    describe_counter!(
+        CALLBACKS,
+        Unit::Count,
+        "Shutdown callbacks ended, by outcome (succeeded, failed, panicked, timed-out)."
+    );
+    describe_counter!(
+        TASKS,
+        Unit::Count,
+        "Background tasks ended, by outcome (finished, stopped, failed, panicked, timed-out, abandoned)."
     );
     describe_counter!(
         RESTARTS,

@@ -54,6 +54,10 @@ pub(crate) struct Sources {
     pub(crate) phases: Vec<PhaseReport>,
     /// The triggers so far.
     pub(crate) triggers: Vec<Trigger>,
+    /// The outcome of each callback that has ended.
+    pub(crate) callbacks: Vec<&'static str>,
+    /// The outcome of each task that has ended.
+    pub(crate) tasks: Vec<&'static str>,
 }
 
 /// Hands `sources` to the recorder installed (if none is, this does nothing
@@ -101,7 +105,29 @@ pub(crate) fn publish(sources: &Sources) {
         counter!(SIGNALS, "signal" => signal).absolute(count);
     }
     counter!(RESTARTS).absolute(restarts);
+    for (name, outcomes, all) in [
+        (CALLBACKS, &sources.callbacks, CALLBACK_OUTCOMES.as_slice()),
+        (TASKS, &sources.tasks, TASK_OUTCOMES.as_slice()),
+    ] {
+        for &outcome in all {
+            let count = outcomes.iter().filter(|&&o| o == outcome).count();
+            counter!(name, "outcome" => outcome).absolute(count as u64);
+        }
+    }
 }
+
+/// The outcomes a callback may end with.
+const CALLBACK_OUTCOMES: [&str; 4] = ["succeeded", "failed", "panicked", "timed-out"];
+
+/// The outcomes a task may end with.
+const TASK_OUTCOMES: [&str; 6] = [
+    "finished",
+    "stopped",
+    "failed",
+    "panicked",
+    "timed-out",
+    "abandoned",
+];
 
 fn publish_server(figures: &ServerFigures) {
     let s = &figures.report;

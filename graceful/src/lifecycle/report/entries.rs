@@ -167,6 +167,17 @@ impl CallbackOutcome {
     pub fn is_success(&self) -> bool {
         matches!(self, CallbackOutcome::Succeeded)
     }
+
+    /// The outcome's name, as the metrics label it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            CallbackOutcome::Succeeded => "succeeded",
+            CallbackOutcome::Failed(_) => "failed",
+            CallbackOutcome::Panicked(_) => "panicked",
+            CallbackOutcome::TimedOut { .. } => "timed-out",
+            CallbackOutcome::NotFinished => "not-finished",
+        }
+    }
 }
 
 impl fmt::Display for CallbackOutcome {
