@@ -241,7 +241,12 @@ async fn one_path_for_health_and_metrics_is_a_start_up_error() {
 #[tokio::test]
 async fn the_admin_server_is_scraped_through_the_drain_and_the_callbacks() {
     let mut app = Fixture::spawn(
-        &["--callback", "first:0:ok", "--callback", "flush:1:sleep=1000"],
+        &[
+            "--callback",
+            "first:0:ok",
+            "--callback",
+            "flush:1:sleep=1000",
+        ],
         &[
             METRICS,
             ("GRACEFUL_ADMIN_ADDR", "127.0.0.1:0"),
@@ -278,7 +283,10 @@ async fn the_admin_server_is_scraped_through_the_drain_and_the_callbacks() {
         s.value("graceful_callbacks_total", &[("outcome", "succeeded")]) == Some(1.0)
     })
     .await;
-    assert_eq!(calling_back.expect("graceful_phase", &[("phase", "callbacks")]), 1.0);
+    assert_eq!(
+        calling_back.expect("graceful_phase", &[("phase", "callbacks")]),
+        1.0
+    );
     let drained = [API, ("outcome", "drained")];
     assert_eq!(
         calling_back.expect("graceful_requests_total", &drained),
@@ -303,4 +311,32 @@ async fn an_admin_address_taken_is_a_start_up_error() {
     let (code, _) = app.exit().await;
     assert_eq!(code, 2, "{}", app.log());
     assert!(!app.listened(), "{}", app.log());
+}
+
+#[tokio::test]
+async fn the_metrics_example_is_scraped_on_its_admin_server() {
+    let mut app = Fixture::example(
+        "metrics",
+        &[
+            ("GRACEFUL_ADDR_API", "127.0.0.1:0"),
+            ("GRACEFUL_ADMIN_ADDR", "127.0.0.1:0"),
+            JSON,
+        ],
+    );
+    let (api, admin) = (app.addr("api").await, app.addr("admin").await);
+    assert_eq!(get(api, "/work").await.text(), "done\n");
+    let scrape = scrape(admin).await;
+    let work = [
+        API,
+        ("http_request_method", "GET"),
+        ("network_protocol_version", "1.1"),
+        ("http_response_status_code", "200"),
+    ];
+    assert_eq!(
+        scrape.expect("http_server_request_duration_seconds_count", &work),
+        1.0
+    );
+    assert!(scrape.expect("http_server_request_duration_seconds_sum", &work) >= 0.3);
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }
