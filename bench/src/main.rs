@@ -8,7 +8,9 @@
 //! `-p graceful-examples-sqlite --example worker` first), `-- tls` the TLS
 //! servers side by side (build `-p graceful-bench-tls --bins` first), `--
 //! grpc` the gRPC servers side by side (build `-p graceful-bench-grpc --bins`
-//! first; it needs `h2load`, from Debian's `nghttp2-client`).
+//! first; it needs `h2load`, from Debian's `nghttp2-client`), `-- metrics`
+//! the servers with metrics beside those without (build `-p
+//! graceful-bench-metrics --bins` first).
 //!
 //! Starts each server (graceful through its attributes, with one handler and
 //! with two behind its router, and through its builder API; bare hyper with
@@ -42,6 +44,7 @@ use crate::scenarios::drain::*;
 use crate::scenarios::grpc::*;
 use crate::scenarios::instructions::*;
 use crate::scenarios::memory::*;
+use crate::scenarios::metrics::*;
 use crate::scenarios::restart::*;
 use crate::scenarios::rolling::*;
 use crate::scenarios::shutdown::*;
@@ -73,11 +76,14 @@ fn main() {
         // gRPC side by side: `grpc [--smoke] [--write]` (build
         // `-p graceful-bench-grpc --bins` first).
         Some("grpc") => return load_generator().block_on(grpc_only(&args[1..])),
+        // Metrics side by side: `metrics [--smoke] [--write]` (build
+        // `-p graceful-bench-metrics --bins` first).
+        Some("metrics") => return load_generator().block_on(metrics_only(&args[1..])),
         // Instructions per request only: `instructions [SERVER...]`.
         Some("instructions") => return load_generator().block_on(instructions_only(&args[1..])),
         _ => {
             eprintln!(
-                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | tls|grpc [--smoke] [--write] | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
+                "usage: graceful-bench all|throughput|smoke [--write] | runtimes | worker | tls|grpc|metrics [--smoke] [--write] | load ADDR SECONDS | instructions|shutdown|restart|rolling [SERVER...]"
             );
             std::process::exit(2);
         }
@@ -161,6 +167,18 @@ async fn grpc_only(args: &[String]) {
     println!("{table}");
     if args.iter().any(|a| a == "--write") {
         replace_section("grpc", &table);
+    }
+}
+
+/// Metrics side by side ([`METRICS_PEERS`]); with `--write`, the table
+/// replaces the metrics section of `BENCHMARKS.md`.
+async fn metrics_only(args: &[String]) {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let plan = if smoke { SMOKE } else { METRICS_FULL };
+    let table = metrics_run(&binaries_dir(), &plan).await;
+    println!("{table}");
+    if args.iter().any(|a| a == "--write") {
+        replace_section("metrics", &table);
     }
 }
 
@@ -360,8 +378,8 @@ async fn run(plan: Plan, write: bool, args: String) {
     if write {
         chart(&results, Path::new("bench/chart.svg"));
         let mut doc = benchmarks_page(&results, &table);
-        // The TLS and gRPC sections have their own runs (`-- tls --write`,
-        // `-- grpc --write`): kept.
+        // The TLS, gRPC and metrics sections have their own runs (`-- tls
+        // --write`, `-- grpc --write`, `-- metrics --write`): kept.
         let before = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
         if let Some(at) = before.find("\n## TLS") {
             doc.push_str(&before[at..]);

@@ -169,6 +169,7 @@ impl CallbackOutcome {
     }
 
     /// The outcome's name, as the metrics label it.
+    #[cfg(feature = "metrics")]
     pub(crate) fn name(&self) -> &'static str {
         match self {
             CallbackOutcome::Succeeded => "succeeded",
