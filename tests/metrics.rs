@@ -340,3 +340,49 @@ async fn the_metrics_example_is_scraped_on_its_admin_server() {
     app.signal(SIGTERM);
     assert_eq!(app.exit().await.0, 0, "{}", app.log());
 }
+
+#[tokio::test]
+async fn a_request_cut_off_at_the_drain_deadline_leaves_the_in_flight_gauge() {
+    // The callback keeps the admin server up for a while after the cut.
+    let mut app = Fixture::spawn(
+        &["--callback", "flush:0:sleep=1000"],
+        &[
+            METRICS,
+            ("GRACEFUL_ADMIN_ADDR", "127.0.0.1:0"),
+            ("GRACEFUL_DRAIN_TIMEOUT", "300ms"),
+            ("GRACEFUL_CALLBACK_TIMEOUT", "1s"),
+            JSON,
+        ],
+    );
+    let (api, admin) = (app.addr("api").await, app.addr("admin").await);
+    let mut hanging = TcpStream::connect(api).await.expect("connect");
+    hanging
+        .write_all(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("written");
+    app.wait_for_started("hang", 1).await;
+    app.signal(SIGTERM);
+    // Past the deadline, while the admin server still answers.
+    let cut = scrape_until(admin, "the cut", |s| {
+        s.value("graceful_requests_total", &[API, ("outcome", "cut_off")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(cut.expect("http_server_active_requests", &[API]), 0.0);
+    let aborted = [API, ("reason", "aborted")];
+    assert_eq!(
+        cut.expect("graceful_connections_closed_total", &aborted),
+        1.0
+    );
+    let timed = [
+        API,
+        ("http_request_method", "GET"),
+        ("network_protocol_version", "1.1"),
+        ("error_type", "cut_off"),
+    ];
+    assert_eq!(
+        cut.expect("http_server_request_duration_seconds_count", &timed),
+        1.0
+    );
+    drop(hanging);
+    assert_eq!(app.exit().await.0, 3, "{}", app.log());
+}
