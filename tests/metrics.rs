@@ -386,3 +386,30 @@ async fn a_request_cut_off_at_the_drain_deadline_leaves_the_in_flight_gauge() {
     drop(hanging);
     assert_eq!(app.exit().await.0, 3, "{}", app.log());
 }
+
+#[tokio::test]
+async fn the_duration_of_a_routed_request_is_labelled_with_its_route() {
+    let mut app = Fixture::attribute_fixture(&[METRICS, JSON]);
+    let addr = app.addr("api").await;
+    assert_eq!(get(addr, "/state").await.status, 200);
+    assert_eq!(get(addr, "/other/7").await.status, 200);
+    let scrape = scrape(addr).await;
+    let ok = |route: Option<&'static str>| {
+        let mut labels = vec![
+            API,
+            ("http_request_method", "GET"),
+            ("network_protocol_version", "1.1"),
+            ("http_response_status_code", "200"),
+        ];
+        labels.extend(route.map(|r| ("http_route", r)));
+        labels
+    };
+    let count = "http_server_request_duration_seconds_count";
+    // The handler at `/state` is its route; the fallback has none, and the
+    // path it served is no label.
+    assert_eq!(scrape.expect(count, &ok(Some("/state"))), 1.0);
+    assert_eq!(scrape.expect(count, &ok(None)), 1.0);
+    assert!(!scrape.text.contains("/other/7"), "{}", scrape.text);
+    app.signal(SIGTERM);
+    assert_eq!(app.exit().await.0, 0, "{}", app.log());
+}

@@ -15,7 +15,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `http.server.request.duration` | histogram (seconds, OpenTelemetry's advised buckets) | `server`, `http.request.method` (`_OTHER` for a method the conventions do not name), `network.protocol.version`, `http.response.status_code`, or `error.type` for a request that ended without a response (`cut_off`, `disconnected`, `panicked`, `handler_error`) | from the handler's start to the response body's end; kept per thread, handed to the recorder at each publication |
+//! | `http.server.request.duration` | histogram (seconds, OpenTelemetry's advised buckets) | `server`, `http.request.method` (`_OTHER` for a method the conventions do not name), `network.protocol.version`, `http.response.status_code`, or `error.type` for a request that ended without a response (`cut_off`, `disconnected`, `panicked`, `handler_error`); `http.route`, the `path` of the handler that served it, where handlers share a server by path | from the handler's start to the response body's end; kept per thread, handed to the recorder at each publication |
 //! | `http.server.active_requests` | gauge | `server` | requests whose handler started and whose response has not ended (a connection cut or aborted takes its requests with it: the gauge cannot leak) |
 //! | `graceful.requests` | counter | `server`, `outcome` | requests ended, by outcome: `served` (before the signal), `drained` (after it), `refused` (`503` or `UNAVAILABLE`), `cut_off` (at the drain deadline), `disconnected` (the client left), `panicked` |
 //! | `graceful.connections` | counter | `server` | connections accepted |

@@ -71,13 +71,16 @@ pub(crate) fn publish(sources: &Sources) {
             Ended::Status(status) => ("http.response.status_code", status.to_string()),
             Ended::Error(error) => ("error.type", error.to_owned()),
         };
-        let labels = [
+        let mut all = vec![
             ("server", labels.server.to_owned()),
             ("http.request.method", labels.method.to_owned()),
             ("network.protocol.version", labels.version.to_owned()),
             (ended_key, ended),
         ];
-        histogram!(REQUEST_DURATION, &labels).record_many(seconds, count);
+        if let Some(route) = labels.route {
+            all.push(("http.route", route.to_owned()));
+        }
+        histogram!(REQUEST_DURATION, &all).record_many(seconds, count);
     });
     for phase in PHASES {
         gauge!(PHASE, "phase" => phase).set(if phase == sources.phase { 1.0 } else { 0.0 });

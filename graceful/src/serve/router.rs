@@ -54,12 +54,22 @@ impl Routes {
     }
 
     fn find(&self, path: &str) -> Option<&Route> {
-        self.exact
+        let found = self
+            .exact
             .iter()
             .find(|(p, _)| serves(p, path))
-            .or_else(|| self.subtrees.iter().find(|(p, _)| serves(p, path)))
-            .map(|(_, handler)| handler)
-            .or(self.fallback.as_ref())
+            .or_else(|| self.subtrees.iter().find(|(p, _)| serves(p, path)));
+        match found {
+            Some((pattern, handler)) => {
+                // The route's pattern, for the duration histogram.
+                #[cfg(feature = "metrics")]
+                crate::serve::accounts::durations::matched(pattern);
+                #[cfg(not(feature = "metrics"))]
+                let _ = pattern;
+                Some(handler)
+            }
+            None => self.fallback.as_ref(),
+        }
     }
 }
 
@@ -138,6 +148,10 @@ where
         // (an `async fn` runs nothing until polled): one shape for both
         // cases, built in place, saves a copy of the request.
         let serves = self.path.is_none_or(|p| serves_request(p, &req));
+        #[cfg(feature = "metrics")]
+        if let (true, Some(pattern)) = (serves, self.path) {
+            crate::serve::accounts::durations::matched(pattern);
+        }
         AloneFuture {
             respond: Respond::new((self.call)(req, &self.handle), self.convert),
             serves,

@@ -68,9 +68,10 @@ where
         // it does depends on the codegen unit hyper's `HttpService::call`
         // lands in, which is not `#[inline]`.
         match admit(&self.conn, &mut req, &self.streams) {
+            // The service is called first: a router says its route then.
             Ok(guard) => TrackedFuture {
                 fut: Some(self.inner.call(req)),
-                guard: Some(guard),
+                guard: Some(guard.routed()),
                 answer: None,
             },
             // The answer is built out of line and comes back as a pointer:

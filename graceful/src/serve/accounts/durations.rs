@@ -8,7 +8,7 @@
 //! `record_many` of the bucket's mean: the recorder's buckets, which are
 //! these bounds, get exact counts, and its sum the exact sum.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -49,6 +49,8 @@ struct Key {
     method: u8,
     version: u8,
     ended: Ended,
+    /// The route's pattern, by its address (0: none).
+    route: usize,
 }
 
 /// The methods the conventions name, then `_OTHER` (any other is not a
@@ -105,6 +107,7 @@ struct Bucket {
 struct Entry {
     key: Key,
     server: Arc<str>,
+    route: Option<&'static str>,
     buckets: [Bucket; BUCKETS],
 }
 
@@ -129,16 +132,45 @@ struct Local {
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    /// The route the router matched for the request it was just given,
+    /// until the request's guard takes it (on the same thread, at once).
+    static MATCHED: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Says which route pattern serves the request being dispatched.
+#[inline]
+pub(crate) fn matched(route: &'static str) {
+    let _ = MATCHED.try_with(|matched| matched.set(Some(route)));
+}
+
+/// The route [`matched`] said, if any, taken.
+#[inline]
+pub(crate) fn take_matched() -> Option<&'static str> {
+    MATCHED.try_with(Cell::take).ok().flatten()
+}
+
+/// What a request's labels are, besides its server.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request {
+    pub(crate) method: u8,
+    pub(crate) version: u8,
+    pub(crate) route: Option<&'static str>,
 }
 
 /// Counts a request of `server` that took `took`.
 #[inline]
-pub(crate) fn record(server: &Arc<str>, method: u8, version: u8, ended: Ended, took: Duration) {
+pub(crate) fn record(server: &Arc<str>, request: Request, ended: Ended, took: Duration) {
+    let Request {
+        method,
+        version,
+        route,
+    } = request;
     let key = Key {
         server: Arc::as_ptr(server).cast::<u8>() as usize,
         method,
         version,
         ended,
+        route: route.map_or(0, |r| r.as_ptr() as usize),
     };
     let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
     let bucket = BOUNDS_NS
@@ -153,7 +185,7 @@ pub(crate) fn record(server: &Arc<str>, method: u8, version: u8, ended: Ended, t
         let local = local.get_or_insert_with(new_local);
         let entry = match local.entries.iter().find(|e| e.key == key) {
             Some(entry) => entry,
-            None => local.add(key, server),
+            None => local.add(key, server, route),
         };
         let b = &entry.buckets[bucket];
         // This thread alone writes them: a load and a store each.
@@ -178,10 +210,11 @@ fn new_local() -> Local {
 
 impl Local {
     #[cold]
-    fn add(&mut self, key: Key, server: &Arc<str>) -> &Arc<Entry> {
+    fn add(&mut self, key: Key, server: &Arc<str>, route: Option<&'static str>) -> &Arc<Entry> {
         let entry = Arc::new(Entry {
             key,
             server: Arc::clone(server),
+            route,
             buckets: std::array::from_fn(|_| Bucket::default()),
         });
         self.shard
@@ -202,6 +235,8 @@ pub(crate) struct Labels<'a> {
     /// `network.protocol.version`: `1.0`, `1.1`, `2`.
     pub(crate) version: &'static str,
     pub(crate) ended: Ended,
+    /// `http.route`: the pattern of the handler that served it.
+    pub(crate) route: Option<&'static str>,
 }
 
 /// Hands `each` what is new in every bucket since the last publication: its
@@ -225,6 +260,7 @@ pub(crate) fn take_new(mut each: impl FnMut(&Labels<'_>, f64, usize)) {
                 method: METHODS[usize::from(entry.key.method)],
                 version: ["0.9", "1.0", "1.1", "2", "3"][usize::from(entry.key.version)],
                 ended: entry.key.ended,
+                route: entry.route,
             };
             for (i, b) in entry.buckets.iter().enumerate() {
                 let (count, sum) = (b.count.load(Relaxed), b.sum_ns.load(Relaxed));
@@ -264,37 +300,55 @@ mod tests {
         let server: Arc<str> = Arc::from("durations-test");
         let get = method_number(&Method::GET);
         let h2 = version_number(Version::HTTP_2);
+        let request = |method| Request {
+            method,
+            version: h2,
+            route: None,
+        };
         for ms in [1, 3, 40, 40, 12_000] {
             record(
                 &server,
-                get,
-                h2,
+                request(get),
                 Ended::Status(200),
                 Duration::from_millis(ms),
             );
         }
         let other = method_number(&Method::from_bytes(b"BREW").expect("a method"));
+        let brew = request(other);
         record(
             &server,
-            other,
-            h2,
+            brew,
             Ended::Error("cut_off"),
             Duration::from_secs(2),
+        );
+        matched("/users/");
+        let routed = Request {
+            route: take_matched(),
+            ..request(get)
+        };
+        assert_eq!(take_matched(), None, "taken once");
+        record(
+            &server,
+            routed,
+            Ended::Status(200),
+            Duration::from_millis(100),
         );
         let mut seen = Vec::new();
         take_new(|labels, mean, n| {
             if labels.server == "durations-test" {
-                seen.push((labels.method, labels.version, labels.ended, mean, n));
+                seen.push((labels.method, labels.route, labels.ended, mean, n));
             }
         });
         seen.sort_by(|a, b| a.3.total_cmp(&b.3));
+        let ok = Ended::Status(200);
         assert_eq!(
             seen,
             [
-                ("GET", "2", Ended::Status(200), 0.002, 2),
-                ("GET", "2", Ended::Status(200), 0.04, 2),
-                ("_OTHER", "2", Ended::Error("cut_off"), 2.0, 1),
-                ("GET", "2", Ended::Status(200), 12.0, 1),
+                ("GET", None, ok, 0.002, 2),
+                ("GET", None, ok, 0.04, 2),
+                ("GET", Some("/users/"), ok, 0.1, 1),
+                ("_OTHER", None, Ended::Error("cut_off"), 2.0, 1),
+                ("GET", None, ok, 12.0, 1),
             ]
         );
         let mut again = 0;

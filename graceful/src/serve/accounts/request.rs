@@ -88,6 +88,8 @@ struct Timing {
     version: u8,
     /// Its response's status, once the handler has answered (0 before).
     status: Cell<u16>,
+    /// The pattern of the route that serves it, if the router said.
+    route: Cell<Option<&'static str>>,
 }
 
 /// How a request ended, as far as its guard knows.
@@ -139,8 +141,19 @@ impl RequestGuard {
                 method: super::durations::method_number(req.method()),
                 version: super::durations::version_number(req.version()),
                 status: Cell::new(0),
+                route: Cell::new(None),
             },
         }
+    }
+
+    /// Takes the route the router has just matched for this request, if
+    /// any (see `durations::matched`); returns the guard, so that the
+    /// handler's future is still built in place.
+    #[inline]
+    pub(crate) fn routed(self) -> Self {
+        #[cfg(feature = "metrics")]
+        self.timing.route.set(super::durations::take_matched());
+        self
     }
 
     /// The handler answered with `status`.
@@ -234,7 +247,7 @@ impl RequestGuard {
     #[cfg(feature = "metrics")]
     #[inline]
     fn time(&self, phase: Phase) {
-        use super::durations::{Ended, record};
+        use super::durations::{Ended, Request, record};
         let t = &self.timing;
         let ended = match (self.end.get(), t.status.get()) {
             (End::Finished, 0) => Ended::Error("handler_error"),
@@ -243,13 +256,12 @@ impl RequestGuard {
             (End::Open, _) if phase == Phase::CutOff => Ended::Error("cut_off"),
             (End::Open, _) => Ended::Error("disconnected"),
         };
-        record(
-            &self.conn.server.name,
-            t.method,
-            t.version,
-            ended,
-            t.started.elapsed(),
-        );
+        let request = Request {
+            method: t.method,
+            version: t.version,
+            route: t.route.get(),
+        };
+        record(&self.conn.server.name, request, ended, t.started.elapsed());
     }
 
     /// The counter of a request that ended without its response: cut off at
