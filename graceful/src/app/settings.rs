@@ -267,9 +267,10 @@ impl App {
     }
 
     /// Serves the metrics in Prometheus' text format at `path` on every
-    /// server, from the pre-stop window through the drain on the
-    /// connections still open (the `graceful::metrics` module says what is
-    /// measured). Needs the `prometheus` feature: without it, a
+    /// server, through the pre-stop window (the `graceful::metrics` module
+    /// says what is measured). Once the listeners close, only a connection
+    /// still open can ask; an [`admin_addr`](App::admin_addr) server
+    /// answers until the report is final. Needs the `prometheus` feature: without it, a
     /// metrics path is a start-up error ([`Error::Setting`](crate::Error::Setting),
     /// exit code 2). Scrapes are not counted as requests. Default none;
     /// `GRACEFUL_METRICS_PATH` (empty turns it off).
