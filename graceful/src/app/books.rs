@@ -217,6 +217,12 @@ impl Books {
         }
     }
 
+    /// Whether the report is final: nothing will change any more.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn is_final(&self) -> bool {
+        self.current.load(Relaxed) == DONE
+    }
+
     /// Publishes the metrics of the moment to the recorder installed.
     #[cfg(feature = "metrics")]
     pub(crate) fn publish_metrics(&self) {

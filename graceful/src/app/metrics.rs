@@ -58,7 +58,8 @@ impl Metrics {
     }
 
     /// Publishes from `books` at every scrape, and every
-    /// [`PUBLICATION_INTERVAL`] for as long as they last.
+    /// [`PUBLICATION_INTERVAL`] until the report is final (its last
+    /// publication is the shutdown's own, before the report hook).
     pub(crate) fn publish_from(&self, books: &Arc<Books>) {
         let _ = self.books.set(Arc::downgrade(books));
         crate::metrics::describe();
@@ -72,6 +73,9 @@ impl Metrics {
                 let Some(books) = books.upgrade() else {
                     return;
                 };
+                if books.is_final() {
+                    return;
+                }
                 books.publish_metrics();
             }
         });

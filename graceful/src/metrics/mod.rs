@@ -41,6 +41,8 @@ pub(crate) mod prometheus;
 
 pub(crate) use publish::{PHASES, ServerFigures, Sources, publish};
 
+use ::metrics::{KeyName, SharedString, Unit};
+
 /// The names of the metrics, as the facade receives them. A Prometheus
 /// exporter writes `.` as `_`, and adds `_total` to counters and the unit
 /// to `graceful_phase_duration_seconds`.
@@ -62,67 +64,149 @@ pub(crate) mod names {
     pub(crate) const TASKS: &str = "graceful.tasks";
 }
 
-/// Tells the recorder installed what each metric is (its help text and
-/// unit). Called once a recorder is in place, at the start.
-pub(crate) fn describe() {
-    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+/// What kind of metric one is.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric's description, as the recorder shows it (its help text and
+/// unit).
+#[derive(Debug)]
+struct Description {
+    name: &'static str,
+    kind: Kind,
+    unit: Option<Unit>,
+    help: &'static str,
+}
+
+/// Every metric, described once.
+const DESCRIPTIONS: [Description; 15] = {
+    use Kind::*;
     use names::*;
-    describe_histogram!(
-        REQUEST_DURATION,
-        Unit::Seconds,
-        "Duration of HTTP server requests, from the handler's start to the response's end."
-    );
-    describe_gauge!(
-        ACTIVE_REQUESTS,
-        Unit::Count,
-        "Requests whose handler started and whose response has not ended."
-    );
-    describe_counter!(
-        REQUESTS,
-        Unit::Count,
-        "Requests ended, by outcome (served, drained, refused, cut_off, disconnected, panicked)."
-    );
-    describe_counter!(CONNECTIONS, Unit::Count, "Connections accepted.");
-    describe_gauge!(CONNECTIONS_OPEN, Unit::Count, "Connections open.");
-    describe_counter!(
-        CONNECTIONS_CLOSED,
-        Unit::Count,
-        "Connections the server closed, by reason (idle, aborted, header_timeout, unanswered)."
-    );
-    describe_counter!(UPGRADED, Unit::Count, "Connections upgraded.");
-    describe_gauge!(UPGRADED_OPEN, Unit::Count, "Upgraded connections open.");
-    describe_counter!(
-        TLS_HANDSHAKES_FAILED,
-        Unit::Count,
-        "TLS handshakes that did not complete, by reason (failed, timeout, shed)."
-    );
-    describe_gauge!(
-        PHASE,
-        "1 for the lifecycle phase the app is in, 0 for the others."
-    );
-    describe_gauge!(
-        PHASE_DURATION,
-        Unit::Seconds,
-        "How long each phase of the shutdown took, once it has ended."
-    );
-    describe_counter!(
-        SIGNALS,
-        Unit::Count,
-        "Signals received that start or force the shutdown."
-    );
-    describe_counter!(
-        CALLBACKS,
-        Unit::Count,
-        "Shutdown callbacks ended, by outcome (succeeded, failed, panicked, timed-out)."
-    );
-    describe_counter!(
-        TASKS,
-        Unit::Count,
-        "Background tasks ended, by outcome (finished, stopped, failed, panicked, timed-out, abandoned)."
-    );
-    describe_counter!(
-        RESTARTS,
-        Unit::Count,
-        "Restarts by listener handoff this process handed over."
-    );
+    const fn d(
+        name: &'static str,
+        kind: Kind,
+        unit: Option<Unit>,
+        help: &'static str,
+    ) -> Description {
+        Description {
+            name,
+            kind,
+            unit,
+            help,
+        }
+    }
+    const COUNT: Option<Unit> = Some(Unit::Count);
+    const SECONDS: Option<Unit> = Some(Unit::Seconds);
+    [
+        d(
+            REQUEST_DURATION,
+            Histogram,
+            SECONDS,
+            "Duration of HTTP server requests, from the handler's start to the response's end.",
+        ),
+        d(
+            ACTIVE_REQUESTS,
+            Gauge,
+            COUNT,
+            "Requests whose handler started and whose response has not ended.",
+        ),
+        d(
+            REQUESTS,
+            Counter,
+            COUNT,
+            "Requests ended, by outcome (served, drained, refused, cut_off, disconnected, panicked).",
+        ),
+        d(CONNECTIONS, Counter, COUNT, "Connections accepted."),
+        d(CONNECTIONS_OPEN, Gauge, COUNT, "Connections open."),
+        d(
+            CONNECTIONS_CLOSED,
+            Counter,
+            COUNT,
+            "Connections the server closed, by reason (idle, aborted, header_timeout, unanswered).",
+        ),
+        d(UPGRADED, Counter, COUNT, "Connections upgraded."),
+        d(UPGRADED_OPEN, Gauge, COUNT, "Upgraded connections open."),
+        d(
+            TLS_HANDSHAKES_FAILED,
+            Counter,
+            COUNT,
+            "TLS handshakes that did not complete, by reason (failed, timeout, shed).",
+        ),
+        d(
+            PHASE,
+            Gauge,
+            None,
+            "1 for the lifecycle phase the app is in, 0 for the others.",
+        ),
+        d(
+            PHASE_DURATION,
+            Gauge,
+            SECONDS,
+            "How long each phase of the shutdown took, once it has ended.",
+        ),
+        d(
+            SIGNALS,
+            Counter,
+            COUNT,
+            "Signals received that start or force the shutdown.",
+        ),
+        d(
+            RESTARTS,
+            Counter,
+            COUNT,
+            "Restarts by listener handoff this process handed over.",
+        ),
+        d(
+            CALLBACKS,
+            Counter,
+            COUNT,
+            "Shutdown callbacks ended, by outcome (succeeded, failed, panicked, timed-out).",
+        ),
+        d(
+            TASKS,
+            Counter,
+            COUNT,
+            "Background tasks ended, by outcome (finished, stopped, failed, panicked, timed-out, abandoned).",
+        ),
+    ]
+};
+
+/// Tells the recorder installed what each metric is. Called once a
+/// recorder is in place, at the start.
+pub(crate) fn describe() {
+    ::metrics::with_recorder(|recorder| {
+        for d in &DESCRIPTIONS {
+            let (name, help) = (
+                KeyName::from_const_str(d.name),
+                SharedString::const_str(d.help),
+            );
+            match d.kind {
+                Kind::Counter => recorder.describe_counter(name, d.unit, help),
+                Kind::Gauge => recorder.describe_gauge(name, d.unit, help),
+                Kind::Histogram => recorder.describe_histogram(name, d.unit, help),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table in these docs lists every metric described.
+    #[test]
+    fn the_docs_list_every_metric() {
+        let docs = include_str!("mod.rs");
+        for d in &DESCRIPTIONS {
+            assert!(
+                docs.contains(&format!("//! | `{}` |", d.name)),
+                "{}",
+                d.name
+            );
+        }
+    }
 }
